@@ -1,0 +1,58 @@
+"""ASGI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from threadline import __version__
+from threadline.api.deps import AppState
+from threadline.api.errors import install_error_handlers
+from threadline.config import Settings
+from threadline.consent.endpoints import router as consent_router
+from threadline.contacts.endpoints import router as contacts_router
+from threadline.conversations.endpoints import router as conversations_router
+from threadline.kit.clock import Clock, SystemClock
+from threadline.kit.db import make_engine, make_sessionmaker
+from threadline.policy.endpoints import router as policy_router
+from threadline.workspaces.endpoints import router as workspace_router
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    engine = make_engine(settings.database_url)
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        clock=clock or SystemClock(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="Threadline",
+        version=__version__,
+        summary="Conversational-messaging CRM that enforces each channel's rules",
+        lifespan=lifespan,
+    )
+    app.state.threadline = state
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    for router in (
+        workspace_router,
+        contacts_router,
+        consent_router,
+        conversations_router,
+        policy_router,
+    ):
+        app.include_router(router)
+    return app

@@ -1,0 +1,285 @@
+"""The `threadline` command."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from threadline.config import Settings
+from threadline.contacts import csv_io
+from threadline.kit.clock import SystemClock
+from threadline.kit.db import make_engine, make_sessionmaker, transaction
+from threadline.kit.errors import ThreadlineError
+from threadline.kit.logs import configure_logging, redact
+from threadline.kit.migrate import is_up_to_date, upgrade
+from threadline.workspaces import service as workspaces
+
+app = typer.Typer(
+    help="Threadline: conversational messaging that keeps each channel's rules.",
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.")
+contacts_app = typer.Typer(help="Contacts: import and export.")
+keys_app = typer.Typer(help="API keys.")
+users_app = typer.Typer(help="Users of a workspace.")
+app.add_typer(db_app, name="db")
+app.add_typer(contacts_app, name="contacts")
+app.add_typer(keys_app, name="apikeys")
+app.add_typer(users_app, name="users")
+
+err = Console(stderr=True)
+T = TypeVar("T")
+
+WorkspaceOption = Annotated[str, typer.Option("--workspace", "-w", help="Workspace name or id")]
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {redact(message)}", highlight=False)
+    return typer.Exit(code)
+
+
+def _run(work: Callable[[AsyncSession], Awaitable[T]], settings: Settings) -> T:
+    """Run one unit of work in a transaction: all of it is written, or none."""
+
+    async def main() -> T:
+        engine = make_engine(settings.database_url)
+        try:
+            async with transaction(make_sessionmaker(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except ThreadlineError as exc:
+        where = f" ({exc.where})" if exc.where else ""
+        raise fail(f"{exc.message}{where}") from None
+
+
+def _migrate(settings: Settings) -> None:
+    upgrade(settings.database_url)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the latest schema."""
+    settings = _settings()
+    _migrate(settings)
+    err.print("database is up to date")
+
+
+@app.command()
+def init(
+    workspace: Annotated[str, typer.Option("--workspace", "-w", help="Name of the business")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Create a workspace (migrating the database first) and print its first API key."""
+    settings = _settings()
+    _migrate(settings)
+    now = SystemClock().now()
+    created = _run(lambda s: workspaces.create_workspace(s, workspace, now), settings)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "workspace_id": created.workspace.id,
+                    "workspace": created.workspace.name,
+                    "api_key": created.api_key,
+                }
+            )
+        )
+        return
+    typer.echo(f"workspace {created.workspace.name} ({created.workspace.id})")
+    typer.echo(f"API key (shown once): {created.api_key}")
+
+
+@keys_app.command("create")
+def apikeys_create(
+    workspace: WorkspaceOption,
+    name: Annotated[str, typer.Option(help="What the key is for")] = "cli",
+) -> None:
+    """Create an API key; it is printed once and stored hashed."""
+    settings = _settings()
+    now = SystemClock().now()
+
+    async def work(session: AsyncSession) -> str:
+        ws = await workspaces.find_workspace(session, workspace)
+        return await workspaces.create_api_key(session, ws.id, name, now)
+
+    typer.echo(_run(work, settings))
+
+
+@users_app.command("add")
+def users_add(
+    workspace: WorkspaceOption,
+    email: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="owner, admin, agent or analyst")] = "agent",
+    name: Annotated[str, typer.Option()] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+) -> None:
+    """Add a user; the password is stored as an argon2 hash."""
+    settings = _settings()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    now = SystemClock().now()
+
+    async def work(session: AsyncSession) -> str:
+        ws = await workspaces.find_workspace(session, workspace)
+        user = await workspaces.create_user(
+            session, ws.id, email=email, password=password, role=role, name=name, now=now
+        )
+        return user.id
+
+    typer.echo(_run(work, settings))
+
+
+@contacts_app.command("import")
+def contacts_import(
+    file: Annotated[Path, typer.Argument(help="CSV file with a header row")],
+    workspace: WorkspaceOption,
+) -> None:
+    """Import contacts from CSV. Every row is checked first; if any is wrong, nothing is
+    written and each problem is listed with its row and column."""
+    settings = _settings()
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {file}: {exc}") from None
+    total = csv_io.count_rows(text)
+    now = SystemClock().now()
+    progress = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+
+    async def work(session: AsyncSession) -> csv_io.ImportReport:
+        ws = await workspaces.find_workspace(session, workspace)
+        region = workspaces.settings_of(ws).default_country or settings.default_country
+        task = progress.add_task("import", total=total)
+        with progress:
+            report = await csv_io.import_contacts(
+                session,
+                ws.id,
+                text,
+                now=now,
+                default_region=region,
+                on_progress=lambda done: progress.update(task, completed=done),
+            )
+        if not report.ok:
+            # Raising rolls the transaction back: an import is whole or not at all.
+            raise _ImportRejected(report)
+        return report
+
+    try:
+        report = _run(work, settings)
+    except _ImportRejected as rejected:
+        bad = rejected.report
+        for problem in bad.errors[:200]:
+            err.print(f"{file}: {problem}", highlight=False, markup=False)
+        if len(bad.errors) > 200:
+            err.print(f"... and {len(bad.errors) - 200} more problems")
+        raise fail(f"{len(bad.errors)} problem(s) in {bad.rows} rows; nothing imported") from None
+    typer.echo(
+        f"imported {report.rows} rows: {report.created} created, {report.updated} updated, "
+        f"{report.consents} opt-ins recorded"
+    )
+
+
+class _ImportRejected(Exception):
+    def __init__(self, report: csv_io.ImportReport) -> None:
+        super().__init__("import rejected")
+        self.report = report
+
+
+@contacts_app.command("export")
+def contacts_export(
+    file: Annotated[Path, typer.Argument(help="Where to write the CSV ('-' for stdout)")],
+    workspace: WorkspaceOption,
+) -> None:
+    """Export every contact of the workspace as CSV."""
+    settings = _settings()
+    buffer = io.StringIO()
+
+    async def work(session: AsyncSession) -> int:
+        ws = await workspaces.find_workspace(session, workspace)
+        return await csv_io.export_contacts(session, ws.id, buffer)
+
+    count = _run(work, settings)
+    if str(file) == "-":
+        sys.stdout.write(buffer.getvalue())
+    else:
+        file.write_text(buffer.getvalue(), encoding="utf-8")
+        err.print(f"exported {count} contacts to {file}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Run the API server."""
+    import uvicorn
+
+    from threadline.app import create_app
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    if not asyncio.run(is_up_to_date(settings.database_url)):
+        raise fail("the database schema is not up to date: run 'threadline db upgrade'")
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Seed a demo workspace (if missing) and run the platform."""
+    from threadline.demo import seed_demo
+
+    settings = _settings()
+    _migrate(settings)
+    info = _run(lambda s: seed_demo(s, SystemClock().now()), settings)
+    typer.echo(info)
+    serve(host=host, port=port)
+
+
+def main() -> None:
+    try:
+        app()
+    except Exception as exc:  # a readable line, not a traceback, for anything unforeseen
+        if os.environ.get("THREADLINE_DEBUG"):
+            raise
+        err.print(
+            f"[bold red]error:[/] {type(exc).__name__}: {redact(str(exc)).splitlines()[0]}"
+            " (set THREADLINE_DEBUG=1 for the traceback)",
+            highlight=False,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

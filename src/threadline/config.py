@@ -1,0 +1,63 @@
+"""Settings, read from an environment mapping that the caller passes in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_DEV_SECRET = "threadline-dev-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every field maps to a `THREADLINE_<NAME>` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="THREADLINE_", extra="ignore")
+
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite+aiosqlite:///{Path.cwd() / 'threadline.db'}",
+        description="SQLAlchemy async URL; SQLite file in the working directory by default.",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEFAULT_DEV_SECRET),
+        description="Encrypts channel secrets at rest. Set a long random value in production.",
+    )
+    log_level: str = "INFO"
+    default_country: str = Field(
+        default="US", description="Region assumed for phone numbers written without a + prefix."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment is passed in explicitly (see from_env), never read behind our back.
+        return (init_settings,)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `env` (defaults to the process environment)."""
+        source = os.environ if env is None else env
+        values = {
+            key[len("THREADLINE_") :].lower(): value
+            for key, value in source.items()
+            if key.startswith("THREADLINE_")
+        }
+        return cls.model_validate(values)
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain `sqlite:///` and `postgresql://` URLs and pick the async driver."""
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    return url

@@ -1,0 +1,527 @@
+"""Contacts, their addresses (URNs), tags, fields, merge and erasure."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from threadline.consent.models import ConsentEvent, Suppression
+from threadline.contacts.models import (
+    Contact,
+    ContactEvent,
+    ContactTag,
+    ContactURN,
+    FieldDefinition,
+)
+from threadline.contacts.schemas import ContactIn, ContactOut, ContactPatch, FieldType
+from threadline.contacts.urns import URN, parse_urn, timezone_for_phone
+from threadline.conversations.models import Conversation
+from threadline.kit.crypto import sha256_hex
+from threadline.kit.errors import Conflict, InvalidInput, NotFound
+from threadline.kit.ids import new_id
+from threadline.policy.holdout import new_bucket
+from threadline.policy.models import PressureEvent
+
+MAX_TAG_LENGTH = 100
+
+
+def parse_urns(raw: Sequence[str], default_region: str | None, where: str = "urns") -> list[URN]:
+    parsed: list[URN] = []
+    for index, value in enumerate(raw):
+        try:
+            urn = parse_urn(value, default_region)
+        except ValueError as exc:  # InvalidURN, or an unknown default region
+            raise InvalidInput(str(exc), where=f"{where}[{index}]") from exc
+        if urn not in parsed:
+            parsed.append(urn)
+    return parsed
+
+
+def clean_tags(tags: Sequence[str], where: str = "tags") -> list[str]:
+    cleaned: list[str] = []
+    for index, tag in enumerate(tags):
+        value = tag.strip()
+        if not value or len(value) > MAX_TAG_LENGTH:
+            raise InvalidInput(
+                f"tags must be 1-{MAX_TAG_LENGTH} characters", where=f"{where}[{index}]"
+            )
+        if value not in cleaned:
+            cleaned.append(value)
+    return cleaned
+
+
+def check_timezone(value: str | None, where: str = "timezone") -> str | None:
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(f"unknown time zone '{value}'", where=where) from exc
+    return value
+
+
+def suppression_hash(urn: URN | str) -> str:
+    return sha256_hex(str(urn))
+
+
+async def field_types(session: AsyncSession, workspace_id: str) -> dict[str, FieldType]:
+    rows = await session.execute(
+        select(FieldDefinition.key, FieldDefinition.value_type).where(
+            FieldDefinition.workspace_id == workspace_id
+        )
+    )
+    return {key: FieldType(value_type) for key, value_type in rows.all()}
+
+
+def coerce_field(key: str, value: Any, value_type: FieldType, where: str) -> Any:
+    """Field values are stored as JSON scalars of their declared type (None clears)."""
+    if value is None:
+        return None
+    if value_type is FieldType.TEXT:
+        return str(value)
+    if value_type is FieldType.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        lowered = str(value).strip().lower()
+        if lowered in ("true", "yes", "1"):
+            return True
+        if lowered in ("false", "no", "0"):
+            return False
+        raise InvalidInput(f"field '{key}' expects true or false, got {value!r}", where=where)
+    if value_type is FieldType.NUMBER:
+        if isinstance(value, bool):
+            raise InvalidInput(f"field '{key}' expects a number, got {value!r}", where=where)
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation as exc:
+            raise InvalidInput(
+                f"field '{key}' expects a number, got {value!r}", where=where
+            ) from exc
+        return int(number) if number == number.to_integral_value() else float(number)
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError as exc:
+        raise InvalidInput(
+            f"field '{key}' expects a date YYYY-MM-DD, got {value!r}", where=where
+        ) from exc
+
+
+async def check_fields(
+    session: AsyncSession, workspace_id: str, fields: dict[str, Any], where: str = "fields"
+) -> dict[str, Any]:
+    if not fields:
+        return {}
+    known = await field_types(session, workspace_id)
+    checked: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key not in known:
+            listing = ", ".join(sorted(known)) or "none defined"
+            raise InvalidInput(f"unknown field '{key}' (known: {listing})", where=f"{where}.{key}")
+        checked[key] = coerce_field(key, value, known[key], f"{where}.{key}")
+    return checked
+
+
+async def ensure_addresses_free(
+    session: AsyncSession,
+    workspace_id: str,
+    urns: Sequence[URN],
+    *,
+    owner_id: str | None = None,
+    where: str = "urns",
+    allow_suppressed: bool = False,
+) -> None:
+    """An address belongs to one contact, and an erased address is never re-added by import."""
+    if not urns:
+        return
+    texts = [str(u) for u in urns]
+    taken = await session.execute(
+        select(ContactURN.urn, ContactURN.contact_id).where(
+            ContactURN.workspace_id == workspace_id, ContactURN.urn.in_(texts)
+        )
+    )
+    for urn_text, contact_id in taken.all():
+        if contact_id != owner_id:
+            raise Conflict(
+                f"{urn_text} already belongs to contact {contact_id}",
+                where=f"{where}[{texts.index(urn_text)}]",
+            )
+    if allow_suppressed:
+        return
+    hashes = {suppression_hash(t): t for t in texts}
+    suppressed = await session.scalars(
+        select(Suppression.address_sha256).where(
+            Suppression.workspace_id == workspace_id, Suppression.address_sha256.in_(hashes)
+        )
+    )
+    for digest in suppressed:
+        urn_text = hashes[digest]
+        raise Conflict(
+            f"{urn_text} was erased at the person's request and is suppressed",
+            where=f"{where}[{texts.index(urn_text)}]",
+        )
+
+
+def derive_timezone(urns: Sequence[URN]) -> str | None:
+    for urn in urns:
+        if urn.phone_e164:
+            zone = timezone_for_phone(urn.phone_e164)
+            if zone:
+                return zone
+    return None
+
+
+async def create_contact(
+    session: AsyncSession,
+    workspace_id: str,
+    data: ContactIn,
+    *,
+    now: datetime,
+    default_region: str | None,
+    allow_suppressed: bool = False,
+) -> Contact:
+    urns = parse_urns(data.urns, default_region)
+    timezone = check_timezone(data.timezone)
+    fields = await check_fields(session, workspace_id, data.fields)
+    tags = clean_tags(data.tags)
+    await ensure_addresses_free(session, workspace_id, urns, allow_suppressed=allow_suppressed)
+    contact = Contact(
+        id=new_id("con"),
+        workspace_id=workspace_id,
+        name=data.name.strip(),
+        language=data.language,
+        timezone=timezone or derive_timezone(urns),
+        fields=fields,
+        interests=sorted(set(data.interests)),
+        holdout_bucket=new_bucket(),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(contact)
+    await session.flush()
+    for urn in urns:
+        _add_urn_row(session, contact, urn, now)
+    for tag in tags:
+        session.add(
+            ContactTag(id=new_id("tag"), workspace_id=workspace_id, contact_id=contact.id, tag=tag)
+        )
+    await session.flush()
+    return contact
+
+
+def _add_urn_row(session: AsyncSession, contact: Contact, urn: URN, now: datetime) -> None:
+    session.add(
+        ContactURN(
+            id=new_id("urn"),
+            workspace_id=contact.workspace_id,
+            contact_id=contact.id,
+            scheme=urn.scheme,
+            urn=str(urn),
+            created_at=now,
+        )
+    )
+
+
+async def get_contact(session: AsyncSession, workspace_id: str, contact_id: str) -> Contact:
+    contact = await session.scalar(
+        select(Contact).where(Contact.workspace_id == workspace_id, Contact.id == contact_id)
+    )
+    if contact is None:
+        raise NotFound(f"no contact {contact_id} in this workspace", where="contact_id")
+    return contact
+
+
+async def find_by_urn(session: AsyncSession, workspace_id: str, urn: URN | str) -> Contact | None:
+    return await session.scalar(
+        select(Contact)
+        .join(ContactURN, ContactURN.contact_id == Contact.id)
+        .where(ContactURN.workspace_id == workspace_id, ContactURN.urn == str(urn))
+    )
+
+
+async def urns_of(session: AsyncSession, workspace_id: str, contact_id: str) -> list[str]:
+    rows = await session.scalars(
+        select(ContactURN.urn)
+        .where(ContactURN.workspace_id == workspace_id, ContactURN.contact_id == contact_id)
+        .order_by(ContactURN.created_at, ContactURN.id)
+    )
+    return list(rows)
+
+
+async def describe(session: AsyncSession, contacts: Sequence[Contact]) -> list[ContactOut]:
+    """API view of contacts, loading URNs and tags for all of them in two queries."""
+    if not contacts:
+        return []
+    ids = [c.id for c in contacts]
+    workspace_id = contacts[0].workspace_id
+    urns: dict[str, list[str]] = defaultdict(list)
+    for contact_id, urn in (
+        await session.execute(
+            select(ContactURN.contact_id, ContactURN.urn)
+            .where(ContactURN.workspace_id == workspace_id, ContactURN.contact_id.in_(ids))
+            .order_by(ContactURN.created_at, ContactURN.id)
+        )
+    ).all():
+        urns[contact_id].append(urn)
+    tags: dict[str, list[str]] = defaultdict(list)
+    for contact_id, tag in (
+        await session.execute(
+            select(ContactTag.contact_id, ContactTag.tag)
+            .where(ContactTag.workspace_id == workspace_id, ContactTag.contact_id.in_(ids))
+            .order_by(ContactTag.tag)
+        )
+    ).all():
+        tags[contact_id].append(tag)
+    return [
+        ContactOut(
+            id=c.id,
+            name=c.name,
+            urns=urns[c.id],
+            language=c.language,
+            timezone=c.timezone,
+            fields=c.fields or {},
+            tags=tags[c.id],
+            interests=c.interests or [],
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+        )
+        for c in contacts
+    ]
+
+
+async def update_contact(
+    session: AsyncSession, workspace_id: str, contact_id: str, patch: ContactPatch, now: datetime
+) -> Contact:
+    contact = await get_contact(session, workspace_id, contact_id)
+    if patch.name is not None:
+        contact.name = patch.name.strip()
+    if patch.language is not None:
+        contact.language = patch.language
+    if patch.timezone is not None:
+        contact.timezone = check_timezone(patch.timezone)
+    if patch.fields is not None:
+        merged = {
+            **(contact.fields or {}),
+            **await check_fields(session, workspace_id, patch.fields),
+        }
+        contact.fields = {k: v for k, v in merged.items() if v is not None}
+    if patch.interests is not None:
+        contact.interests = sorted(set(patch.interests))
+    if patch.tags is not None:
+        await set_tags(session, contact, clean_tags(patch.tags))
+    contact.updated_at = now
+    await session.flush()
+    return contact
+
+
+async def set_tags(session: AsyncSession, contact: Contact, tags: Sequence[str]) -> None:
+    await session.execute(
+        delete(ContactTag).where(
+            ContactTag.workspace_id == contact.workspace_id, ContactTag.contact_id == contact.id
+        )
+    )
+    for tag in tags:
+        session.add(
+            ContactTag(
+                id=new_id("tag"), workspace_id=contact.workspace_id, contact_id=contact.id, tag=tag
+            )
+        )
+    await session.flush()
+
+
+async def add_urn(
+    session: AsyncSession,
+    workspace_id: str,
+    contact_id: str,
+    raw: str,
+    *,
+    now: datetime,
+    default_region: str | None,
+) -> Contact:
+    contact = await get_contact(session, workspace_id, contact_id)
+    (urn,) = parse_urns([raw], default_region, where="urn")
+    await ensure_addresses_free(session, workspace_id, [urn], owner_id=contact.id, where="urn")
+    if str(urn) not in await urns_of(session, workspace_id, contact.id):
+        _add_urn_row(session, contact, urn, now)
+    if contact.timezone is None:
+        contact.timezone = derive_timezone([urn])
+    contact.updated_at = now
+    await session.flush()
+    return contact
+
+
+async def remove_urn(
+    session: AsyncSession,
+    workspace_id: str,
+    contact_id: str,
+    raw: str,
+    *,
+    default_region: str | None,
+) -> Contact:
+    contact = await get_contact(session, workspace_id, contact_id)
+    (urn,) = parse_urns([raw], default_region, where="urn")
+    result = await session.execute(
+        delete(ContactURN).where(
+            ContactURN.workspace_id == workspace_id,
+            ContactURN.contact_id == contact.id,
+            ContactURN.urn == str(urn),
+        )
+    )
+    if getattr(result, "rowcount", 0) == 0:
+        raise NotFound(f"contact {contact_id} has no address {urn}", where="urn")
+    return contact
+
+
+async def search(
+    session: AsyncSession,
+    workspace_id: str,
+    *,
+    query: str | None = None,
+    tag: str | None = None,
+    urn: str | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Contact], str | None]:
+    """Contacts in id (creation) order, filtered; returns the page and the next cursor."""
+    stmt = select(Contact).where(Contact.workspace_id == workspace_id)
+    if query:
+        pattern = f"%{query.strip().lower()}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Contact.name).like(pattern),
+                Contact.id.in_(
+                    select(ContactURN.contact_id).where(
+                        ContactURN.workspace_id == workspace_id,
+                        func.lower(ContactURN.urn).like(pattern),
+                    )
+                ),
+            )
+        )
+    if tag:
+        stmt = stmt.where(
+            Contact.id.in_(
+                select(ContactTag.contact_id).where(
+                    ContactTag.workspace_id == workspace_id, ContactTag.tag == tag
+                )
+            )
+        )
+    if urn:
+        stmt = stmt.where(
+            Contact.id.in_(
+                select(ContactURN.contact_id).where(
+                    ContactURN.workspace_id == workspace_id, ContactURN.urn == urn
+                )
+            )
+        )
+    if after:
+        stmt = stmt.where(Contact.id > after)
+    rows = list(await session.scalars(stmt.order_by(Contact.id).limit(limit + 1)))
+    next_cursor = rows[limit - 1].id if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+async def merge(
+    session: AsyncSession, workspace_id: str, keep_id: str, merge_id: str, now: datetime
+) -> Contact:
+    """Fold `merge_id` into `keep_id`: addresses, tags, history and consent move over; the
+    kept contact's own values win where both have one."""
+    if keep_id == merge_id:
+        raise InvalidInput("cannot merge a contact into itself", where="merge_id")
+    keep = await get_contact(session, workspace_id, keep_id)
+    gone = await get_contact(session, workspace_id, merge_id)
+    keep.name = keep.name or gone.name
+    keep.language = keep.language or gone.language
+    keep.timezone = keep.timezone or gone.timezone
+    keep.fields = {**(gone.fields or {}), **(keep.fields or {})}
+    keep.interests = sorted(set(keep.interests or []) | set(gone.interests or []))
+    keep.updated_at = now
+    scoped = {"workspace_id": workspace_id}
+    for model in (ContactURN, ContactEvent, ConsentEvent, PressureEvent):
+        await session.execute(
+            update(model)
+            .where(model.workspace_id == workspace_id, model.contact_id == gone.id)
+            .values(contact_id=keep.id, **scoped)
+        )
+    kept_tags = set(
+        await session.scalars(select(ContactTag.tag).where(ContactTag.contact_id == keep.id))
+    )
+    for tag in await session.scalars(
+        select(ContactTag.tag).where(ContactTag.contact_id == gone.id)
+    ):
+        if tag not in kept_tags:
+            session.add(
+                ContactTag(id=new_id("tag"), workspace_id=workspace_id, contact_id=keep.id, tag=tag)
+            )
+    await _merge_conversations(session, workspace_id, keep.id, gone.id)
+    await session.flush()
+    await session.delete(gone)
+    await session.flush()
+    return keep
+
+
+async def _merge_conversations(
+    session: AsyncSession, workspace_id: str, keep_id: str, gone_id: str
+) -> None:
+    mine = {
+        c.channel: c
+        for c in await session.scalars(
+            select(Conversation).where(
+                Conversation.workspace_id == workspace_id, Conversation.contact_id == keep_id
+            )
+        )
+    }
+    theirs = await session.scalars(
+        select(Conversation).where(
+            Conversation.workspace_id == workspace_id, Conversation.contact_id == gone_id
+        )
+    )
+    for conversation in list(theirs):
+        existing = mine.get(conversation.channel)
+        if existing is None:
+            conversation.contact_id = keep_id
+            continue
+        existing.last_inbound_at = _latest(existing.last_inbound_at, conversation.last_inbound_at)
+        existing.entry_point_at = _latest(existing.entry_point_at, conversation.entry_point_at)
+        await session.delete(conversation)
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b)
+
+
+async def erase(
+    session: AsyncSession, workspace_id: str, contact_id: str, reason: str, now: datetime
+) -> int:
+    """Delete a person and everything about them, leaving only hashed suppressions so that
+    no import or API call brings the addresses back by mistake. Returns suppressions written."""
+    contact = await get_contact(session, workspace_id, contact_id)
+    written = 0
+    for urn in await urns_of(session, workspace_id, contact.id):
+        digest = suppression_hash(urn)
+        exists = await session.scalar(
+            select(Suppression.id).where(
+                Suppression.workspace_id == workspace_id, Suppression.address_sha256 == digest
+            )
+        )
+        if exists is None:
+            session.add(
+                Suppression(
+                    id=new_id("sup"),
+                    workspace_id=workspace_id,
+                    address_sha256=digest,
+                    reason=reason[:200] or "erasure request",
+                    created_at=now,
+                )
+            )
+            written += 1
+    await session.delete(contact)
+    await session.flush()
+    return written

@@ -1,0 +1,1 @@
+"""Conversations per contact and channel, and the platform windows they open."""

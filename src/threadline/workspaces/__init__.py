@@ -1,0 +1,1 @@
+"""Workspaces (one per business), their users and API keys."""
