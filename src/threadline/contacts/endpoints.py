@@ -68,8 +68,7 @@ async def list_contacts(
 ) -> ContactPage:
     canonical_urn = None
     if urn:
-        (parsed,) = service.parse_urns([urn], default_region(workspace), where="urn")
-        canonical_urn = str(parsed)
+        canonical_urn = str(service.parse_one_urn(urn, default_region(workspace)))
     contacts, cursor = await service.search(
         session, workspace.id, query=query, tag=tag, urn=canonical_urn, after=after, limit=limit
     )

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.contacts.models import Contact, ContactEvent
 from threadline.contacts.schemas import ContactIn, EventIn, EventKind, EventOut
-from threadline.contacts.service import create_contact, find_by_urn, get_contact, parse_urns
+from threadline.contacts.service import create_contact, find_by_urn, get_contact, parse_one_urn
 from threadline.kit.errors import Conflict, InvalidInput
 from threadline.kit.ids import new_id
 
@@ -56,7 +56,7 @@ async def _resolve_contact(
     if data.contact_id is not None:
         return await get_contact(session, workspace_id, data.contact_id)
     assert data.urn is not None
-    (urn,) = parse_urns([data.urn], default_region, where="urn")
+    urn = parse_one_urn(data.urn, default_region)
     found = await find_by_urn(session, workspace_id, urn)
     if found is not None:
         return found

@@ -44,6 +44,14 @@ def parse_urns(raw: Sequence[str], default_region: str | None, where: str = "urn
     return parsed
 
 
+def parse_one_urn(raw: str, default_region: str | None, where: str = "urn") -> URN:
+    """One address from a single-valued field: errors point at `where`, not `where[0]`."""
+    try:
+        return parse_urn(raw, default_region)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), where=where) from exc
+
+
 def clean_tags(tags: Sequence[str], where: str = "tags") -> list[str]:
     cleaned: list[str] = []
     for index, tag in enumerate(tags):
@@ -136,11 +144,16 @@ async def ensure_addresses_free(
     owner_id: str | None = None,
     where: str = "urns",
     allow_suppressed: bool = False,
+    single: bool = False,
 ) -> None:
     """An address belongs to one contact, and an erased address is never re-added by import."""
     if not urns:
         return
     texts = [str(u) for u in urns]
+
+    def at(urn_text: str) -> str:
+        return where if single else f"{where}[{texts.index(urn_text)}]"
+
     taken = await session.execute(
         select(ContactURN.urn, ContactURN.contact_id).where(
             ContactURN.workspace_id == workspace_id, ContactURN.urn.in_(texts)
@@ -149,8 +162,7 @@ async def ensure_addresses_free(
     for urn_text, contact_id in taken.all():
         if contact_id != owner_id:
             raise Conflict(
-                f"{urn_text} already belongs to contact {contact_id}",
-                where=f"{where}[{texts.index(urn_text)}]",
+                f"{urn_text} already belongs to contact {contact_id}", where=at(urn_text)
             )
     if allow_suppressed:
         return
@@ -164,7 +176,7 @@ async def ensure_addresses_free(
         urn_text = hashes[digest]
         raise Conflict(
             f"{urn_text} was erased at the person's request and is suppressed",
-            where=f"{where}[{texts.index(urn_text)}]",
+            where=at(urn_text),
         )
 
 
@@ -345,8 +357,10 @@ async def add_urn(
     default_region: str | None,
 ) -> Contact:
     contact = await get_contact(session, workspace_id, contact_id)
-    (urn,) = parse_urns([raw], default_region, where="urn")
-    await ensure_addresses_free(session, workspace_id, [urn], owner_id=contact.id, where="urn")
+    urn = parse_one_urn(raw, default_region)
+    await ensure_addresses_free(
+        session, workspace_id, [urn], owner_id=contact.id, where="urn", single=True
+    )
     if str(urn) not in await urns_of(session, workspace_id, contact.id):
         _add_urn_row(session, contact, urn, now)
     if contact.timezone is None:
@@ -365,7 +379,7 @@ async def remove_urn(
     default_region: str | None,
 ) -> Contact:
     contact = await get_contact(session, workspace_id, contact_id)
-    (urn,) = parse_urns([raw], default_region, where="urn")
+    urn = parse_one_urn(raw, default_region)
     result = await session.execute(
         delete(ContactURN).where(
             ContactURN.workspace_id == workspace_id,

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from threadline.config import normalise_database_url
@@ -62,9 +61,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = normalise_database_url(url)
     if url.startswith("sqlite"):
         # One writer at a time on SQLite: a short busy timeout turns lock contention into waits.
-        engine = create_async_engine(
-            url, connect_args={"timeout": 30}, poolclass=NullPool, **kwargs
-        )
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
