@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,17 +14,25 @@ from sqlalchemy.exc import SQLAlchemyError
 from threadline import __version__
 from threadline.api.deps import AppState
 from threadline.api.errors import install_error_handlers
+from threadline.channels.endpoints import router as channels_router
+from threadline.channels.whatsapp.endpoints import router as whatsapp_webhooks
 from threadline.config import Settings
 from threadline.consent.endpoints import router as consent_router
 from threadline.contacts.endpoints import router as contacts_router
 from threadline.conversations.endpoints import router as conversations_router
 from threadline.kit.clock import Clock, SystemClock
+from threadline.kit.crypto import SecretBox
 from threadline.kit.db import make_engine, make_sessionmaker
+from threadline.messages.endpoints import router as messages_router
 from threadline.policy.endpoints import router as policy_router
+from threadline.worker.loop import run_worker
+from threadline.worker.settings import dispatch_config
 from threadline.workspaces.endpoints import router as workspace_router
 
 
-def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, clock: Clock | None = None, *, with_worker: bool = False
+) -> FastAPI:
     engine = make_engine(settings.database_url)
     state = AppState(
         settings=settings,
@@ -34,7 +43,17 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        worker = None
+        if with_worker:
+            box = SecretBox(settings.secret_key.get_secret_value())
+            worker = asyncio.create_task(
+                run_worker(state.sessions, box, state.clock, stop, dispatch_config(settings))
+            )
         yield
+        stop.set()
+        if worker is not None:
+            await worker
         await engine.dispose()
 
     app = FastAPI(
@@ -59,6 +78,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         return JSONResponse({"status": "ok", "version": __version__, "database": "ok"})
 
     for router in (
+        whatsapp_webhooks,
+        channels_router,
+        messages_router,
         workspace_router,
         contacts_router,
         consent_router,

@@ -13,9 +13,11 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from threadline.cli_runtime import channels_app, emulator, worker
 from threadline.config import Settings
 from threadline.contacts import csv_io
 from threadline.kit.clock import SystemClock
@@ -37,8 +39,12 @@ app.add_typer(db_app, name="db")
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(keys_app, name="apikeys")
 app.add_typer(users_app, name="users")
+app.add_typer(channels_app, name="channels")
+app.command()(worker)
+app.command()(emulator)
 
-err = Console(stderr=True)
+# soft_wrap: an error stays one line (no wrapping at the 80 columns assumed without a terminal).
+err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 WorkspaceOption = Annotated[str, typer.Option("--workspace", "-w", help="Workspace name or id")]
@@ -49,7 +55,8 @@ def _settings() -> Settings:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {redact(message)}", highlight=False)
+    # Escaped: a message quotes user input and '[redacted]', which rich would read as markup.
+    err.print(f"[bold red]error:[/] {escape(redact(message))}", highlight=False)
     return typer.Exit(code)
 
 
@@ -232,15 +239,18 @@ def contacts_export(
         sys.stdout.write(buffer.getvalue())
     else:
         file.write_text(buffer.getvalue(), encoding="utf-8")
-        err.print(f"exported {count} contacts to {file}")
+        err.print(f"exported {count} contacts to {file}", markup=False, highlight=False)
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker", help="Also run the worker in this process")
+    ] = False,
 ) -> None:
-    """Run the API server."""
+    """Run the API server (and the webhook receivers)."""
     import uvicorn
 
     from threadline.app import create_app
@@ -249,22 +259,25 @@ def serve(
     configure_logging(settings.log_level)
     if not asyncio.run(is_up_to_date(settings.database_url)):
         raise fail("the database schema is not up to date: run 'threadline db upgrade'")
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    uvicorn.run(
+        create_app(settings, with_worker=with_worker), host=host, port=port, log_config=None
+    )
 
 
 @app.command()
 def demo(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
+    emulator_port: Annotated[int, typer.Option()] = 8900,
+    contacts: Annotated[int, typer.Option(help="Simulated contacts to seed")] = 300,
 ) -> None:
-    """Seed a demo workspace (if missing) and run the platform."""
-    from threadline.demo import seed_demo
+    """The platform with its emulator and a crowd of simulated users, on a seeded workspace."""
+    from threadline.demo_runner import run_demo
 
     settings = _settings()
+    configure_logging(settings.log_level)
     _migrate(settings)
-    info = _run(lambda s: seed_demo(s, SystemClock().now()), settings)
-    typer.echo(info)
-    serve(host=host, port=port)
+    run_demo(settings, host=host, port=port, emulator_port=emulator_port, contacts=contacts)
 
 
 def main() -> None:
@@ -273,8 +286,10 @@ def main() -> None:
     except Exception as exc:  # a readable line, not a traceback, for anything unforeseen
         if os.environ.get("THREADLINE_DEBUG"):
             raise
+        # Some exceptions (e.g. TimeoutError from a silent database host) have no message.
+        first_line = next(iter(redact(str(exc)).splitlines()), "")
         err.print(
-            f"[bold red]error:[/] {type(exc).__name__}: {redact(str(exc)).splitlines()[0]}"
+            f"[bold red]error:[/] {type(exc).__name__}: {escape(first_line)}"
             " (set THREADLINE_DEBUG=1 for the traceback)",
             highlight=False,
         )

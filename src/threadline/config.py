@@ -26,6 +26,13 @@ class Settings(BaseSettings):
         description="Encrypts channel secrets at rest. Set a long random value in production.",
     )
     log_level: str = "INFO"
+    dispatch_lease_seconds: float = Field(
+        default=30.0, gt=0, description="How long a dispatcher owns a channel between renewals."
+    )
+    reconcile_grace_seconds: float = Field(
+        default=20.0, gt=0, description="How long an unanswered send waits for its status webhook."
+    )
+    dispatch_batch: int = Field(default=500, ge=1, le=5000)
     default_country: str = Field(
         default="US", description="Region assumed for phone numbers written without a + prefix."
     )

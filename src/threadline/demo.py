@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import phonenumbers
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from threadline.channels import service as channels
 from threadline.consent import service as consent
 from threadline.consent.models import ConsentTopic
 from threadline.consent.projection import ANY, Action
 from threadline.contacts import service as contacts
 from threadline.contacts.events import ingest
-from threadline.contacts.models import Contact, FieldDefinition
+from threadline.contacts.models import ContactURN, FieldDefinition
 from threadline.contacts.schemas import ContactIn, EventIn, EventKind
-from threadline.conversations import service as conversations
+from threadline.kit.crypto import SecretBox
 from threadline.kit.ids import new_id
-from threadline.policy.types import Channel
 from threadline.workspaces import service as workspaces
 from threadline.workspaces.models import Workspace
 
@@ -72,8 +73,41 @@ def _phone(rng: random.Random) -> str | None:
     return candidate if phonenumbers.is_valid_number(parsed) else None
 
 
-async def seed_demo(session: AsyncSession, now: datetime, contacts_wanted: int = 300) -> str:
-    """Create the demo workspace if it does not exist; return how to use it."""
+DEMO_PHONE_NUMBER_ID = "100200300400500"
+DEMO_WABA_ID = "900800700600500"
+DEMO_DISPLAY_NUMBER = "15550001111"
+DEMO_TOKEN = "demo-access-token"
+DEMO_APP_SECRET = "demo-app-secret"
+DEMO_VERIFY_TOKEN = "demo-verify-token"
+# Templates the demo number has on the (emulated) platform: name, category, body.
+DEMO_TEMPLATES = (
+    ("order_update", "UTILITY", "Hi {{1}}, your order {{2}} is on its way."),
+    ("appointment_reminder", "UTILITY", "Reminder: your appointment is on {{1}}."),
+    ("spring_sale", "MARKETING", "Spring sale! {{1}} off everything this week."),
+    ("login_code", "AUTHENTICATION", "{{1}} is your verification code."),
+)
+
+
+@dataclass(frozen=True)
+class DemoInfo:
+    workspace_id: str
+    workspace_name: str
+    api_key: str
+    contacts: int
+    channel_id: str
+    wa_ids: list[str]
+
+
+async def seed_demo(
+    session: AsyncSession,
+    now: datetime,
+    contacts_wanted: int = 300,
+    *,
+    graph_url: str = "http://127.0.0.1:8900",
+    box: SecretBox | None = None,
+) -> DemoInfo:
+    """Create the demo workspace, its contacts and its WhatsApp number (pointing at the
+    emulator) if they do not exist; always issue a fresh API key (keys are shown once)."""
     existing = await session.scalar(select(Workspace).where(Workspace.name == DEMO_WORKSPACE))
     if existing is None:
         created = await workspaces.create_workspace(session, DEMO_WORKSPACE, now)
@@ -81,15 +115,37 @@ async def seed_demo(session: AsyncSession, now: datetime, contacts_wanted: int =
         await _populate(session, workspace, now, contacts_wanted)
     else:
         workspace = existing
+    channel = await channels.by_address(session, "whatsapp", DEMO_PHONE_NUMBER_ID)
+    if channel is None:
+        channel = await channels.add_whatsapp(
+            session,
+            workspace.id,
+            channels.NewWhatsAppChannel(
+                phone_number_id=DEMO_PHONE_NUMBER_ID,
+                waba_id=DEMO_WABA_ID,
+                access_token=DEMO_TOKEN,
+                app_secret=DEMO_APP_SECRET,
+                verify_token=DEMO_VERIFY_TOKEN,
+                display_number=DEMO_DISPLAY_NUMBER,
+                name="Demo Shop WhatsApp",
+                graph_url=graph_url,
+                messaging_limit=1000,
+            ),
+            box or SecretBox("threadline-dev-secret-change-me"),
+            now,
+        )
+    else:
+        channel.base_url = graph_url
     key = await workspaces.create_api_key(session, workspace.id, f"demo {now:%Y-%m-%d %H:%M}", now)
-    count = await session.scalar(
-        select(func.count()).select_from(Contact).where(Contact.workspace_id == workspace.id)
-    )
-    return (
-        f"Demo workspace '{workspace.name}' ({workspace.id}) with {count} contacts.\n"
-        f"API key (shown once): {key}\n"
-        "Try: curl -H 'Authorization: Bearer <key>' http://127.0.0.1:8000/api/v1/contacts"
-    )
+    wa_ids = [
+        urn.split(":", 1)[1]
+        for urn in await session.scalars(
+            select(ContactURN.urn).where(
+                ContactURN.workspace_id == workspace.id, ContactURN.scheme == "whatsapp"
+            )
+        )
+    ]
+    return DemoInfo(workspace.id, workspace.name, key, len(wa_ids), channel.id, wa_ids)
 
 
 async def _populate(
@@ -175,16 +231,19 @@ async def _history(
             )
             if revoke.occurred_at < now:
                 await consent.record(session, workspace_id, contact_id, revoke, now)
-    if rng.random() < 0.3:
-        await conversations.record_inbound(
-            session,
-            workspace_id,
-            contact_id,
-            Channel.WHATSAPP,
-            platform_timestamp=now - timedelta(hours=rng.randint(0, 72)),
-            now=now,
-        )
     if rng.random() < 0.4:
+        # A purchase with the checkout box ticked: order updates may go out as utility.
+        checkout = consent.ConsentChange(
+            action=Action.GRANT,
+            channel="whatsapp",
+            topic="transactional",
+            source="checkout_checkbox",
+            actor="contact",
+            occurred_at=now - timedelta(days=rng.randint(91, 120)),
+            disclosure_text="Send me order and delivery updates on WhatsApp",
+            disclosure_version="checkout-2026-01",
+        )
+        await consent.record(session, workspace_id, contact_id, checkout, now)
         await ingest(
             session,
             workspace_id,

@@ -126,8 +126,16 @@ async def record(
 ) -> ConsentEvent:
     """Append one ledger line after checking it makes sense. Never updates a line."""
     await _validate(session, workspace_id, contact_id, change, now)
+    # A time slightly ahead of ours is clock skew (see _validate). The projection ignores lines
+    # from the future, so recording it as given would delay e.g. a STOP until our clock caught
+    # up: record it as happening now, keeping the reported time as evidence.
+    occurred_at = change.occurred_at
+    evidence = change.evidence
+    if occurred_at > now:
+        evidence = {**evidence, "reported_occurred_at": occurred_at.isoformat()}
+        occurred_at = now
     expires_at = (
-        change.occurred_at + timedelta(days=DOUBLE_OPT_IN_EXPIRY_DAYS)
+        occurred_at + timedelta(days=DOUBLE_OPT_IN_EXPIRY_DAYS)
         if change.action is Action.REQUEST
         else None
     )
@@ -143,9 +151,9 @@ async def record(
         disclosure_text=change.disclosure_text,
         disclosure_version=change.disclosure_version,
         disclosure_sha256=sha256_hex(change.disclosure_text) if change.disclosure_text else None,
-        evidence=change.evidence,
+        evidence=evidence,
         actor=change.actor,
-        occurred_at=change.occurred_at,
+        occurred_at=occurred_at,
         expires_at=expires_at,
         recorded_at=now,
     )

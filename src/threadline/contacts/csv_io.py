@@ -3,7 +3,8 @@
 Columns: name, language, timezone, phone (gives tel: and whatsapp:), whatsapp, email,
 urns (";"-separated URNs), tags, interests (";"-separated), field:<key> for custom fields,
 and for recorded opt-ins: consent_topic, consent_channels (";"-separated), consent_text,
-consent_version, consented_at (ISO 8601 with offset).
+consent_version, consented_at (ISO 8601 with offset). The id and created_at columns that
+export writes are accepted and ignored, so an export can be imported again.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +26,7 @@ from threadline.consent.projection import TRANSACTIONAL, Action
 from threadline.contacts import service
 from threadline.contacts.models import ContactTag, ContactURN
 from threadline.contacts.schemas import ContactIn
-from threadline.contacts.urns import URN
+from threadline.contacts.urns import URN, phone_to_urns
 from threadline.kit.errors import InvalidInput
 from threadline.policy.types import Channel
 
@@ -44,7 +46,11 @@ BASE_COLUMNS = (
     "consent_version",
     "consented_at",
 )
+# Written by export for reference; a new workspace gives new ids, so import ignores them.
+EXPORT_ONLY_COLUMNS = ("id", "created_at")
 FIELD_PREFIX = "field:"
+# Same tolerance as the consent ledger gives for clocks that run a little ahead.
+FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -98,24 +104,32 @@ def _parse_row(
     default_region: str | None,
     field_types: dict[str, Any],
     topics: set[str],
+    now: datetime,
 ) -> _Row:
     def get(column: str) -> str:
         return (raw.get(column) or "").strip()
 
-    urn_texts: list[str] = []
+    urns: list[URN] = []
     if get("phone"):
-        urn_texts += [f"tel:{get('phone')}", f"whatsapp:{get('phone')}"]
+        # phone_to_urns reads a national number with the default region for both addresses;
+        # a "whatsapp:" URN would take its digits as already international.
+        try:
+            urns += phone_to_urns(get("phone"), default_region)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), where="phone") from exc
+    urn_texts: list[str] = []
     if get("whatsapp"):
         urn_texts.append(f"whatsapp:{get('whatsapp')}")
     if get("email"):
         urn_texts.append(f"mailto:{get('email')}")
     urn_texts += _split(get("urns"))
-    if not urn_texts:
+    if not urns and not urn_texts:
         raise InvalidInput("no address: give phone, whatsapp, email or urns", where="phone")
     try:
-        urns = service.parse_urns(urn_texts, default_region, where="address")
+        parsed = service.parse_urns(urn_texts, default_region, where="address")
     except InvalidInput as exc:
         raise InvalidInput(exc.message, where="address") from exc
+    urns += [urn for urn in parsed if urn not in urns]
     fields = {}
     for column, value in raw.items():
         if column.startswith(FIELD_PREFIX) and value.strip():
@@ -143,14 +157,34 @@ def _parse_row(
                 raise InvalidInput("not an ISO 8601 date-time", where="consented_at") from exc
             if consented_at.tzinfo is None:
                 raise InvalidInput("needs a time zone offset (e.g. Z)", where="consented_at")
+            # The ledger refuses future opt-ins; say so here, with the row, not while writing.
+            if consented_at > now + FUTURE_TOLERANCE:
+                raise InvalidInput("is in the future", where="consented_at")
+    name = get("name")
+    language = get("language") or None
+    tags = service.clean_tags(_split(get("tags")))
+    interests = _split(get("interests"))
+    try:
+        # The limits a contact must meet (name and language length, counts), checked now so
+        # that writing cannot fail half-way without saying which row was wrong.
+        ContactIn(
+            name=name,
+            urns=[str(u) for u in urns],
+            language=language,
+            tags=tags,
+            interests=interests,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidInput(first["msg"], where=str(first["loc"][0])) from exc
     return _Row(
         line=line,
-        name=get("name"),
-        language=get("language") or None,
+        name=name,
+        language=language,
         timezone=service.check_timezone(get("timezone") or None),
         urns=urns,
-        tags=service.clean_tags(_split(get("tags"))),
-        interests=_split(get("interests")),
+        tags=tags,
+        interests=interests,
         fields=fields,
         consent_topic=topic,
         consent_channels=channels,
@@ -169,7 +203,7 @@ async def _owners(session: AsyncSession, workspace_id: str, urns: list[str]) -> 
                 ContactURN.workspace_id == workspace_id, ContactURN.urn.in_(chunk)
             )
         )
-        owners.update(dict(rows.tuples().all()))
+        owners.update({urn: contact_id for urn, contact_id in rows.all()})
     return owners
 
 
@@ -199,7 +233,8 @@ async def import_contacts(
 ) -> ImportReport:
     """Validate every row, then write all of them, or none when any row is wrong. The
     caller's transaction makes the write atomic."""
-    reader = csv.DictReader(io.StringIO(text))
+    # A byte-order mark (Excel writes one) would otherwise stick to the first column name.
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
     columns = [c.strip() for c in reader.fieldnames or []]
     reader.fieldnames = columns
     report = ImportReport()
@@ -208,6 +243,7 @@ async def import_contacts(
         c
         for c in columns
         if c not in BASE_COLUMNS
+        and c not in EXPORT_ONLY_COLUMNS
         and not (c.startswith(FIELD_PREFIX) and c[len(FIELD_PREFIX) :] in field_types)
     ]
     if not columns:
@@ -228,7 +264,12 @@ async def import_contacts(
             continue
         try:
             row = _parse_row(
-                line, raw, default_region=default_region, field_types=field_types, topics=topics
+                line,
+                raw,
+                default_region=default_region,
+                field_types=field_types,
+                topics=topics,
+                now=now,
             )
         except InvalidInput as exc:
             report.errors.append(RowError(line, exc.where or "row", exc.message))

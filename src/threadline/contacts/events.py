@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from threadline.contacts.models import Contact, ContactEvent
 from threadline.contacts.schemas import ContactIn, EventIn, EventKind, EventOut
 from threadline.contacts.service import create_contact, find_by_urn, get_contact, parse_one_urn
+from threadline.kit.clock import as_utc
 from threadline.kit.errors import Conflict, InvalidInput
 from threadline.kit.ids import new_id
 
+_VALUE_SCALE = Decimal("0.0001")  # ContactEvent.value is Numeric(14, 4)
 _REQUIRED_PROPERTIES: dict[EventKind, tuple[str, ...]] = {
     EventKind.ORDER_STATUS: ("order_id", "status"),
     EventKind.CART_UPDATED: ("cart_id",),
@@ -81,6 +83,21 @@ def _same(event: ContactEvent, data: EventIn, contact_id: str, occurred_at: date
     )
 
 
+async def _names_contact(
+    session: AsyncSession,
+    workspace_id: str,
+    data: EventIn,
+    contact_id: str,
+    default_region: str | None,
+) -> bool:
+    """Does the request (by contact_id or by urn) point at `contact_id`?"""
+    if data.contact_id is not None:
+        return data.contact_id == contact_id
+    assert data.urn is not None
+    owner = await find_by_urn(session, workspace_id, parse_one_urn(data.urn, default_region))
+    return owner is not None and owner.id == contact_id
+
+
 async def ingest(
     session: AsyncSession,
     workspace_id: str,
@@ -103,15 +120,13 @@ async def ingest(
         raise InvalidInput("occurred_at needs a time zone offset (e.g. Z)", where="occurred_at")
     if existing is not None:
         contact_id = existing.contact_id
-        if data.contact_id is None or data.contact_id == contact_id:
-            probe = data.model_copy(update={"contact_id": contact_id})
-            if _same(
-                existing,
-                probe,
-                contact_id,
-                occurred_at if data.occurred_at else existing.occurred_at,
-            ):
-                return existing, False
+        if await _names_contact(session, workspace_id, data, contact_id, default_region) and _same(
+            existing,
+            data,
+            contact_id,
+            occurred_at if data.occurred_at else existing.occurred_at,
+        ):
+            return existing, False
         raise Conflict(
             f"idempotency key '{data.idempotency_key}' was already used for a different event",
             where="idempotency_key",
@@ -147,8 +162,9 @@ def event_out(event: ContactEvent) -> EventOut:
         contact_id=event.contact_id,
         kind=event.kind,
         name=event.name,
-        occurred_at=event.occurred_at,
-        value=event.value,
+        # As the database hands them back, so a replay answers exactly like the first call.
+        occurred_at=as_utc(event.occurred_at),
+        value=None if event.value is None else event.value.quantize(_VALUE_SCALE),
         currency=event.currency,
         properties=event.properties or {},
         idempotency_key=event.idempotency_key,

@@ -104,7 +104,8 @@ class EventIn(BaseModel):
     urn: str | None = None
     name: str | None = Field(default=None, max_length=100)
     occurred_at: datetime | None = None
-    value: Decimal | None = None
+    # What the database column holds (Numeric(14, 4)): anything else would be rounded or refused.
+    value: Decimal | None = Field(default=None, max_digits=14, decimal_places=4)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     properties: dict[str, Any] = Field(default_factory=dict)
 

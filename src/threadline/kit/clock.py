@@ -32,6 +32,9 @@ class FrozenClock:
         self._now += delta
 
     def set(self, when: datetime) -> None:
+        if when.tzinfo is None:
+            # astimezone() would read a naive value as the machine's local time.
+            raise ValueError("FrozenClock.set needs a timezone-aware datetime")
         self._now = when.astimezone(UTC)
 
 

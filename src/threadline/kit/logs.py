@@ -9,10 +9,12 @@ _PATTERNS = [
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1[redacted]"),
     (re.compile(r"\btl_[A-Za-z0-9_-]{16,}"), "tl_[redacted]"),
     (
+        # A quoted value is hidden up to its closing quote: passphrases contain spaces.
         re.compile(
-            r"(?i)((?:access_token|app_secret|secret|password|token)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,}]+"
+            r"(?i)((?:access_token|app_secret|secret|password|token)[\"']?\s*[=:]\s*)"
+            r"(?:([\"'])(?:\\.|(?!\2).)*\2|[\"']?[^\s\"'&,}]+)"
         ),
-        r"\1[redacted]",
+        r"\1\2[redacted]\2",
     ),
 ]
 
@@ -40,3 +42,5 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # One line per HTTP call is noise at INFO; keep its warnings.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))

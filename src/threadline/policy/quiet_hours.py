@@ -42,4 +42,8 @@ def next_allowed(hours: QuietHours, now: datetime, zones: tuple[str, ...]) -> da
         if not blocking:
             return candidate
         candidate = max(_next_start_in_zone(hours, candidate, zone) for zone in blocking)
+    # No overlap: the first zone alone decides, also when `now` is the instant we deferred to
+    # (else a deferred message would be deferred again every day, never sent).
+    if allowed_in_zone(hours, now, zones[0]):
+        return None
     return _next_start_in_zone(hours, now, zones[0])

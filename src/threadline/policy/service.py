@@ -1,38 +1,49 @@
-"""Builds a SendContext from the database and asks `decide`. The only I/O around policy."""
+"""Builds SendContexts from the database and asks `decide`: the only I/O around policy.
+
+Contexts are built for a batch of sends in a fixed number of queries, so the dispatcher
+can re-check every message at send time without a query storm."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.consent import service as consent
-from threadline.contacts.models import Contact
-from threadline.contacts.service import get_contact, urns_of
+from threadline.consent.models import ConsentEvent
+from threadline.consent.projection import TRANSACTIONAL, status
+from threadline.contacts.models import Contact, ContactURN
 from threadline.contacts.urns import (
     URN,
-    parse_urn,
     region_for_phone,
     timezone_for_phone,
     us_state_for_phone,
 )
-from threadline.conversations import service as conversations
-from threadline.kit.errors import InvalidInput
+from threadline.conversations.models import Conversation
+from threadline.conversations.service import facts_of
+from threadline.kit.errors import InvalidInput, NotFound
 from threadline.policy import pressure
 from threadline.policy.decide import decide
 from threadline.policy.holdout import campaign_bucket
+from threadline.policy.models import PressureEvent
 from threadline.policy.rules import rules_for
 from threadline.policy.schemas import DecisionOut, ExplainRequest
 from threadline.policy.types import (
     Channel,
     ChannelFacts,
+    ConsentFacts,
     Decision,
+    FrequencyCap,
     HoldoutFacts,
     Purpose,
     Quality,
+    RecentSend,
     Recipient,
     SendContext,
     TemplateFacts,
@@ -52,17 +63,32 @@ ADDRESS_SCHEME = {
 
 
 @dataclass(frozen=True)
-class ChannelOverride:
+class SendQuestion:
+    """Everything about a (real or hypothetical) send that is not read from the database."""
+
+    contact_id: str
+    channel: Channel
+    purpose: Purpose
+    topic: str = "marketing"
+    template: TemplateFacts | None = None
+    human_agent: bool = False
+    campaign_id: str | None = None
+    campaign_holdout_percent: float = 0.0
+    cost_estimate: Decimal | None = None
+    sender: str | None = None  # sending identity whose messaging limit applies
     quality: Quality = Quality.GREEN
     messaging_limit: int | None = None
+    at: datetime | None = None
 
 
-def _phone_of(urns: list[URN]) -> str | None:
-    return next((u.phone_e164 for u in urns if u.phone_e164), None)
+def stored_urn(text: str) -> URN:
+    """URNs in the database were validated when written; split without re-validating."""
+    scheme, _, path = text.partition(":")
+    return URN(scheme, path)
 
 
 def _recipient(contact: Contact, urns: list[URN], default_zone: str) -> Recipient:
-    phone = _phone_of(urns)
+    phone = next((u.phone_e164 for u in urns if u.phone_e164), None)
     region = region_for_phone(phone) if phone else None
     state = us_state_for_phone(phone) if phone else None
     zones: list[str] = []
@@ -78,90 +104,190 @@ def _recipient(contact: Contact, urns: list[URN], default_zone: str) -> Recipien
     )
 
 
-async def build_context(
-    session: AsyncSession,
-    workspace: Workspace,
-    request: ExplainRequest,
-    now: datetime,
-) -> SendContext:
+async def _limit_usage(
+    session: AsyncSession, workspace_id: str, sender: str, at: datetime
+) -> dict[str, datetime]:
+    """Each recipient counted against `sender`'s limit → their latest business-initiated send."""
+    rows = await session.execute(
+        select(PressureEvent.contact_id, func.max(PressureEvent.sent_at))
+        .where(
+            PressureEvent.workspace_id == workspace_id,
+            PressureEvent.sender == sender,
+            PressureEvent.business_initiated.is_(True),
+            PressureEvent.sent_at > at - pressure.LIMIT_WINDOW,
+        )
+        .group_by(PressureEvent.contact_id)
+    )
+    return {contact_id: last for contact_id, last in rows.all()}
+
+
+async def build_contexts(
+    session: AsyncSession, workspace: Workspace, questions: Sequence[SendQuestion], now: datetime
+) -> list[SendContext]:
+    if not questions:
+        return []
     settings = settings_of(workspace)
-    contact = await get_contact(session, workspace.id, request.contact_id)
-    urns = [parse_urn(u) for u in await urns_of(session, workspace.id, contact.id)]
-    scheme = ADDRESS_SCHEME[request.channel]
-    if not any(u.scheme == scheme for u in urns):
-        raise InvalidInput(
-            f"contact {contact.id} has no {scheme}: address to reach on {request.channel}",
-            where="channel",
+    ids = sorted({q.contact_id for q in questions})
+    contacts = {
+        c.id: c
+        for c in await session.scalars(
+            select(Contact).where(Contact.workspace_id == workspace.id, Contact.id.in_(ids))
         )
-    if request.purpose is Purpose.MARKETING and request.topic not in await consent.topic_keys(
-        session, workspace.id
+    }
+    urns: dict[str, list[URN]] = defaultdict(list)
+    for contact_id, text in (
+        await session.execute(
+            select(ContactURN.contact_id, ContactURN.urn).where(
+                ContactURN.workspace_id == workspace.id, ContactURN.contact_id.in_(ids)
+            )
+        )
+    ).all():
+        urns[contact_id].append(stored_urn(text))
+    ledgers: dict[str, list[ConsentEvent]] = defaultdict(list)
+    for event in await session.scalars(
+        select(ConsentEvent)
+        .where(ConsentEvent.workspace_id == workspace.id, ConsentEvent.contact_id.in_(ids))
+        .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
     ):
-        raise InvalidInput(f"unknown topic '{request.topic}'", where="topic")
-    at = request.at or now
-    recipient = _recipient(contact, urns, settings.default_timezone)
-    regional = rules_for(recipient.region, recipient.subdivision, settings.quiet_hours.to_hours())
-    caps = settings.caps() + regional.caps
-    longest = max((cap.window for cap in caps), default=None)
-    recent = (
-        await pressure.recent_marketing(session, workspace.id, contact.id, at - longest)
-        if longest
-        else ()
-    )
-    override = request.channel_state
-    channel_state = ChannelFacts(
-        quality=override.quality if override else Quality.GREEN,
-        messaging_limit=override.messaging_limit if override else None,
-    )
-    if request.sender and channel_state.messaging_limit is not None:
-        usage = await pressure.limit_usage(session, workspace.id, request.sender, contact.id, at)
-        channel_state = ChannelFacts(
-            quality=channel_state.quality,
-            messaging_limit=channel_state.messaging_limit,
-            recipients_24h=usage.recipients,
-            recipient_already_counted=usage.includes_contact,
-            limit_frees_at=usage.frees_at,
+        ledgers[event.contact_id].append(event)
+    conversations = {
+        (c.contact_id, c.channel): c
+        for c in await session.scalars(
+            select(Conversation).where(
+                Conversation.workspace_id == workspace.id, Conversation.contact_id.in_(ids)
+            )
         )
+    }
+    base_caps = settings.caps()
+    earliest = min(q.at or now for q in questions)
+    recent: dict[str, list[RecentSend]] = defaultdict(list)
+    for contact_id, sent_at, channel in (
+        await session.execute(
+            select(PressureEvent.contact_id, PressureEvent.sent_at, PressureEvent.channel).where(
+                PressureEvent.workspace_id == workspace.id,
+                PressureEvent.contact_id.in_(ids),
+                PressureEvent.purpose == Purpose.MARKETING.value,
+                PressureEvent.sent_at > earliest - _longest_window(base_caps),
+            )
+        )
+    ).all():
+        recent[contact_id].append(RecentSend(sent_at=sent_at, channel=Channel(channel)))
+    usage: dict[str, dict[str, datetime]] = {}
+    for sender in {q.sender for q in questions if q.sender and q.messaging_limit is not None}:
+        assert sender is not None
+        usage[sender] = await _limit_usage(session, workspace.id, sender, now)
     budget_remaining: Decimal | None = None
     if settings.monthly_budget is not None:
-        month_start = at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        spent = await pressure.spent_since(session, workspace.id, month_start)
-        budget_remaining = settings.monthly_budget - spent
-    template = (
-        TemplateFacts(
+        month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        budget_remaining = settings.monthly_budget - await pressure.spent_since(
+            session, workspace.id, month_start
+        )
+    topics = await consent.topic_keys(session, workspace.id)
+    contexts = []
+    for q in questions:
+        contact = contacts.get(q.contact_id)
+        if contact is None:
+            raise NotFound(f"no contact {q.contact_id} in this workspace", where="contact_id")
+        scheme = ADDRESS_SCHEME[q.channel]
+        if not any(u.scheme == scheme for u in urns[contact.id]):
+            raise InvalidInput(
+                f"contact {contact.id} has no {scheme}: address to reach on {q.channel}",
+                where="channel",
+            )
+        if q.purpose is Purpose.MARKETING and q.topic not in topics:
+            raise InvalidInput(f"unknown topic '{q.topic}'", where="topic")
+        at = q.at or now
+        recipient = _recipient(contact, urns[contact.id], settings.default_timezone)
+        regional = rules_for(
+            recipient.region, recipient.subdivision, settings.quiet_hours.to_hours()
+        )
+        lines = consent.lines_of(ledgers[contact.id])
+        channel_state = ChannelFacts(quality=q.quality, messaging_limit=q.messaging_limit)
+        if q.sender in usage:
+            counted = usage[q.sender]
+            oldest = min(counted.values(), default=None)
+            channel_state = ChannelFacts(
+                quality=q.quality,
+                messaging_limit=q.messaging_limit,
+                recipients_24h=len(counted),
+                recipient_already_counted=contact.id in counted,
+                limit_frees_at=oldest + pressure.LIMIT_WINDOW if oldest else None,
+            )
+        contexts.append(
+            SendContext(
+                now=at,
+                channel=q.channel,
+                purpose=q.purpose,
+                recipient=recipient,
+                topic=q.topic,
+                template=q.template,
+                human_agent=q.human_agent,
+                consent=ConsentFacts(
+                    marketing=status(lines, q.channel.value, q.topic, at),
+                    transactional=status(lines, q.channel.value, TRANSACTIONAL, at),
+                ),
+                window=facts_of(conversations.get((contact.id, q.channel.value)), q.channel),
+                channel_state=channel_state,
+                recent_marketing=tuple(recent[contact.id]),
+                caps=base_caps + regional.caps,
+                quiet_hours=regional.quiet_hours,
+                holdout=HoldoutFacts(
+                    global_control_percent=settings.global_control_percent,
+                    campaign_id=q.campaign_id,
+                    campaign_holdout_percent=q.campaign_holdout_percent,
+                    campaign_bucket=campaign_bucket(contact.id, q.campaign_id)
+                    if q.campaign_id
+                    else 9999,
+                ),
+                budget_remaining=budget_remaining,
+                cost_estimate=q.cost_estimate,
+            )
+        )
+    return contexts
+
+
+def _longest_window(caps: Sequence[FrequencyCap]) -> timedelta:
+    # Regional legal caps are 24 h; the floor covers them when the workspace has no cap.
+    return max([cap.window for cap in caps] + [timedelta(hours=24)])
+
+
+async def decide_many(
+    session: AsyncSession, workspace: Workspace, questions: Sequence[SendQuestion], now: datetime
+) -> list[tuple[Decision, SendContext]]:
+    contexts = await build_contexts(session, workspace, questions, now)
+    return [(decide(ctx), ctx) for ctx in contexts]
+
+
+def question_from(request: ExplainRequest) -> SendQuestion:
+    state = request.channel_state
+    return SendQuestion(
+        contact_id=request.contact_id,
+        channel=request.channel,
+        purpose=request.purpose,
+        topic=request.topic,
+        template=TemplateFacts(
             name=request.template.name,
             category=request.template.category,
             status=request.template.status,
         )
         if request.template
-        else None
-    )
-    return SendContext(
-        now=at,
-        channel=request.channel,
-        purpose=request.purpose,
-        recipient=recipient,
-        topic=request.topic,
-        template=template,
+        else None,
         human_agent=request.human_agent,
-        consent=await consent.facts_for(
-            session, workspace.id, contact.id, request.channel.value, request.topic, at
-        ),
-        window=await conversations.windows(session, workspace.id, contact.id, request.channel),
-        channel_state=channel_state,
-        recent_marketing=recent,
-        caps=caps,
-        quiet_hours=regional.quiet_hours,
-        holdout=HoldoutFacts(
-            global_control_percent=settings.global_control_percent,
-            campaign_id=request.campaign_id,
-            campaign_holdout_percent=request.campaign_holdout_percent,
-            campaign_bucket=campaign_bucket(contact.id, request.campaign_id)
-            if request.campaign_id
-            else 9999,
-        ),
-        budget_remaining=budget_remaining,
+        campaign_id=request.campaign_id,
+        campaign_holdout_percent=request.campaign_holdout_percent,
         cost_estimate=request.cost_estimate,
+        sender=request.sender,
+        quality=state.quality if state else Quality.GREEN,
+        messaging_limit=state.messaging_limit if state else None,
+        at=request.at,
     )
+
+
+async def build_context(
+    session: AsyncSession, workspace: Workspace, request: ExplainRequest, now: datetime
+) -> SendContext:
+    (ctx,) = await build_contexts(session, workspace, [question_from(request)], now)
+    return ctx
 
 
 def facts_summary(ctx: SendContext) -> dict[str, Any]:

@@ -142,7 +142,13 @@ def update_settings(workspace: Workspace, changes: dict[str, Any]) -> WorkspaceS
         settings = WorkspaceSettings.model_validate(merged)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise InvalidInput(first["msg"], where=where) from exc
+        # The same shape as request validation errors: "frequency_caps[0].hours".
+        where = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
+        ).lstrip(".")
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = f"unknown field '{first['loc'][-1]}'"
+        raise InvalidInput(message, where=where or "settings") from exc
     workspace.settings = settings.model_dump(mode="json")
     return settings

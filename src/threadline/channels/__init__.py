@@ -1,0 +1,1 @@
+"""Channel adapters: one package per platform; channel-neutral events and messages here."""

@@ -1,0 +1,184 @@
+"""Channel-neutral events that adapters parse platform webhooks into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    code: int
+    title: str = ""
+    message: str | None = None
+    details: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who wrote: `address` is the id to reply to (phone-number id, or a business-scoped
+    user id when the person hides their number)."""
+
+    address: str
+    phone_id: str | None = None
+    user_id: str | None = None
+    name: str | None = None
+    username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRef:
+    kind: str
+    media_id: str | None = None
+    mime_type: str | None = None
+    sha256: str | None = None
+    url: str | None = None
+    filename: str | None = None
+    voice: bool = False
+    animated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    account: str  # the receiving number / page id
+    external_id: str
+    sender: Sender
+    timestamp: datetime
+    kind: str  # text, image, interactive/button_reply, button, location, reaction, ...
+    text: str | None = None
+    payload: str | None = None  # button / list row id, template quick-reply payload
+    media: MediaRef | None = None
+    location: dict[str, Any] | None = None
+    reply_to: str | None = None
+    forwarded: bool = False
+    referral: dict[str, Any] | None = None
+    errors: tuple[ErrorDetail, ...] = ()
+    raw: dict[str, Any] = dc_field(default_factory=dict)
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"msg:{self.external_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    model: str | None  # PMP (per message) or CBP (per conversation, before July 2025)
+    category: str | None  # marketing, utility, authentication, service, referral_conversion...
+    type: str | None = None  # regular, free_customer_service, free_entry_point
+    billable: bool | None = None
+
+    @property
+    def charged(self) -> bool:
+        if self.type is not None:
+            return self.type == "regular"
+        return bool(self.billable)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    account: str
+    external_id: str
+    status: str  # sent, delivered, read, played, failed
+    timestamp: datetime
+    recipient: str | None
+    errors: tuple[ErrorDetail, ...] = ()
+    pricing: Pricing | None = None
+    conversation_id: str | None = None
+    conversation_origin: str | None = None
+    callback_data: str | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"status:{self.external_id}:{self.status}"
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformErrors:
+    """System- or app-level failures reported outside any message (`value.errors`)."""
+
+    account: str | None
+    errors: tuple[ErrorDetail, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateStatusChange:
+    account: str  # WABA id
+    template_id: str
+    name: str
+    language: str
+    status: str  # APPROVED, REJECTED, PAUSED, DISABLED, ...
+    reason: str | None = None
+    category: str | None = None
+    detail: dict[str, Any] = dc_field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateCategoryChange:
+    account: str
+    template_id: str
+    name: str
+    language: str
+    new_category: str
+    previous_category: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateQualityChange:
+    account: str
+    template_id: str
+    name: str
+    language: str
+    new_score: str
+    previous_score: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NumberQualityChange:
+    account: str  # WABA id
+    display_phone_number: str
+    event: str  # FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE, ...
+    current_limit: str | None = None
+    old_limit: str | None = None
+    max_daily_conversations: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarketingPreference:
+    account: str
+    address: str
+    value: str  # stop, resume, signup
+    timestamp: datetime
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unhandled:
+    """A well-formed notification Threadline does not act on (yet); kept for the record."""
+
+    field: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """One broken item inside an otherwise valid payload: the rest is still processed."""
+
+    field: str
+    reason: str
+    raw: dict[str, Any] = dc_field(default_factory=dict)
+
+
+ChannelEvent = (
+    InboundMessage
+    | StatusUpdate
+    | PlatformErrors
+    | TemplateStatusChange
+    | TemplateCategoryChange
+    | TemplateQualityChange
+    | NumberQualityChange
+    | MarketingPreference
+    | Unhandled
+    | Malformed
+)

@@ -1,0 +1,157 @@
+"""Channel-neutral outbound message content. Adapters render it into platform requests."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class Text(BaseModel):
+    model_config = _STRICT
+    type: Literal["text"] = "text"
+    body: str
+    preview_url: bool = False
+
+
+class Media(BaseModel):
+    model_config = _STRICT
+    type: Literal["media"] = "media"
+    kind: Literal["image", "video", "audio", "document", "sticker"]
+    media_id: str | None = None
+    link: str | None = None
+    caption: str | None = None
+    filename: str | None = None
+
+
+class Location(BaseModel):
+    model_config = _STRICT
+    type: Literal["location"] = "location"
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    name: str | None = None
+    address: str | None = None
+
+
+class ContactCards(BaseModel):
+    model_config = _STRICT
+    type: Literal["contacts"] = "contacts"
+    contacts: list[dict[str, Any]] = Field(min_length=1)
+
+
+class Reaction(BaseModel):
+    model_config = _STRICT
+    type: Literal["reaction"] = "reaction"
+    message_id: str
+    emoji: str = ""  # empty removes the reaction
+
+
+class Button(BaseModel):
+    model_config = _STRICT
+    id: str
+    title: str
+
+
+class Buttons(BaseModel):
+    model_config = _STRICT
+    type: Literal["buttons"] = "buttons"
+    body: str
+    buttons: list[Button]
+    header: str | None = None
+    footer: str | None = None
+
+
+class ListRow(BaseModel):
+    model_config = _STRICT
+    id: str
+    title: str
+    description: str | None = None
+
+
+class ListSection(BaseModel):
+    model_config = _STRICT
+    title: str | None = None
+    rows: list[ListRow]
+
+
+class ListMessage(BaseModel):
+    model_config = _STRICT
+    type: Literal["list"] = "list"
+    body: str
+    button: str
+    sections: list[ListSection]
+    header: str | None = None
+    footer: str | None = None
+
+
+class CtaUrl(BaseModel):
+    model_config = _STRICT
+    type: Literal["cta_url"] = "cta_url"
+    body: str
+    display_text: str
+    url: str
+    header: str | None = None
+    footer: str | None = None
+
+
+class LocationRequest(BaseModel):
+    model_config = _STRICT
+    type: Literal["location_request"] = "location_request"
+    body: str
+
+
+class TemplateMedia(BaseModel):
+    model_config = _STRICT
+    kind: Literal["image", "video", "document"]
+    link: str | None = None
+    media_id: str | None = None
+    filename: str | None = None
+
+
+class TemplateButtonParam(BaseModel):
+    model_config = _STRICT
+    index: int = Field(ge=0, le=9)
+    sub_type: Literal["quick_reply", "url", "copy_code"]
+    value: str  # payload for quick_reply, URL suffix for url, the code for copy_code
+
+
+class Template(BaseModel):
+    model_config = _STRICT
+    type: Literal["template"] = "template"
+    name: str
+    language: str = "en_US"
+    header_text: list[str] | dict[str, str] | None = None
+    header_media: TemplateMedia | None = None
+    header_location: Location | None = None
+    body: list[str] | dict[str, str] = Field(default_factory=list)
+    buttons: list[TemplateButtonParam] = Field(default_factory=list)
+    otp_code: str | None = Field(
+        default=None, description="Authentication templates: the code, sent in body and button"
+    )
+
+
+class MarkRead(BaseModel):
+    model_config = _STRICT
+    type: Literal["mark_read"] = "mark_read"
+    message_id: str
+
+
+Content = Annotated[
+    Text
+    | Media
+    | Location
+    | ContactCards
+    | Reaction
+    | Buttons
+    | ListMessage
+    | CtaUrl
+    | LocationRequest
+    | Template
+    | MarkRead,
+    Field(discriminator="type"),
+]
+
+
+CONTENT_ADAPTER: TypeAdapter[Content] = TypeAdapter(Content)

@@ -1,0 +1,114 @@
+"""CLI commands for channels and the long-running processes: worker and emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import Annotated
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from threadline.channels import service as channels
+from threadline.config import Settings
+from threadline.kit.clock import SystemClock
+from threadline.kit.crypto import SecretBox
+from threadline.kit.db import make_engine, make_sessionmaker
+from threadline.kit.logs import configure_logging
+from threadline.worker.settings import dispatch_config
+from threadline.workspaces import service as workspaces
+
+channels_app = typer.Typer(help="Sending identities (WhatsApp numbers).")
+
+
+@channels_app.command("add")
+def channels_add(
+    kind: Annotated[str, typer.Argument(help="Channel kind: whatsapp")],
+    phone_number_id: Annotated[str, typer.Option("--phone-number-id")],
+    waba_id: Annotated[str, typer.Option("--waba-id")],
+    token: Annotated[str, typer.Option("--token", help="Access token (stored encrypted)")],
+    app_secret: Annotated[str, typer.Option("--app-secret", help="App secret (stored encrypted)")],
+    verify_token: Annotated[str, typer.Option("--verify-token")],
+    workspace: Annotated[str, typer.Option("--workspace", "-w")],
+    graph_url: Annotated[str, typer.Option("--graph-url")] = channels.DEFAULT_GRAPH_URL,
+    api_version: Annotated[str, typer.Option("--api-version")] = channels.DEFAULT_API_VERSION,
+    display_number: Annotated[str, typer.Option("--display-number")] = "",
+    mps: Annotated[int, typer.Option("--mps", help="Throughput limit, messages/second")] = 80,
+) -> None:
+    """Register a WhatsApp phone number for a workspace."""
+    from threadline.cli import _run, fail
+
+    if kind != "whatsapp":
+        raise fail(f"unknown channel kind '{kind}' (supported: whatsapp)")
+    settings = Settings.from_env()
+    box = SecretBox(settings.secret_key.get_secret_value())
+    now = SystemClock().now()
+
+    async def work(session: AsyncSession) -> str:
+        ws = await workspaces.find_workspace(session, workspace)
+        channel = await channels.add_whatsapp(
+            session,
+            ws.id,
+            channels.NewWhatsAppChannel(
+                phone_number_id=phone_number_id,
+                waba_id=waba_id,
+                access_token=token,
+                app_secret=app_secret,
+                verify_token=verify_token,
+                display_number=display_number,
+                graph_url=graph_url,
+                api_version=api_version,
+                throughput_mps=mps,
+            ),
+            box,
+            now,
+        )
+        return channel.id
+
+    typer.echo(_run(work, settings))
+
+
+def _until_signalled(main: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, main.set)
+
+
+def worker() -> None:
+    """Run the worker: ingest platform events and dispatch the outbox until Ctrl-C."""
+    from threadline.worker.loop import run_worker
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+
+    async def main() -> None:
+        engine = make_engine(settings.database_url)
+        stop = asyncio.Event()
+        _until_signalled(stop)
+        try:
+            await run_worker(
+                make_sessionmaker(engine),
+                SecretBox(settings.secret_key.get_secret_value()),
+                SystemClock(),
+                stop,
+                dispatch_config(settings),
+            )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+def emulator(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8900,
+    seed: Annotated[int, typer.Option(help="Seed for simulated users' behaviour")] = 0,
+) -> None:
+    """Run the WhatsApp Cloud API emulator."""
+    import uvicorn
+
+    from threadline.emulator.app import create_emulator
+
+    uvicorn.run(create_emulator(seed), host=host, port=port, log_level="warning")

@@ -1,0 +1,239 @@
+"""`make demo`: the emulator (child process), Threadline with its worker, and a crowd of
+simulated people who write in, read and reply. Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from threadline.app import create_app
+from threadline.config import Settings
+from threadline.demo import (
+    DEMO_APP_SECRET,
+    DEMO_DISPLAY_NUMBER,
+    DEMO_PHONE_NUMBER_ID,
+    DEMO_TEMPLATES,
+    DEMO_TOKEN,
+    DEMO_VERIFY_TOKEN,
+    DEMO_WABA_ID,
+    DemoInfo,
+    seed_demo,
+)
+from threadline.kit.crypto import SecretBox
+from threadline.kit.db import make_engine, make_sessionmaker, transaction
+
+log = logging.getLogger("threadline.demo")
+LINES = (
+    "Hi!",
+    "What are your opening hours?",
+    "Do you ship to Rio?",
+    "I want to order",
+    "HELP",
+    "Is the blue one in stock?",
+    "Thanks!",
+    "STOP",
+    "START",
+    "Where is my order?",
+)
+
+
+def _start_emulator(port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "threadline.cli", "emulator", "--port", str(port), "--seed", "7"]
+    )
+
+
+async def _wait_up(url: str, within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient() as http:
+        while True:
+            try:
+                if (await http.get(url)).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not come up")
+            await asyncio.sleep(0.1)
+
+
+async def _seed(settings: Settings, graph_url: str, contacts: int) -> DemoInfo:
+    engine = make_engine(settings.database_url)
+    try:
+        async with transaction(make_sessionmaker(engine)) as session:
+            return await seed_demo(
+                session,
+                datetime.now(UTC),
+                contacts,
+                graph_url=graph_url,
+                box=SecretBox(settings.secret_key.get_secret_value()),
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _prepare_emulator(emulator: httpx.AsyncClient, app_url: str, info: DemoInfo) -> None:
+    (
+        await emulator.post(
+            "/_emulator/numbers",
+            json={
+                "phone_number_id": DEMO_PHONE_NUMBER_ID,
+                "waba_id": DEMO_WABA_ID,
+                "display_phone_number": DEMO_DISPLAY_NUMBER,
+                "access_token": DEMO_TOKEN,
+                "app_secret": DEMO_APP_SECRET,
+                "callback_url": f"{app_url}/webhooks/whatsapp",
+                "verify_token": DEMO_VERIFY_TOKEN,
+                "tier": 1000,
+            },
+        )
+    ).raise_for_status()
+    for name, category, body in DEMO_TEMPLATES:
+        (
+            await emulator.post(
+                "/_emulator/templates",
+                json={
+                    "waba_id": DEMO_WABA_ID,
+                    "name": name,
+                    "category": category,
+                    "body": body,
+                },
+            )
+        ).raise_for_status()
+    rng = random.Random(11)
+    for wa_id in info.wa_ids:
+        (
+            await emulator.post(
+                "/_emulator/users",
+                json={
+                    "wa_id": wa_id,
+                    "read": round(rng.uniform(0.5, 0.95), 2),
+                    "reply": round(rng.uniform(0.0, 0.3), 2),
+                    "block": 0.01,
+                },
+            )
+        ).raise_for_status()
+
+
+async def _crowd(emulator: httpx.AsyncClient, api: httpx.AsyncClient, info: DemoInfo) -> None:
+    """People write in every second or so; now and then the shop sends an order update."""
+    rng = random.Random(5)
+    tick = 0
+    while True:
+        tick += 1
+        wa_id = rng.choice(info.wa_ids)
+        try:
+            await emulator.post(
+                f"/_emulator/users/{wa_id}/send",
+                json={"phone_number_id": DEMO_PHONE_NUMBER_ID, "text": rng.choice(LINES)},
+            )
+            if tick % 5 == 0:
+                await _order_update(api, rng, info)
+        except httpx.HTTPError as exc:
+            log.warning("crowd step failed: %s", exc)
+        await asyncio.sleep(rng.uniform(0.5, 1.5))
+
+
+async def _order_update(api: httpx.AsyncClient, rng: random.Random, info: DemoInfo) -> None:
+    wa_id = rng.choice(info.wa_ids)
+    found = (await api.get("/api/v1/contacts", params={"urn": f"whatsapp:{wa_id}"})).json()
+    if not found.get("items"):
+        return
+    contact = found["items"][0]
+    await api.post(
+        "/api/v1/messages",
+        json={
+            "contact_id": contact["id"],
+            "purpose": "utility",
+            "content": {
+                "type": "template",
+                "name": "order_update",
+                "language": "en_US",
+                "body": [contact["name"].split()[0] or "there", f"#{rng.randint(1000, 9999)}"],
+            },
+        },
+    )
+
+
+def run_demo(
+    settings: Settings, *, host: str, port: int, emulator_port: int, contacts: int
+) -> None:
+    emulator_url = f"http://127.0.0.1:{emulator_port}"
+    app_url = f"http://{host}:{port}"
+    child = _start_emulator(emulator_port)
+    try:
+        info = asyncio.run(_boot(settings, emulator_url, contacts))
+        app = create_app(settings, with_worker=True)
+        _attach_crowd(app, emulator_url, app_url, info)
+        print(
+            f"\nThreadline demo\n"
+            f"  API + webhooks   {app_url}   (OpenAPI docs: {app_url}/docs)\n"
+            f"  WhatsApp emulator {emulator_url}  (requests: {emulator_url}/_emulator/requests)\n"
+            f"  worker           in-process (ingest + dispatch)\n"
+            f"  workspace        {info.workspace_name} ({info.workspace_id}), "
+            f"{info.contacts} contacts\n"
+            f"  API key          {info.api_key}\n"
+            f"  try              curl -H 'Authorization: Bearer {info.api_key}' "
+            f"'{app_url}/api/v1/contacts?limit=3'\n"
+            f"Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        child.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=10)
+        if child.poll() is None:
+            child.kill()
+        print("demo stopped", flush=True)
+
+
+async def _boot(settings: Settings, emulator_url: str, contacts: int) -> DemoInfo:
+    await _wait_up(f"{emulator_url}/_emulator/stats")
+    return await _seed(settings, emulator_url, contacts)
+
+
+def _attach_crowd(app: FastAPI, emulator_url: str, app_url: str, info: DemoInfo) -> None:
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
+        async with inner(a):
+            emulator = httpx.AsyncClient(base_url=emulator_url, timeout=10)
+            api = httpx.AsyncClient(
+                base_url=app_url, timeout=10, headers={"Authorization": f"Bearer {info.api_key}"}
+            )
+            crowd: asyncio.Task[None] | None = None
+
+            async def start() -> None:
+                nonlocal crowd
+                await _wait_up(f"{app_url}/healthz")
+                await _prepare_emulator(emulator, app_url, info)
+                await api.post(f"/api/v1/channels/{info.channel_id}/templates/sync")
+                crowd = asyncio.create_task(_crowd(emulator, api, info))
+
+            starter = asyncio.create_task(start())
+            try:
+                yield
+            finally:
+                for task in (starter, crowd):
+                    if task is not None:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, Exception):
+                            await task
+                await emulator.aclose()
+                await api.aclose()
+
+    app.router.lifespan_context = lifespan

@@ -1,0 +1,34 @@
+"""The emulator's ASGI app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from threadline.emulator.control import router as control_router
+from threadline.emulator.graph import router as graph_router
+from threadline.emulator.hooks import WebhookSender
+from threadline.emulator.runtime import Runtime
+from threadline.emulator.state import EmulatorState
+
+
+def create_emulator(seed: int = 0, throttle_http_status: int = 429) -> FastAPI:
+    http = httpx.AsyncClient(timeout=10)
+    rt = Runtime(state=EmulatorState(seed, throttle_http_status), hooks=WebhookSender(http))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        rt.hooks.start()
+        yield
+        await rt.hooks.stop()
+        await http.aclose()
+
+    app = FastAPI(title="Threadline platform emulator (WhatsApp Cloud API)", lifespan=lifespan)
+    app.state.emulator = rt
+    # Control routes first: "/_emulator/x" would otherwise match "/{version}/{object_id}".
+    app.include_router(control_router)
+    app.include_router(graph_router)
+    return app

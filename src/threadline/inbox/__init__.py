@@ -1,0 +1,1 @@
+"""Inbound webhook events: stored once, processed in order per contact."""

@@ -1,0 +1,69 @@
+"""Finding or creating the contact behind a platform identity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from threadline.channels.events import Sender
+from threadline.contacts.models import Contact, ContactURN
+from threadline.contacts.service import derive_timezone, find_by_urn
+from threadline.contacts.urns import URN
+from threadline.kit.ids import new_id
+from threadline.policy.holdout import new_bucket
+
+
+def urns_for(sender: Sender) -> list[URN]:
+    """A person's WhatsApp identities: the phone-number id and/or the business-scoped user id.
+    They come from the platform itself, so they are taken as given."""
+    out = []
+    if sender.phone_id:
+        out.append(URN("whatsapp", sender.phone_id))
+    if sender.user_id:
+        out.append(URN("whatsapp", sender.user_id))
+    return out
+
+
+async def contact_for(
+    session: AsyncSession, workspace_id: str, sender: Sender, now: datetime
+) -> tuple[Contact, str]:
+    """The contact (created on first contact) and the address to reply to. A person who
+    asked to be erased and writes again starts afresh: suppressions stop outreach, not replies."""
+    urns = urns_for(sender)
+    contact = None
+    for urn in urns:
+        contact = await find_by_urn(session, workspace_id, urn)
+        if contact is not None:
+            break
+    if contact is None:
+        contact = Contact(
+            id=new_id("con"),
+            workspace_id=workspace_id,
+            name=sender.name or "",
+            timezone=derive_timezone(urns),
+            fields={},
+            interests=[],
+            holdout_bucket=new_bucket(),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(contact)
+        await session.flush()
+    elif sender.name and not contact.name:
+        contact.name = sender.name
+    for urn in urns:
+        owner = await find_by_urn(session, workspace_id, urn)
+        if owner is None:
+            session.add(
+                ContactURN(
+                    id=new_id("urn"),
+                    workspace_id=workspace_id,
+                    contact_id=contact.id,
+                    scheme=urn.scheme,
+                    urn=str(urn),
+                    created_at=now,
+                )
+            )
+    await session.flush()
+    return contact, str(urns[0])

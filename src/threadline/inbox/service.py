@@ -1,0 +1,129 @@
+"""Storing received platform events exactly once, and claiming them in per-contact order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from threadline.channels import codec
+from threadline.channels import events as ev
+from threadline.channels.models import ChannelAccount
+from threadline.inbox.models import InboxEvent
+from threadline.kit.ids import new_id
+
+CLAIM_FOR = timedelta(seconds=60)
+MAX_ATTEMPTS = 5
+
+
+def _content_hash(stored: dict[str, object]) -> str:
+    return hashlib.sha256(json.dumps(stored, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def keys_for(channel: ChannelAccount, event: ev.ChannelEvent) -> tuple[str, str, str]:
+    """(dedupe key, ordering key, kind) of an event."""
+    if isinstance(event, ev.InboundMessage):
+        return event.dedupe_key, f"contact:{event.sender.address}", "message"
+    if isinstance(event, ev.StatusUpdate):
+        return event.dedupe_key, f"contact:{event.recipient or event.external_id}", "status"
+    if isinstance(event, ev.MarketingPreference):
+        key = f"pref:{event.address}:{event.value}:{int(event.timestamp.timestamp())}"
+        return key, f"contact:{event.address}", "preference"
+    stored = codec.dump(event)
+    kind = type(event).__name__
+    return f"{kind}:{_content_hash(stored)}", f"account:{channel.account_id}", kind
+
+
+def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InboxEvent)
+
+
+async def store(
+    session: AsyncSession, channel: ChannelAccount, events: Sequence[ev.ChannelEvent], now: datetime
+) -> tuple[int, int]:
+    """Insert events that are new; returns (stored, duplicates). Malformed and unhandled
+    events are kept for the record but marked processed."""
+    stored = 0
+    for event in events:
+        dedupe, ordering, kind = keys_for(channel, event)
+        done = isinstance(event, ev.Malformed | ev.Unhandled)
+        statement = (
+            _insert(session)
+            .values(
+                id=new_id("inb"),
+                workspace_id=channel.workspace_id,
+                channel_id=channel.id,
+                dedupe_key=dedupe[:300],
+                kind=kind,
+                ordering_key=ordering[:200],
+                payload=codec.dump(event),
+                received_at=now,
+                processed_at=now if done else None,
+                attempts=0,
+            )
+            .on_conflict_do_nothing(index_elements=["channel_id", "dedupe_key"])
+        )
+        result = await session.execute(statement)
+        stored += getattr(result, "rowcount", 0) or 0
+    return stored, len(events) - stored
+
+
+async def claim(session: AsyncSession, now: datetime, limit: int = 100) -> list[InboxEvent]:
+    """The oldest pending event of each ordering key, so one contact's events are handled
+    one at a time and in order; several workers never claim the same key."""
+    earlier = aliased(InboxEvent)
+    blocked_by_earlier = exists().where(
+        earlier.ordering_key == InboxEvent.ordering_key,
+        earlier.processed_at.is_(None),
+        or_(
+            earlier.received_at < InboxEvent.received_at,
+            and_(earlier.received_at == InboxEvent.received_at, earlier.id < InboxEvent.id),
+        ),
+    )
+    stmt = (
+        select(InboxEvent)
+        .where(
+            InboxEvent.processed_at.is_(None),
+            or_(InboxEvent.claimed_until.is_(None), InboxEvent.claimed_until < now),
+            ~blocked_by_earlier,
+        )
+        .order_by(InboxEvent.received_at, InboxEvent.id)
+        .limit(limit)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True, of=InboxEvent)
+    rows = list(await session.scalars(stmt))
+    if rows:
+        await session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id.in_([r.id for r in rows]))
+            .values(claimed_until=now + CLAIM_FOR)
+        )
+    return rows
+
+
+async def finish(session: AsyncSession, event_id: str, now: datetime) -> None:
+    await session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id == event_id)
+        .values(processed_at=now, claimed_until=None, error=None)
+    )
+
+
+async def fail(session: AsyncSession, event: InboxEvent, error: str, now: datetime) -> None:
+    """Retry later with backoff; after MAX_ATTEMPTS give up so the contact's later events
+    are not blocked for ever (the error stays on the row for inspection)."""
+    attempts = event.attempts + 1
+    values: dict[str, object] = {"attempts": attempts, "error": error[:2000]}
+    if attempts >= MAX_ATTEMPTS:
+        values |= {"processed_at": now, "claimed_until": None}
+    else:
+        values["claimed_until"] = now + timedelta(seconds=2**attempts)
+    await session.execute(update(InboxEvent).where(InboxEvent.id == event.id).values(**values))

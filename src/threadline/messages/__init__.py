@@ -1,0 +1,1 @@
+"""Messages in both directions; outbound rows are the outbox the dispatcher drains."""

@@ -1,0 +1,155 @@
+"""/api/v1/messages and /api/v1/contacts/{id}/messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from threadline.api.deps import CurrentWorkspace, Now, Session
+from threadline.channels.messages import Content
+from threadline.contacts.service import get_contact
+from threadline.kit.errors import NotFound
+from threadline.messages import service
+from threadline.messages.models import Message, MessageStatus
+from threadline.policy.types import Purpose
+
+router = APIRouter(prefix="/api/v1", tags=["messages"])
+
+
+class SendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contact_id: str
+    purpose: Purpose
+    content: Content
+    channel_id: str | None = None
+    topic: str = "marketing"
+    campaign_id: str | None = Field(default=None, max_length=40)
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    reply_to: str | None = Field(default=None, max_length=200)
+    human_agent: bool = False
+
+
+class StatusOut(BaseModel):
+    status: str
+    at: datetime
+    error_code: int | None
+    detail: str | None
+
+
+class MessageOut(BaseModel):
+    id: str
+    contact_id: str
+    channel_id: str
+    direction: str
+    kind: str
+    text: str | None
+    purpose: str | None
+    template_name: str | None
+    status: str
+    reason: str | None = Field(description="Policy reason code when refused or deferred")
+    detail: str | None
+    next_attempt_at: datetime | None
+    provider_id: str | None
+    error_code: int | None
+    error_class: str | None
+    cost_estimate: Decimal | None
+    pricing: dict[str, Any] | None
+    created_at: datetime
+    history: list[StatusOut] | None = None
+
+
+def message_out(message: Message, history: list[MessageStatus] | None = None) -> MessageOut:
+    return MessageOut(
+        id=message.id,
+        contact_id=message.contact_id,
+        channel_id=message.channel_id,
+        direction=message.direction,
+        kind=message.kind,
+        text=message.text,
+        purpose=message.purpose,
+        template_name=message.template_name,
+        status=message.status,
+        reason=message.reason,
+        detail=message.error_detail,
+        next_attempt_at=message.next_attempt_at,
+        provider_id=message.provider_id,
+        error_code=message.error_code,
+        error_class=message.error_class,
+        cost_estimate=message.cost_estimate,
+        pricing=message.pricing,
+        created_at=message.created_at,
+        history=[
+            StatusOut(status=h.status, at=h.occurred_at, error_code=h.error_code, detail=h.detail)
+            for h in history
+        ]
+        if history is not None
+        else None,
+    )
+
+
+@router.post("/messages", status_code=status.HTTP_201_CREATED)
+async def send_message(
+    body: SendIn, session: Session, workspace: CurrentWorkspace, now: Now
+) -> MessageOut:
+    """Decide and queue one message. The answer says `queued`, `deferred` (with
+    `next_attempt_at`) or `refused` with the policy's reason code: never a silent drop."""
+    message = await service.enqueue(
+        session,
+        workspace,
+        service.SendRequest(
+            contact_id=body.contact_id,
+            purpose=body.purpose,
+            content=body.content,
+            channel_id=body.channel_id,
+            topic=body.topic,
+            campaign_id=body.campaign_id,
+            idempotency_key=body.idempotency_key,
+            reply_to=body.reply_to,
+            human_agent=body.human_agent,
+        ),
+        now,
+    )
+    return message_out(message)
+
+
+@router.get("/messages/{message_id}")
+async def get_message(message_id: str, session: Session, workspace: CurrentWorkspace) -> MessageOut:
+    message = await session.scalar(
+        select(Message).where(Message.workspace_id == workspace.id, Message.id == message_id)
+    )
+    if message is None:
+        raise NotFound(f"no message {message_id} in this workspace", where="message_id")
+    history = list(
+        await session.scalars(
+            select(MessageStatus)
+            .where(
+                MessageStatus.workspace_id == workspace.id, MessageStatus.message_id == message.id
+            )
+            .order_by(MessageStatus.recorded_at, MessageStatus.id)
+        )
+    )
+    return message_out(message, history)
+
+
+@router.get("/contacts/{contact_id}/messages")
+async def contact_thread(
+    contact_id: str,
+    session: Session,
+    workspace: CurrentWorkspace,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[MessageOut]:
+    """The conversation with a contact, oldest first."""
+    contact = await get_contact(session, workspace.id, contact_id)
+    rows = await session.scalars(
+        select(Message)
+        .where(Message.workspace_id == workspace.id, Message.contact_id == contact.id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(limit)
+    )
+    return [message_out(m) for m in reversed(list(rows))]

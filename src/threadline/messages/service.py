@@ -1,0 +1,312 @@
+"""Outbound messages are decided by the policy and written in the same transaction
+(the outbox); inbound messages are stored once; statuses are applied monotonically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from threadline.channels import events as ev
+from threadline.channels import messages as content_types
+from threadline.channels.models import ChannelAccount
+from threadline.channels.whatsapp.render import RenderError, render
+from threadline.contacts.service import get_contact, urns_of
+from threadline.kit.errors import Conflict, InvalidInput, NotFound
+from threadline.kit.ids import new_id
+from threadline.messages.models import Message, MessageStatus
+from threadline.policy.service import SendQuestion, decide_many, stored_urn
+from threadline.policy.types import Channel, Decision, Outcome, Purpose, Quality
+from threadline.templates import service as templates
+from threadline.workspaces.models import Workspace
+
+CONTENT = content_types.CONTENT_ADAPTER
+FINAL = frozenset({"delivered", "read", "played", "failed", "refused", "received"})
+# A status only moves forward: a late "delivered" never overwrites "read".
+RANK = {
+    "queued": 0,
+    "deferred": 0,
+    "sending": 1,
+    "accepted": 2,
+    "sent": 3,
+    "delivered": 4,
+    "read": 5,
+    "played": 6,
+}
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    contact_id: str
+    purpose: Purpose
+    content: content_types.Content
+    channel_id: str | None = None
+    topic: str = "marketing"
+    campaign_id: str | None = None
+    campaign_holdout_percent: float = 0.0
+    idempotency_key: str | None = None
+    reply_to: str | None = None
+    human_agent: bool = False
+    cost_estimate: Decimal | None = None
+
+
+def kind_of(content: content_types.Content) -> str:
+    return str(content.type)
+
+
+def text_of(content: content_types.Content) -> str | None:
+    for attribute in ("body", "caption", "name"):
+        value = getattr(content, attribute, None)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+async def whatsapp_address(session: AsyncSession, workspace_id: str, contact_id: str) -> str:
+    for text in await urns_of(session, workspace_id, contact_id):
+        if text.startswith("whatsapp:"):
+            return text
+    raise InvalidInput(f"contact {contact_id} has no whatsapp: address", where="contact_id")
+
+
+async def default_channel(
+    session: AsyncSession, workspace_id: str, channel_id: str | None
+) -> ChannelAccount:
+    stmt = select(ChannelAccount).where(ChannelAccount.workspace_id == workspace_id)
+    if channel_id:
+        stmt = stmt.where(ChannelAccount.id == channel_id)
+    channel = await session.scalar(stmt.order_by(ChannelAccount.created_at))
+    if channel is None:
+        where = "channel_id" if channel_id else "channel"
+        raise NotFound(
+            "no such channel in this workspace"
+            if channel_id
+            else "this workspace has no WhatsApp channel yet",
+            where=where,
+        )
+    return channel
+
+
+def question_for(
+    message: Message, channel: ChannelAccount, template_facts: Any, human_agent: bool = False
+) -> SendQuestion:
+    return SendQuestion(
+        contact_id=message.contact_id,
+        channel=Channel(channel.kind),
+        purpose=Purpose(message.purpose or "service"),
+        topic=message.topic or "marketing",
+        template=template_facts,
+        human_agent=human_agent,
+        campaign_id=message.campaign_id,
+        cost_estimate=message.cost_estimate,
+        sender=channel.address,
+        quality=Quality(channel.quality),
+        messaging_limit=channel.messaging_limit,
+    )
+
+
+def apply_decision(message: Message, decision: Decision, now: datetime) -> None:
+    """Write the policy's verdict onto an outbox row; nothing is ever dropped silently."""
+    message.reason = decision.reason.value if decision.reason else None
+    message.error_detail = decision.detail if decision.outcome is not Outcome.ALLOWED else None
+    if decision.outcome is Outcome.ALLOWED:
+        message.status, message.next_attempt_at = "queued", message.next_attempt_at or now
+    elif decision.outcome is Outcome.DEFERRED:
+        message.status, message.next_attempt_at = "deferred", decision.defer_until
+    else:
+        message.status, message.next_attempt_at = "refused", None
+    message.updated_at = now
+
+
+async def template_facts_for(
+    session: AsyncSession,
+    workspace_id: str,
+    channel: ChannelAccount,
+    content: content_types.Content,
+) -> Any:
+    if not isinstance(content, content_types.Template):
+        return None
+    found = await templates.find(
+        session, workspace_id, channel.account_id, content.name, content.language
+    )
+    if found is None:
+        raise InvalidInput(
+            f"unknown template '{content.name}' ({content.language}) for this number; "
+            "sync or create it first",
+            where="content.name",
+        )
+    return templates.facts(found)
+
+
+async def enqueue(
+    session: AsyncSession, workspace: Workspace, request: SendRequest, now: datetime
+) -> Message:
+    """Decide and write an outbound message: queued, deferred (with when) or refused (with
+    the reason). Shape errors are raised before anything is written."""
+    if request.idempotency_key:
+        existing = await session.scalar(
+            select(Message).where(
+                Message.workspace_id == workspace.id,
+                Message.idempotency_key == request.idempotency_key,
+            )
+        )
+        if existing is not None:
+            if existing.contact_id != request.contact_id or existing.kind != kind_of(
+                request.content
+            ):
+                raise Conflict(
+                    "idempotency key already used for a different message", where="idempotency_key"
+                )
+            return existing
+    contact = await get_contact(session, workspace.id, request.contact_id)
+    channel = await default_channel(session, workspace.id, request.channel_id)
+    address = await whatsapp_address(session, workspace.id, contact.id)
+    try:
+        render(request.content, stored_urn(address).path, reply_to=request.reply_to)
+    except RenderError as exc:
+        raise InvalidInput(exc.message, where=f"content.{exc.where}") from exc
+    facts = await template_facts_for(session, workspace.id, channel, request.content)
+    message = Message(
+        id=new_id("msg"),
+        workspace_id=workspace.id,
+        contact_id=contact.id,
+        channel_id=channel.id,
+        direction="out",
+        address=address,
+        kind=kind_of(request.content),
+        content=request.content.model_dump(mode="json"),
+        text=text_of(request.content),
+        purpose=request.purpose.value,
+        topic=request.topic if request.purpose is Purpose.MARKETING else None,
+        template_name=facts.name if facts else None,
+        template_category=facts.category.value if facts else None,
+        campaign_id=request.campaign_id,
+        status="queued",
+        idempotency_key=request.idempotency_key,
+        attempts=0,
+        reply_to=request.reply_to,
+        cost_estimate=request.cost_estimate,
+        created_at=now,
+        updated_at=now,
+    )
+    if isinstance(request.content, content_types.MarkRead):
+        message.status, message.next_attempt_at = "queued", now
+    else:
+        question = question_for(message, channel, facts, request.human_agent)
+        question = SendQuestion(
+            **{**question.__dict__, "campaign_holdout_percent": request.campaign_holdout_percent}
+        )
+        ((decision, _ctx),) = await decide_many(session, workspace, [question], now)
+        apply_decision(message, decision, now)
+    session.add(message)
+    await session.flush()
+    await add_history(session, message, message.status, now, detail=message.error_detail)
+    return message
+
+
+async def add_history(
+    session: AsyncSession,
+    message: Message,
+    status: str,
+    at: datetime,
+    *,
+    error_code: int | None = None,
+    detail: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    session.add(
+        MessageStatus(
+            id=new_id("mst"),
+            workspace_id=message.workspace_id,
+            message_id=message.id,
+            status=status,
+            occurred_at=at,
+            error_code=error_code,
+            detail=detail,
+            recorded_at=now or at,
+        )
+    )
+    await session.flush()
+
+
+async def record_inbound(
+    session: AsyncSession,
+    channel: ChannelAccount,
+    contact_id: str,
+    address: str,
+    event: ev.InboundMessage,
+    now: datetime,
+) -> Message | None:
+    """Store a message from the contact once (by the platform's id); None if seen before."""
+    existing = await session.scalar(
+        select(Message.id).where(
+            Message.channel_id == channel.id, Message.provider_id == event.external_id
+        )
+    )
+    if existing is not None:
+        return None
+    message = Message(
+        id=new_id("msg"),
+        workspace_id=channel.workspace_id,
+        contact_id=contact_id,
+        channel_id=channel.id,
+        direction="in",
+        address=address,
+        kind=event.kind,
+        content={
+            "text": event.text,
+            "payload": event.payload,
+            "media": event.media.__dict__ if event.media else None,
+            "location": event.location,
+            "referral": event.referral,
+            "forwarded": event.forwarded,
+        },
+        text=event.text,
+        status="received",
+        provider_id=event.external_id,
+        attempts=0,
+        reply_to=event.reply_to,
+        platform_timestamp=event.timestamp,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    return message
+
+
+async def find_for_status(
+    session: AsyncSession, channel: ChannelAccount, update: ev.StatusUpdate
+) -> Message | None:
+    message = await session.scalar(
+        select(Message).where(
+            Message.channel_id == channel.id, Message.provider_id == update.external_id
+        )
+    )
+    if message is None and update.callback_data:
+        # The send's answer was lost (crash, timeout): our id rode along as callback data.
+        message = await session.scalar(
+            select(Message).where(
+                Message.workspace_id == channel.workspace_id,
+                Message.id == update.callback_data,
+                Message.channel_id == channel.id,
+            )
+        )
+        if message is not None and message.provider_id is None:
+            message.provider_id = update.external_id
+    return message
+
+
+def advance_status(message: Message, new_status: str) -> bool:
+    """Whether `new_status` replaces the current one: forward only; a failure replaces
+    anything short of delivered."""
+    current = message.status
+    if new_status == "failed":
+        return current not in ("delivered", "read", "played", "failed")
+    if current in ("failed", "refused"):
+        return False
+    return RANK.get(new_status, -1) > RANK.get(current, -1)

@@ -1,0 +1,121 @@
+"""Keeping the template store in step with the platform (sync and webhooks)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from threadline.channels import events as ev
+from threadline.kit.ids import new_id
+from threadline.policy.types import TemplateCategory, TemplateFacts
+from threadline.templates.models import Template
+
+
+async def find(
+    session: AsyncSession, workspace_id: str, account_id: str, name: str, language: str
+) -> Template | None:
+    return await session.scalar(
+        select(Template).where(
+            Template.workspace_id == workspace_id,
+            Template.account_id == account_id,
+            Template.name == name,
+            Template.language == language,
+        )
+    )
+
+
+def facts(template: Template) -> TemplateFacts:
+    return TemplateFacts(
+        name=template.name, category=TemplateCategory(template.category), status=template.status
+    )
+
+
+async def upsert(
+    session: AsyncSession,
+    workspace_id: str,
+    account_id: str,
+    *,
+    name: str,
+    language: str,
+    category: str,
+    status: str,
+    provider_id: str | None,
+    components: list[dict[str, Any]],
+    now: datetime,
+) -> Template:
+    template = await find(session, workspace_id, account_id, name, language)
+    if template is None:
+        template = Template(
+            id=new_id("tpl"),
+            workspace_id=workspace_id,
+            account_id=account_id,
+            name=name,
+            language=language,
+            created_at=now,
+        )
+        session.add(template)
+    template.category = category.lower()
+    template.status = status.lower()
+    template.provider_id = provider_id
+    template.components = components
+    template.updated_at = now
+    await session.flush()
+    return template
+
+
+async def _by_provider(
+    session: AsyncSession,
+    workspace_id: str,
+    account_id: str,
+    provider_id: str,
+    name: str,
+    language: str,
+) -> Template | None:
+    found = await session.scalar(
+        select(Template).where(
+            Template.workspace_id == workspace_id,
+            Template.account_id == account_id,
+            Template.provider_id == provider_id,
+        )
+    )
+    return found or await find(session, workspace_id, account_id, name, language)
+
+
+async def apply_event(
+    session: AsyncSession,
+    workspace_id: str,
+    event: ev.TemplateStatusChange | ev.TemplateCategoryChange | ev.TemplateQualityChange,
+    now: datetime,
+) -> Template | None:
+    """Status, category and quality webhooks update the stored template."""
+    template = await _by_provider(
+        session, workspace_id, event.account, event.template_id, event.name, event.language
+    )
+    if template is None:
+        if not isinstance(event, ev.TemplateStatusChange) or event.category is None:
+            return None
+        return await upsert(
+            session,
+            workspace_id,
+            event.account,
+            name=event.name,
+            language=event.language,
+            category=event.category,
+            status=event.status,
+            provider_id=event.template_id,
+            components=[],
+            now=now,
+        )
+    if isinstance(event, ev.TemplateStatusChange):
+        template.status = event.status.lower()
+        template.status_reason = event.reason
+    elif isinstance(event, ev.TemplateCategoryChange):
+        template.category = event.new_category.lower()
+    else:
+        template.quality = event.new_score.lower()
+    template.updated_at = now
+    await session.flush()
+    return template

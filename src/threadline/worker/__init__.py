@@ -1,0 +1,1 @@
+"""Background work: ingesting platform events and dispatching the outbox."""

@@ -1,0 +1,391 @@
+"""Drains the outbox of each channel it holds a lease on.
+
+Per batch: (1) one transaction claims due messages (the oldest per contact), re-checks the
+policy for all of them and marks the allowed ones `sending`; (2) the HTTP calls run with no
+transaction open, paced by the number's token bucket and the per-recipient pair limit;
+(3) one transaction records every outcome. Our message id travels as
+`biz_opaque_callback_data`, so a send whose answer was lost is matched by its status webhook
+instead of being sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from threadline.channels import messages as content_types
+from threadline.channels.models import ChannelAccount
+from threadline.channels.service import unseal
+from threadline.channels.whatsapp.client import SendOutcome, WhatsAppClient
+from threadline.channels.whatsapp.errors import ErrorClass
+from threadline.channels.whatsapp.render import RenderError, render
+from threadline.consent import service as consent
+from threadline.consent.projection import ALL_MARKETING, Action
+from threadline.conversations import service as conversations
+from threadline.kit.clock import Clock
+from threadline.kit.crypto import SecretBox
+from threadline.kit.db import transaction as transaction_for
+from threadline.messages import service as messages
+from threadline.messages.models import Message
+from threadline.policy import pressure
+from threadline.policy.service import decide_many, stored_urn
+from threadline.policy.types import Channel, Purpose
+from threadline.templates import service as templates
+from threadline.worker import leases
+from threadline.worker.ratelimit import PairLimiter, TokenBucket
+from threadline.workspaces.models import Workspace
+
+log = logging.getLogger("threadline.dispatcher")
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    batch_size: int = 500
+    concurrency: int = 64
+    lease: timedelta = timedelta(seconds=30)
+    # How long an unanswered send waits for its status webhook before it is sent again.
+    reconcile_grace: timedelta = timedelta(seconds=20)
+    max_attempts: int = 8
+    http_timeout: float = 10.0
+    retry_base: float = 2.0  # seconds; doubles per attempt, capped at 10 minutes
+    throttle_wait: float = 1.0
+    pair_wait: float = 6.0
+
+
+@dataclass
+class _Job:
+    message_id: str
+    recipient: str
+    body: dict[str, Any]
+    business_initiated: bool
+    outcome: SendOutcome | None = None
+    postponed_for: float | None = None
+
+
+@dataclass
+class _ChannelRuntime:
+    client: WhatsAppClient
+    bucket: TokenBucket
+    pairs: PairLimiter = field(default_factory=PairLimiter)
+
+
+CLAIMABLE = ("queued", "deferred")
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        box: SecretBox,
+        clock: Clock,
+        *,
+        holder: str,
+        http: httpx.AsyncClient | None = None,
+        config: DispatchConfig | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.box = box
+        self.clock = clock
+        self.holder = holder
+        self.config = config or DispatchConfig()
+        self.http = http or httpx.AsyncClient(
+            timeout=self.config.http_timeout,
+            limits=httpx.Limits(max_connections=self.config.concurrency),
+        )
+        self._runtimes: dict[str, _ChannelRuntime] = {}
+        self._held: set[str] = set()
+
+    async def aclose(self) -> None:
+        """Stop cleanly: hand the channels back at once instead of letting leases expire."""
+        await self.http.aclose()
+        async with transaction_for(self.sessions) as session:
+            for channel_id in self._held:
+                await leases.release(session, channel_id, self.holder)
+
+    def _runtime(self, channel: ChannelAccount) -> _ChannelRuntime:
+        runtime = self._runtimes.get(channel.id)
+        if runtime is None or runtime.bucket.nominal != channel.throughput_mps:
+            secrets = unseal(self.box, channel)
+            client = WhatsAppClient(
+                self.http,
+                base_url=channel.base_url,
+                api_version=channel.api_version,
+                phone_number_id=channel.address,
+                access_token=secrets.access_token,
+            )
+            runtime = _ChannelRuntime(client, TokenBucket(channel.throughput_mps))
+            self._runtimes[channel.id] = runtime
+        return runtime
+
+    async def dispatch_channel(self, channel_id: str) -> int:
+        """One batch for one channel; returns how many sends were attempted."""
+        claimed = await self._claim(channel_id)
+        if claimed is None:
+            return 0
+        channel, jobs = claimed
+        if not jobs:
+            return 0
+        runtime = self._runtime(channel)
+        semaphore = asyncio.Semaphore(self.config.concurrency)
+
+        async def run(job: _Job) -> None:
+            wait = runtime.pairs.wait_for(job.recipient)
+            if wait > 0:
+                job.postponed_for = wait
+                return
+            async with semaphore:
+                await runtime.bucket.acquire()
+                job.outcome = await runtime.client.send(job.body)
+                if job.outcome.error_class is ErrorClass.THROTTLE:
+                    runtime.bucket.slow_down()
+                elif job.outcome.error_class is ErrorClass.PAIR_LIMIT:
+                    runtime.pairs.penalise(job.recipient)
+
+        await asyncio.gather(*(run(job) for job in jobs))
+        await self._record(channel_id, jobs)
+        return sum(1 for job in jobs if job.outcome is not None)
+
+    async def _claim(self, channel_id: str) -> tuple[ChannelAccount, list[_Job]] | None:
+        now = self.clock.now()
+        async with transaction_for(self.sessions) as session:
+            channel = await session.get(ChannelAccount, channel_id)
+            if channel is None:
+                return None
+            if not await leases.acquire(session, channel, self.holder, now, self.config.lease):
+                return None
+            self._held.add(channel_id)
+            workspace = await session.get(Workspace, channel.workspace_id)
+            assert workspace is not None
+            due = await self._due(session, channel, now)
+            jobs = await self._recheck(session, workspace, channel, due, now)
+            session.expunge(channel)
+            return channel, jobs
+
+    async def _due(
+        self, session: AsyncSession, channel: ChannelAccount, now: datetime
+    ) -> list[Message]:
+        stmt = (
+            select(Message)
+            .where(
+                Message.channel_id == channel.id,
+                Message.direction == "out",
+                or_(
+                    Message.status.in_(CLAIMABLE) & (Message.next_attempt_at <= now),
+                    (Message.status == "sending") & (Message.claimed_until < now),
+                ),
+            )
+            .order_by(Message.created_at, Message.id)
+            .limit(self.config.batch_size * 2)
+        )
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        oldest_per_contact: dict[str, Message] = {}
+        for message in await session.scalars(stmt):
+            oldest_per_contact.setdefault(message.contact_id, message)
+            if len(oldest_per_contact) >= self.config.batch_size:
+                break
+        return list(oldest_per_contact.values())
+
+    async def _recheck(
+        self,
+        session: AsyncSession,
+        workspace: Workspace,
+        channel: ChannelAccount,
+        due: list[Message],
+        now: datetime,
+    ) -> list[_Job]:
+        """Policy again at send time: consent may have been revoked, a window closed or a
+        template paused while the message waited."""
+        to_decide: list[Message] = []
+        for message in due:
+            if message.status == "sending" and message.provider_id is not None:
+                # The status webhook already told us the platform has it.
+                message.status = "accepted"
+                await messages.add_history(
+                    session, message, "accepted", now, detail="reconciled from status webhook"
+                )
+                continue
+            to_decide.append(message)
+        questions = []
+        for message in to_decide:
+            facts = None
+            if message.kind == "template":
+                content = content_types.Template.model_validate(message.content)
+                found = await templates.find(
+                    session, workspace.id, channel.account_id, content.name, content.language
+                )
+                facts = templates.facts(found) if found else None
+            questions.append(messages.question_for(message, channel, facts))
+        decided = await decide_many(
+            session,
+            workspace,
+            [q for q, m in zip(questions, to_decide, strict=True) if m.kind != "mark_read"],
+            now,
+        )
+        verdicts = iter(decided)
+        jobs: list[_Job] = []
+        for message in to_decide:
+            business_initiated = False
+            if message.kind != "mark_read":
+                decision, ctx = next(verdicts)
+                if not decision.allowed:
+                    messages.apply_decision(message, decision, now)
+                    await messages.add_history(
+                        session, message, message.status, now, detail=decision.detail
+                    )
+                    continue
+                business_initiated = not ctx.window.any_free_window_open(ctx.now)
+            try:
+                body = render(
+                    content_types.CONTENT_ADAPTER.validate_python(message.content),
+                    stored_urn(message.address).path,
+                    reply_to=message.reply_to,
+                    callback_data=message.id,
+                )
+            except (RenderError, ValueError) as exc:
+                message.status, message.error_detail = "failed", f"cannot render: {exc}"
+                await messages.add_history(session, message, "failed", now, detail=str(exc))
+                continue
+            message.status = "sending"
+            message.attempts += 1
+            message.claimed_until = now + self.config.lease
+            message.updated_at = now
+            jobs.append(
+                _Job(message.id, stored_urn(message.address).path, body, business_initiated)
+            )
+        return jobs
+
+    async def _record(self, channel_id: str, jobs: list[_Job]) -> None:
+        now = self.clock.now()
+        async with transaction_for(self.sessions) as session:
+            channel = await session.get(ChannelAccount, channel_id)
+            assert channel is not None
+            rows = {
+                m.id: m
+                for m in await session.scalars(
+                    select(Message).where(Message.id.in_([j.message_id for j in jobs]))
+                )
+            }
+            for job in jobs:
+                message = rows.get(job.message_id)
+                if message is None:
+                    continue
+                if job.postponed_for is not None:
+                    message.status = "queued"
+                    message.attempts = max(0, message.attempts - 1)
+                    message.next_attempt_at = now + timedelta(seconds=job.postponed_for)
+                    message.claimed_until = None
+                    continue
+                assert job.outcome is not None
+                await self._apply_outcome(session, channel, message, job, job.outcome, now)
+
+    async def _apply_outcome(
+        self,
+        session: AsyncSession,
+        channel: ChannelAccount,
+        message: Message,
+        job: _Job,
+        outcome: SendOutcome,
+        now: datetime,
+    ) -> None:
+        if outcome.ok:
+            if message.provider_id is None:
+                message.provider_id = outcome.provider_id
+            message.claimed_until = None
+            if messages.advance_status(message, "accepted"):
+                message.status = "accepted"
+            await messages.add_history(
+                session, message, "accepted", now, detail=outcome.message_status
+            )
+            if message.kind != "mark_read":
+                await pressure.record_send(
+                    session,
+                    message.workspace_id,
+                    message.contact_id,
+                    channel=Channel(channel.kind),
+                    purpose=Purpose(message.purpose or "service"),
+                    sent_at=now,
+                    business_initiated=job.business_initiated,
+                    topic=message.topic,
+                    sender=channel.address,
+                    campaign_id=message.campaign_id,
+                    cost=message.cost_estimate,
+                )
+            return
+        if outcome.outcome_unknown:
+            # Maybe sent: wait for a status webhook carrying our id before sending again.
+            message.claimed_until = now + self.config.reconcile_grace
+            await messages.add_history(
+                session, message, "sending", now, detail="no answer from the platform; reconciling"
+            )
+            return
+        error = outcome.error
+        assert error is not None and outcome.error_class is not None
+        message.error_code, message.error_class = error.code, outcome.error_class.value
+        message.error_detail = error.title
+        message.claimed_until = None
+        retry_in = self._retry_delay(outcome.error_class, message.attempts)
+        if retry_in is not None and message.attempts < self.config.max_attempts:
+            message.status = "queued"
+            message.next_attempt_at = now + retry_in
+            await messages.add_history(
+                session, message, "retrying", now, error_code=error.code, detail=error.title
+            )
+            return
+        message.status = "failed"
+        await messages.add_history(
+            session, message, "failed", now, error_code=error.code, detail=error.title
+        )
+        if outcome.error_class is ErrorClass.WINDOW_CLOSED:
+            await conversations.mark_window_closed(
+                session, message.workspace_id, message.contact_id, Channel.WHATSAPP, now
+            )
+        elif outcome.error_class is ErrorClass.OPTED_OUT:
+            await consent.record(
+                session,
+                message.workspace_id,
+                message.contact_id,
+                consent.ConsentChange(
+                    action=Action.REVOKE,
+                    channel="whatsapp",
+                    topic=ALL_MARKETING,
+                    source="platform",
+                    actor="whatsapp",
+                    occurred_at=now,
+                    address=message.address,
+                    evidence={"error": error.code},
+                ),
+                now,
+            )
+
+    @staticmethod
+    def _retry_delay(error_class: ErrorClass, attempts: int) -> timedelta | None:
+        if error_class is ErrorClass.THROTTLE:
+            return timedelta(seconds=1)
+        if error_class is ErrorClass.PAIR_LIMIT:
+            return timedelta(seconds=6)
+        if error_class is ErrorClass.SPAM_LIMIT:
+            return timedelta(minutes=5)
+        if error_class is ErrorClass.RETRY:
+            base = min(600.0, 2.0**attempts)
+            return timedelta(seconds=base * random.uniform(0.5, 1.0))
+        return None
+
+    async def dispatch_all(self) -> int:
+        async with self.sessions() as session:
+            ids = list(
+                await session.scalars(
+                    select(ChannelAccount.id).where(ChannelAccount.kind == "whatsapp")
+                )
+            )
+        total = 0
+        for channel_id in ids:
+            total += await self.dispatch_channel(channel_id)
+        return total

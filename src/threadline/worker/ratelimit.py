@@ -1,0 +1,87 @@
+"""Token buckets: the number's throughput and the pair limit per recipient."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+
+class TokenBucket:
+    """`rate` tokens per second, up to `capacity` saved. `acquire` waits for a token.
+
+    After a throttle answer from the platform the rate is halved for `cooldown` seconds:
+    the platform's limit is the truth, our configured rate only a belief."""
+
+    def __init__(
+        self,
+        rate: float,
+        capacity: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        cooldown: float = 5.0,
+    ) -> None:
+        self.nominal = rate
+        self.rate = rate
+        self.capacity = capacity if capacity is not None else max(1.0, rate / 10)
+        self._tokens = self.capacity
+        self._clock = clock
+        self._last = clock()
+        self._cooldown = cooldown
+        self._slowed_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def _refill(self) -> float:
+        now = self._clock()
+        if self.rate < self.nominal and now >= self._slowed_until:
+            self.rate = self.nominal
+        self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        return now
+
+    def try_take(self) -> float:
+        """Take a token if one is there (returns 0), else the seconds until one will be."""
+        self._refill()
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0.0
+        return (1.0 - self._tokens) / self.rate
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            # A computed wait, not polling: the bucket says exactly when the next token comes.
+            while (wait := self.try_take()) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(wait)
+
+    def slow_down(self) -> None:
+        now = self._refill()
+        self.rate = max(1.0, self.rate / 2)
+        self._tokens = 0.0
+        self._slowed_until = now + self._cooldown
+
+
+class PairLimiter:
+    """Per recipient: bursts of `burst`, then one message every `interval` seconds, the way
+    the platform meters a business talking to one person."""
+
+    def __init__(
+        self, burst: int = 10, interval: float = 6.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._burst = float(burst)
+        self._interval = interval
+        self._clock = clock
+        self._state: dict[str, tuple[float, float]] = {}
+
+    def wait_for(self, recipient: str) -> float:
+        """0 if a message may go to `recipient` now (and counts it), else seconds to wait."""
+        now = self._clock()
+        tokens, last = self._state.get(recipient, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - last) / self._interval)
+        if tokens >= 1.0:
+            self._state[recipient] = (tokens - 1.0, now)
+            return 0.0
+        self._state[recipient] = (tokens, now)
+        return (1.0 - tokens) * self._interval
+
+    def penalise(self, recipient: str) -> None:
+        """The platform said 131056: this pair has no tokens left, whatever we believed."""
+        self._state[recipient] = (0.0, self._clock())

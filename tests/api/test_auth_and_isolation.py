@@ -1,0 +1,683 @@
+"""API keys, and the wall between workspaces: A can neither see nor touch B's data."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.api import release_app_engine  # noqa: F401  (autouse: closes the app's pool)
+from tests.conftest import T0, Tenant
+from threadline.models import Base
+
+BR = "+5511999990000"
+BR_2 = "+5511999990001"
+DISCLOSURE = {"text": "Yes, send me offers. Reply STOP to opt out.", "version": "v1"}
+
+
+def app_of(client: httpx.AsyncClient) -> FastAPI:
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    app = transport.app
+    assert isinstance(app, FastAPI)
+    return app
+
+
+def api_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """Every (method, path) the app serves under /api/v1, hidden from the schema or not."""
+    routes: Sequence[Any]
+    try:  # FastAPI >= 0.16x keeps included routers nested; this flattens them.
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - older FastAPI lists flat APIRoutes
+        routes = app.routes
+    else:
+        routes = list(iter_route_contexts(app.routes))
+    found = {
+        (method, route.path)
+        for route in routes
+        if isinstance(getattr(route, "path", None), str) and route.path.startswith("/api/v1/")
+        for method in (getattr(route, "methods", None) or ())
+        if method != "HEAD"
+    }
+    # The published schema must agree: a route missing from one of them is a finding too.
+    documented = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        if path.startswith("/api/v1/")
+        for method in operations
+    }
+    assert documented <= found, sorted(documented - found)
+    return found
+
+
+# --- authentication ---------------------------------------------------------------------------
+
+
+async def test_requests_without_a_valid_key_are_401(
+    app_client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    cases: list[tuple[dict[str, str], str]] = [
+        ({}, "Authorization: Bearer"),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, "Authorization: Bearer"),
+        ({"Authorization": "Bearer"}, "Authorization: Bearer"),
+        ({"Authorization": "Bearer tl_not-a-real-key"}, "invalid or revoked API key"),
+        ({"Authorization": "tl_not-a-real-key"}, "Authorization: Bearer"),
+    ]
+    for headers, message in cases:
+        response = await app_client.get("/api/v1/contacts", headers=headers)
+        assert response.status_code == 401, headers
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        error = response.json()
+        assert error["error"] == "unauthorized"
+        assert message in error["message"], (headers, error)
+
+
+async def test_the_key_of_workspace_a_with_a_wrong_scheme_is_refused(
+    app_client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    response = await app_client.get(
+        "/api/v1/workspace", headers={"Authorization": f"Token {tenant.api_key}"}
+    )
+    assert response.status_code == 401
+    ok = await app_client.get(
+        "/api/v1/workspace", headers={"Authorization": f"bearer {tenant.api_key}"}
+    )
+    assert ok.status_code == 200
+
+
+async def test_every_api_route_requires_a_key(
+    app_client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    routes = api_routes(app_of(app_client))
+    assert len(routes) >= 25
+    for method, path in sorted(routes):
+        url = re.sub(r"\{[^}]+\}", "x_1", path)
+        response = await app_client.request(method, url)
+        assert response.status_code == 401, (method, path, response.text)
+
+
+async def test_a_new_key_is_shown_once_works_and_can_be_revoked(
+    app_client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    created = await tenant.client.post("/api/v1/api-keys", json={"name": "zapier"})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    key = body["key"]
+    assert key.startswith("tl_")
+    assert len(key) > 30
+    assert body["hint"] == key[:7]
+    assert body["name"] == "zapier"
+    assert body["revoked_at"] is None
+
+    as_new = {"Authorization": f"Bearer {key}"}
+    me = await app_client.get("/api/v1/workspace", headers=as_new)
+    assert me.status_code == 200
+    assert me.json()["id"] == tenant.id
+
+    listed = await tenant.client.get("/api/v1/api-keys")
+    assert listed.status_code == 200
+    assert [k["name"] for k in listed.json()] == ["initial key", "zapier"]
+    assert key not in listed.text  # the secret is never shown again
+    assert all("key" not in k for k in listed.json())
+    assert listed.json()[1]["hint"] == key[:7]
+
+    revoked = await tenant.client.delete(f"/api/v1/api-keys/{body['id']}")
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["revoked_at"] is not None
+    refused = await app_client.get("/api/v1/workspace", headers=as_new)
+    assert refused.status_code == 401
+    assert "revoked" in refused.json()["message"]
+    # The other key is unaffected.
+    assert (await tenant.client.get("/api/v1/workspace")).status_code == 200
+    listed = (await tenant.client.get("/api/v1/api-keys")).json()
+    assert [k["revoked_at"] is not None for k in listed] == [False, True]
+
+
+async def test_an_empty_key_name_is_refused(tenant: Tenant) -> None:
+    response = await tenant.client.post("/api/v1/api-keys", json={"name": ""})
+    assert response.status_code == 422
+    assert response.json()["where"] == "name"
+
+
+async def test_revoking_an_unknown_key_is_404(tenant: Tenant) -> None:
+    response = await tenant.client.delete("/api/v1/api-keys/key_missing")
+    assert response.status_code == 404
+
+
+# --- isolation --------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """What workspace B holds (and A must never reach), plus a contact of A's own."""
+
+    b_contact: str
+    b_contact_2: str
+    b_urn: str
+    b_event: str
+    b_event_key: str
+    b_consent: str
+    b_key: str
+    b_user: str
+    b_channel: str
+    b_message: str
+    a_contact: str
+    secrets: list[str] = field(default_factory=list)
+
+
+async def _ok(response: httpx.Response, status: int = 201) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def whatsapp_channel(phone_number_id: str, name: str) -> dict[str, str]:
+    return {
+        "phone_number_id": phone_number_id,
+        "waba_id": "2000000001",
+        "access_token": "b-secret-token" if name.startswith("Bravo") else "a-token",
+        "app_secret": "app-secret",
+        "verify_token": "verify-token",
+        "name": name,
+        # Never contacted by these tests; a closed local port if anything tried.
+        "graph_url": "http://127.0.0.1:9",
+    }
+
+
+async def build_world(a: Tenant, b: Tenant) -> World:
+    bc = b.client
+    await _ok(await bc.post("/api/v1/fields", json={"key": "b_city", "value_type": "text"}))
+    await _ok(await bc.post("/api/v1/topics", json={"key": "b_news", "name": "B News"}))
+    urn = f"whatsapp:{BR[1:]}"
+    contact = await _ok(
+        await bc.post(
+            "/api/v1/contacts",
+            json={
+                "name": "Bea Bravo-Secret",
+                "urns": [urn, "mailto:bea@bravo.example"],
+                "fields": {"b_city": "Recife"},
+                "tags": ["vip-bravo"],
+            },
+        )
+    )
+    second = await _ok(await bc.post("/api/v1/contacts", json={"name": "Bruno Bravo-Other"}))
+    event = await _ok(
+        await bc.post(
+            "/api/v1/events",
+            json={
+                "idempotency_key": "b-order-1",
+                "kind": "purchase",
+                "contact_id": contact["id"],
+                "value": "10",
+                "currency": "BRL",
+            },
+        )
+    )
+    consent = await _ok(
+        await bc.post(
+            f"/api/v1/contacts/{contact['id']}/consent",
+            json={
+                "action": "grant",
+                "channel": "whatsapp",
+                "topic": "b_news",
+                "source": "widget",
+                "disclosure": DISCLOSURE,
+            },
+        )
+    )
+    await _ok(
+        await bc.post(
+            f"/api/v1/contacts/{contact['id']}/inbound",
+            json={"channel": "whatsapp", "text": "hi", "timestamp": T0.isoformat()},
+        ),
+        200,
+    )
+    user = await _ok(
+        await bc.post(
+            "/api/v1/users",
+            json={"email": "owner@bravo.example", "password": "correct horse", "role": "owner"},
+        )
+    )
+    keys = await _ok(await bc.get("/api/v1/api-keys"), 200)
+    channel = await _ok(
+        await bc.post("/api/v1/channels/whatsapp", json=whatsapp_channel("1098765432", "Bravo WA"))
+    )
+    message = await _ok(
+        await bc.post(
+            "/api/v1/messages",
+            json={
+                "contact_id": contact["id"],
+                "purpose": "service",
+                "content": {"type": "text", "body": "Ola Bea, your order shipped"},
+                "idempotency_key": "b-msg-1",
+            },
+        )
+    )
+    # A's own data: a contact reachable on WhatsApp, and a number to send from.
+    mine = await _ok(
+        await a.client.post(
+            "/api/v1/contacts", json={"name": "Alice of A", "urns": [f"whatsapp:{BR_2}"]}
+        )
+    )
+    await _ok(
+        await a.client.post("/api/v1/channels/whatsapp", json=whatsapp_channel("1012345678", "A"))
+    )
+    world = World(
+        b_contact=contact["id"],
+        b_contact_2=second["id"],
+        b_urn=urn,
+        b_event=event["id"],
+        b_event_key="b-order-1",
+        b_consent=consent["id"],
+        b_key=keys[0]["id"],
+        b_user=user["id"],
+        b_channel=channel["id"],
+        b_message=message["id"],
+        a_contact=mine["id"],
+    )
+    world.secrets = [
+        b.id,
+        world.b_contact,
+        world.b_contact_2,
+        world.b_event,
+        world.b_consent,
+        world.b_key,
+        world.b_user,
+        world.b_channel,
+        world.b_message,
+        "1098765432",
+        "Bravo WA",
+        "b-secret-token",
+        "Ola Bea",
+        "b-msg-1",
+        "Bea Bravo-Secret",
+        "Bruno Bravo-Other",
+        "bravo.example",
+        urn,
+        "Recife",
+        "vip-bravo",
+        "b_city",
+        "b_news",
+        "b-order-1",
+    ]
+    return world
+
+
+async def b_snapshot(b: Tenant, world: World, sessions: async_sessionmaker[AsyncSession]) -> Any:
+    """B's data as B sees it through the API, and every row of B's in every table."""
+    api: dict[str, Any] = {}
+    for path in (
+        "/api/v1/workspace",
+        "/api/v1/users",
+        "/api/v1/api-keys",
+        "/api/v1/fields",
+        "/api/v1/topics",
+        "/api/v1/contacts",
+        f"/api/v1/contacts/{world.b_contact}",
+        f"/api/v1/contacts/{world.b_contact_2}",
+        f"/api/v1/contacts/{world.b_contact}/events",
+        f"/api/v1/contacts/{world.b_contact}/consent",
+        f"/api/v1/contacts/{world.b_contact}/consent/history",
+        f"/api/v1/contacts/{world.b_contact}/conversations",
+        f"/api/v1/contacts/{world.b_contact}/messages",
+        f"/api/v1/messages/{world.b_message}",
+        f"/api/v1/channels/{world.b_channel}",
+        "/api/v1/channels",
+    ):
+        response = await b.client.get(path)
+        assert response.status_code == 200, (path, response.text)
+        api[path] = response.json()
+    rows: dict[str, list[Any]] = {}
+    async with sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            result = await session.execute(
+                select(table).where(table.c.workspace_id == b.id).order_by(*table.primary_key)
+            )
+            rows[table.name] = [tuple(r) for r in result.all()]
+    return api, rows
+
+
+@dataclass
+class Probe:
+    method: str
+    url: str
+    json: Any = None
+    params: dict[str, str] | None = None
+    # 404 for B's ids in the path; 404/422 for bodies naming them; a success code where A
+    # acts on its own data (the answer must then carry nothing of B's).
+    expect: tuple[int, ...] = (404,)
+    check: Callable[[httpx.Response], None] | None = None
+
+
+def _not_b(world: World, *ids: str) -> Callable[[httpx.Response], None]:
+    def check(response: httpx.Response) -> None:
+        body = response.json()
+        theirs = (world.b_contact, world.b_contact_2, world.b_event, world.b_channel)
+        for key in ids:
+            assert body[key] not in (*theirs, world.b_message), body
+
+    return check
+
+
+def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
+    """One entry for every /api/v1 route: how A tries to reach B's data through it."""
+    c = f"/api/v1/contacts/{world.b_contact}"
+    body_ids = (404, 422)
+    return {
+        ("GET", "/api/v1/workspace"): [Probe("GET", "/api/v1/workspace", expect=(200,))],
+        ("PATCH", "/api/v1/workspace/settings"): [
+            Probe(
+                "PATCH",
+                "/api/v1/workspace/settings",
+                json={"business_name": "A renamed", "global_control_percent": 10},
+                expect=(200,),
+            )
+        ],
+        ("GET", "/api/v1/users"): [Probe("GET", "/api/v1/users", expect=(200,))],
+        ("POST", "/api/v1/users"): [
+            # The same email in another workspace is no conflict (and reveals nothing).
+            Probe(
+                "POST",
+                "/api/v1/users",
+                json={"email": "owner@bravo.example", "password": "another pass", "role": "agent"},
+                expect=(201,),
+            )
+        ],
+        ("GET", "/api/v1/api-keys"): [Probe("GET", "/api/v1/api-keys", expect=(200,))],
+        ("POST", "/api/v1/api-keys"): [
+            Probe("POST", "/api/v1/api-keys", json={"name": "probe"}, expect=(201,))
+        ],
+        ("DELETE", "/api/v1/api-keys/{key_id}"): [
+            Probe("DELETE", f"/api/v1/api-keys/{world.b_key}")
+        ],
+        ("GET", "/api/v1/contacts"): [
+            Probe("GET", "/api/v1/contacts", expect=(200,)),
+            Probe("GET", "/api/v1/contacts", params={"query": "bravo"}, expect=(200,)),
+            Probe("GET", "/api/v1/contacts", params={"tag": "vip-bravo"}, expect=(200,)),
+            Probe("GET", "/api/v1/contacts", params={"urn": world.b_urn}, expect=(200,)),
+            Probe("GET", "/api/v1/contacts", params={"after": "con_0"}, expect=(200,)),
+        ],
+        ("POST", "/api/v1/contacts"): [
+            # B's address is free in A: a 409 here would tell A that B knows this person.
+            Probe(
+                "POST",
+                "/api/v1/contacts",
+                json={"urns": [world.b_urn]},
+                expect=(201,),
+                check=_not_b(world, "id"),
+            )
+        ],
+        ("GET", "/api/v1/contacts/{contact_id}"): [Probe("GET", c)],
+        ("PATCH", "/api/v1/contacts/{contact_id}"): [
+            Probe("PATCH", c, json={"name": "Hijacked", "tags": []})
+        ],
+        ("DELETE", "/api/v1/contacts/{contact_id}"): [Probe("DELETE", c)],
+        ("POST", "/api/v1/contacts/{contact_id}/urns"): [
+            Probe("POST", f"{c}/urns", json={"urn": "mailto:thief@alpha.example"})
+        ],
+        ("DELETE", "/api/v1/contacts/{contact_id}/urns/{urn}"): [
+            Probe("DELETE", f"{c}/urns/{world.b_urn}")
+        ],
+        ("POST", "/api/v1/contacts/merge"): [
+            Probe(
+                "POST",
+                "/api/v1/contacts/merge",
+                json={"keep_id": world.a_contact, "merge_id": world.b_contact},
+                expect=body_ids,
+            ),
+            Probe(
+                "POST",
+                "/api/v1/contacts/merge",
+                json={"keep_id": world.b_contact, "merge_id": world.a_contact},
+                expect=body_ids,
+            ),
+            Probe(
+                "POST",
+                "/api/v1/contacts/merge",
+                json={"keep_id": world.b_contact, "merge_id": world.b_contact_2},
+                expect=body_ids,
+            ),
+        ],
+        ("GET", "/api/v1/fields"): [Probe("GET", "/api/v1/fields", expect=(200,))],
+        ("POST", "/api/v1/fields"): [
+            Probe("POST", "/api/v1/fields", json={"key": "b_city"}, expect=(201,))
+        ],
+        ("POST", "/api/v1/events"): [
+            Probe(
+                "POST",
+                "/api/v1/events",
+                json={
+                    "idempotency_key": "a-1",
+                    "kind": "custom",
+                    "name": "x",
+                    "contact_id": world.b_contact,
+                },
+                expect=body_ids,
+            ),
+            # B's idempotency key means nothing in A: a new event, not B's stored one.
+            Probe(
+                "POST",
+                "/api/v1/events",
+                json={
+                    "idempotency_key": world.b_event_key,
+                    "kind": "purchase",
+                    "contact_id": world.a_contact,
+                    "value": "10",
+                    "currency": "BRL",
+                },
+                expect=(201,),
+                check=_not_b(world, "id", "contact_id"),
+            ),
+            # B's address names nobody in A's workspace (or A's own contact).
+            Probe(
+                "POST",
+                "/api/v1/events",
+                json={"idempotency_key": "a-2", "kind": "custom", "name": "x", "urn": world.b_urn},
+                expect=(201,),
+                check=_not_b(world, "contact_id"),
+            ),
+        ],
+        ("GET", "/api/v1/contacts/{contact_id}/events"): [Probe("GET", f"{c}/events")],
+        ("GET", "/api/v1/topics"): [Probe("GET", "/api/v1/topics", expect=(200,))],
+        ("POST", "/api/v1/topics"): [
+            Probe("POST", "/api/v1/topics", json={"key": "b_news", "name": "A's"}, expect=(201,))
+        ],
+        ("POST", "/api/v1/contacts/{contact_id}/consent"): [
+            Probe(
+                "POST",
+                f"{c}/consent",
+                json={"action": "revoke", "channel": "*", "topic": "*", "source": "api"},
+            ),
+            Probe(
+                "POST",
+                f"{c}/consent",
+                json={
+                    "action": "grant",
+                    "channel": "whatsapp",
+                    "topic": "marketing",
+                    "source": "api",
+                    "disclosure": DISCLOSURE,
+                },
+            ),
+        ],
+        ("GET", "/api/v1/contacts/{contact_id}/consent"): [Probe("GET", f"{c}/consent")],
+        ("GET", "/api/v1/contacts/{contact_id}/consent/history"): [
+            Probe("GET", f"{c}/consent/history")
+        ],
+        ("POST", "/api/v1/contacts/{contact_id}/inbound"): [
+            Probe(
+                "POST",
+                f"{c}/inbound",
+                json={"channel": "whatsapp", "text": "STOPALL", "timestamp": T0.isoformat()},
+            )
+        ],
+        ("GET", "/api/v1/contacts/{contact_id}/conversations"): [
+            Probe("GET", f"{c}/conversations")
+        ],
+        ("POST", "/api/v1/policy/explain"): [
+            Probe(
+                "POST",
+                "/api/v1/policy/explain",
+                json={"contact_id": world.b_contact, "channel": "whatsapp", "purpose": "service"},
+                expect=body_ids,
+            )
+        ],
+        ("GET", "/api/v1/policy/reasons"): [Probe("GET", "/api/v1/policy/reasons", expect=(200,))],
+        ("GET", "/api/v1/channels"): [Probe("GET", "/api/v1/channels", expect=(200,))],
+        ("POST", "/api/v1/channels/whatsapp"): [
+            Probe(
+                "POST",
+                "/api/v1/channels/whatsapp",
+                json=whatsapp_channel("1012345679", "A second"),
+                expect=(201,),
+            )
+        ],
+        ("GET", "/api/v1/channels/{channel_id}"): [
+            Probe("GET", f"/api/v1/channels/{world.b_channel}")
+        ],
+        ("POST", "/api/v1/channels/{channel_id}/templates/sync"): [
+            Probe("POST", f"/api/v1/channels/{world.b_channel}/templates/sync")
+        ],
+        ("POST", "/api/v1/messages"): [
+            Probe(
+                "POST",
+                "/api/v1/messages",
+                json={
+                    "contact_id": world.b_contact,
+                    "purpose": "service",
+                    "content": {"type": "text", "body": "hi"},
+                },
+                expect=body_ids,
+            ),
+            # A's own contact, sent from B's number.
+            Probe(
+                "POST",
+                "/api/v1/messages",
+                json={
+                    "contact_id": world.a_contact,
+                    "channel_id": world.b_channel,
+                    "purpose": "service",
+                    "content": {"type": "text", "body": "hi"},
+                },
+                expect=body_ids,
+            ),
+            # B's idempotency key means nothing in A: never B's stored message.
+            Probe(
+                "POST",
+                "/api/v1/messages",
+                json={
+                    "contact_id": world.a_contact,
+                    "purpose": "service",
+                    "content": {"type": "text", "body": "hi"},
+                    "idempotency_key": "b-msg-1",
+                },
+                expect=(201,),
+                check=_not_b(world, "id", "contact_id", "channel_id"),
+            ),
+        ],
+        ("GET", "/api/v1/messages/{message_id}"): [
+            Probe("GET", f"/api/v1/messages/{world.b_message}")
+        ],
+        ("GET", "/api/v1/contacts/{contact_id}/messages"): [Probe("GET", f"{c}/messages")],
+    }
+
+
+async def test_workspace_a_cannot_read_or_change_workspace_b_through_any_route(
+    tenant: Tenant,
+    other_tenant: Tenant,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    world = await build_world(tenant, other_tenant)
+    table = probes_for(world)
+    routes = api_routes(app_of(tenant.client))
+    missing = sorted(routes - set(table))
+    assert not missing, f"routes without an isolation probe: {missing}"
+    stale = sorted(set(table) - routes)
+    assert not stale, f"probes for routes that no longer exist: {stale}"
+
+    before = await b_snapshot(other_tenant, world, sessions)
+    # Reads first, so that what A creates under B's names later cannot mask a leak.
+    ordered = sorted(
+        (probe for probes in table.values() for probe in probes),
+        key=lambda p: p.method != "GET",
+    )
+    for probe in ordered:
+        response = await tenant.client.request(
+            probe.method, probe.url, json=probe.json, params=probe.params
+        )
+        what = f"{probe.method} {probe.url} {probe.json or probe.params or ''}"
+        assert response.status_code in probe.expect, f"{what}: {response.text}"
+        if response.status_code >= 400:
+            error = response.json()
+            assert error["error"] in ("not_found", "invalid_input"), what
+            assert error["message"], what
+        sent = f"{probe.url} {probe.json} {probe.params}"
+        for secret in world.secrets:
+            if secret not in sent:
+                assert secret not in response.text, f"{what} leaks {secret!r}"
+        if probe.check is not None:
+            probe.check(response)
+    after = await b_snapshot(other_tenant, world, sessions)
+    assert after[0] == before[0], "B's data as seen through the API changed"
+    assert after[1] == before[1], "B's rows in the database changed"
+
+
+async def test_lists_from_a_never_include_b_rows(tenant: Tenant, other_tenant: Tenant) -> None:
+    world = await build_world(tenant, other_tenant)
+    contacts = (await tenant.client.get("/api/v1/contacts", params={"limit": 500})).json()
+    assert [c["id"] for c in contacts["items"]] == [world.a_contact]
+    assert contacts["next_cursor"] is None
+    by_urn = await tenant.client.get("/api/v1/contacts", params={"urn": world.b_urn})
+    assert by_urn.json()["items"] == []
+    fields = (await tenant.client.get("/api/v1/fields")).json()
+    assert fields == []
+    topics = (await tenant.client.get("/api/v1/topics")).json()
+    assert [t["key"] for t in topics] == ["marketing"]
+    users = (await tenant.client.get("/api/v1/users")).json()
+    assert users == []
+    keys = (await tenant.client.get("/api/v1/api-keys")).json()
+    assert [k["name"] for k in keys] == ["initial key"]
+    assert world.b_key not in {k["id"] for k in keys}
+    me = (await tenant.client.get("/api/v1/workspace")).json()
+    assert (me["id"], me["name"]) == (tenant.id, "Workspace A")
+    # And the other way round, B sees only its own.
+    b_contacts = (await other_tenant.client.get("/api/v1/contacts")).json()
+    assert {c["id"] for c in b_contacts["items"]} == {world.b_contact, world.b_contact_2}
+
+
+async def test_the_same_address_may_live_in_both_workspaces(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    world = await build_world(tenant, other_tenant)
+    mine = await tenant.client.post("/api/v1/contacts", json={"urns": [world.b_urn]})
+    assert mine.status_code == 201, mine.text
+    # Erasing A's copy suppresses it in A only.
+    erased = await tenant.client.delete(f"/api/v1/contacts/{mine.json()['id']}")
+    assert erased.status_code == 204
+    in_b = await other_tenant.client.get("/api/v1/contacts", params={"urn": world.b_urn})
+    assert [c["id"] for c in in_b.json()["items"]] == [world.b_contact]
+    again_in_a = await tenant.client.post("/api/v1/contacts", json={"urns": [world.b_urn]})
+    assert again_in_a.status_code == 409
+    other = await other_tenant.client.post(
+        f"/api/v1/contacts/{world.b_contact_2}/urns", json={"urn": f"tel:{BR_2}"}
+    )
+    assert other.status_code == 200
+
+
+async def test_a_key_of_a_only_ever_sees_a(
+    app_client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    world = await build_world(tenant, other_tenant)
+    created = await tenant.client.post("/api/v1/api-keys", json={"name": "second"})
+    headers = {"Authorization": f"Bearer {created.json()['key']}"}
+    response = await app_client.get(f"/api/v1/contacts/{world.b_contact}", headers=headers)
+    assert response.status_code == 404
+    # B cannot revoke A's keys either.
+    revoke = await other_tenant.client.delete(f"/api/v1/api-keys/{created.json()['id']}")
+    assert revoke.status_code == 404
+    assert (await app_client.get("/api/v1/workspace", headers=headers)).status_code == 200

@@ -1,0 +1,235 @@
+"""The `threadline` command, run as a real process against its own SQLite file per test.
+
+Subprocesses cost about a second each, so databases that a test merely needs are prepared
+in-process (migrated, workspaces created) and only the command under test is run for real."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from alembic.script import ScriptDirectory
+
+from tests.conftest import T0
+from threadline import cli
+from threadline.kit.crypto import verify_password
+from threadline.kit.db import make_engine, make_sessionmaker, transaction
+from threadline.kit.migrate import alembic_config, upgrade
+from threadline.workspaces.service import create_workspace
+
+_SCRIPT = Path(sys.executable).with_name("threadline")
+COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "threadline.cli"]
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def run_cli(
+    args: Sequence[str],
+    database_url: str,
+    *,
+    cwd: Path,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `threadline ARGS` as a user would, without a terminal (80 columns assumed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
+    env.update({"THREADLINE_DATABASE_URL": database_url, "COLUMNS": "80"})
+    return subprocess.run(
+        [*COMMAND, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=180,
+        check=False,
+    )
+
+
+def migrated_db(path: Path, *workspaces: str) -> dict[str, str]:
+    """Migrate a fresh SQLite file and create `workspaces`; returns name -> workspace id."""
+    url = sqlite_url(path)
+    upgrade(url)
+
+    async def create() -> dict[str, str]:
+        engine = make_engine(url)
+        try:
+            async with transaction(make_sessionmaker(engine)) as session:
+                return {
+                    name: (await create_workspace(session, name, T0)).workspace.id
+                    for name in workspaces
+                }
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(create())
+
+
+def query(path: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def database_bytes(path: Path) -> bytes:
+    """The database file and its WAL/journal, as they sit on disk."""
+    return b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))
+
+
+def assert_one_error_line(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    assert result.returncode != 0, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{result.stderr}"
+    assert lines[0].startswith("error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+def test_init_prints_json_and_stores_the_api_key_only_hashed(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    result = run_cli(["init", "--workspace", "Acme", "--json"], sqlite_url(db), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    key = out["api_key"]
+    assert key.startswith("tl_") and len(key) >= 40
+    assert out["workspace"] == "Acme"
+    assert query(db, "SELECT id, name FROM workspaces") == [(out["workspace_id"], "Acme")]
+    assert query(db, "SELECT workspace_id, key_hash FROM api_keys") == [
+        (out["workspace_id"], hashlib.sha256(key.encode()).hexdigest())
+    ]
+    on_disk = database_bytes(db)
+    assert key.encode() not in on_disk
+    assert key[len("tl_") :].encode() not in on_disk
+
+
+def test_second_init_with_the_same_name_fails_with_one_readable_line(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    migrated_db(db, "Acme")
+
+    result = run_cli(["init", "--workspace", "Acme", "--json"], sqlite_url(db), cwd=tmp_path)
+
+    assert_one_error_line(result, "a workspace named 'Acme' already exists")
+    assert result.stdout == ""
+    assert query(db, "SELECT count(*) FROM workspaces") == [(1,)]
+    assert query(db, "SELECT count(*) FROM api_keys") == [(1,)]
+
+
+def test_apikeys_create_prints_a_new_key_that_resolves_to_the_workspace(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    ids = migrated_db(db, "Acme", "Other")
+
+    result = run_cli(["apikeys", "create", "-w", "Acme"], sqlite_url(db), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip()
+    assert key.startswith("tl_") and "\n" not in key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    assert query(db, "SELECT workspace_id FROM api_keys WHERE key_hash = ?", digest) == [
+        (ids["Acme"],)
+    ]
+    assert query(db, "SELECT count(*) FROM api_keys") == [(3,)]
+    assert key.encode() not in database_bytes(db)
+
+
+def test_users_add_stores_an_argon2_hash_and_never_the_password(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    ids = migrated_db(db, "Acme")
+    password = "correct horse battery staple"
+
+    result = run_cli(
+        ["users", "add", "-w", "Acme", "--email", "A@B.co", "--role", "agent", "--password-stdin"],
+        sqlite_url(db),
+        cwd=tmp_path,
+        stdin=password + "\n",
+    )
+
+    assert result.returncode == 0, result.stderr
+    rows = query(db, "SELECT id, workspace_id, email, role, password_hash FROM users")
+    assert len(rows) == 1
+    user_id, workspace_id, email, role, stored = rows[0]
+    assert result.stdout.strip() == user_id
+    assert (workspace_id, email, role) == (ids["Acme"], "a@b.co", "agent")
+    assert isinstance(stored, str) and stored.startswith("$argon2")
+    assert verify_password(stored, password)
+    assert password.encode() not in database_bytes(db)
+
+
+def test_users_add_with_an_unknown_role_fails_readably(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    migrated_db(db, "Acme")
+
+    result = run_cli(
+        ["users", "add", "-w", "Acme", "--email", "a@b.co", "--role", "root", "--password-stdin"],
+        sqlite_url(db),
+        cwd=tmp_path,
+        stdin="correct horse battery staple\n",
+    )
+
+    assert_one_error_line(result, "role must be one of owner, admin, agent, analyst")
+    assert query(db, "SELECT count(*) FROM users") == [(0,)]
+
+
+def test_unknown_workspace_is_named_verbatim_in_one_error_line(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    migrated_db(db, "Acme")
+
+    # Square brackets must come out as typed (rich would read "[eu]" as markup).
+    result = run_cli(["apikeys", "create", "-w", "Acme [eu]"], sqlite_url(db), cwd=tmp_path)
+
+    assert_one_error_line(result, "no workspace named 'Acme [eu]'")
+    assert result.stdout == ""
+    assert query(db, "SELECT count(*) FROM api_keys") == [(1,)]
+
+
+def test_db_upgrade_twice_is_idempotent(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    url = sqlite_url(db)
+    schema_sql = "SELECT type, name, sql FROM sqlite_master ORDER BY type, name"
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+    first = run_cli(["db", "upgrade"], url, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    schema = query(db, schema_sql)
+    second = run_cli(["db", "upgrade"], url, cwd=tmp_path)
+
+    assert second.returncode == 0, second.stderr
+    assert "up to date" in second.stderr
+    assert query(db, schema_sql) == schema
+    assert query(db, "SELECT version_num FROM alembic_version") == [(head,)]
+    assert len([row for row in schema if row[0] == "table"]) > 10
+
+
+def test_unreachable_database_gives_one_error_line_and_no_traceback(tmp_path: Path) -> None:
+    result = run_cli(["db", "upgrade"], "postgresql://nobody@127.0.0.1:1/x", cwd=tmp_path)
+
+    # Longer than 80 columns: it must not be wrapped onto a second line either.
+    assert_one_error_line(result, "THREADLINE_DEBUG")
+
+
+def test_an_unforeseen_error_without_a_message_still_gives_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def silent_failure() -> None:
+        raise TimeoutError()  # what a connection to a host that drops packets ends with
+
+    monkeypatch.delenv("THREADLINE_DEBUG", raising=False)
+    monkeypatch.setattr(cli, "app", silent_failure)
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+
+    assert exited.value.code == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: TimeoutError")

@@ -1,0 +1,242 @@
+"""Threadline and the emulator, each on its own real HTTP port, for integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from threadline.app import create_app
+from threadline.channels import service as channels
+from threadline.config import Settings
+from threadline.emulator.app import create_emulator
+from threadline.kit.crypto import SecretBox
+from threadline.kit.db import transaction
+from threadline.templates.sync import sync_templates
+from threadline.worker.dispatcher import DispatchConfig, Dispatcher
+from threadline.worker.ingest import ingest_once
+from threadline.workspaces.service import create_workspace
+
+PHONE_NUMBER_ID = "106540352242922"
+WABA_ID = "102290129340398"
+TOKEN = "emulator-token"
+APP_SECRET = "emulator-app-secret"
+VERIFY_TOKEN = "verify-me"
+
+
+class OffsetClock:
+    """Real time plus an offset that tests move forward (the emulator keeps its own)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@dataclass
+class Stack:
+    api: httpx.AsyncClient  # Threadline API, authenticated
+    emulator: httpx.AsyncClient  # emulator control + graph
+    base_url: str
+    emulator_url: str
+    sessions: async_sessionmaker[AsyncSession]
+    settings: Settings
+    clock: OffsetClock
+    workspace_id: str
+    channel_id: str
+    dispatcher: Dispatcher
+
+    async def add_user(self, wa_id: str, **behaviour: Any) -> None:
+        r = await self.emulator.post("/_emulator/users", json={"wa_id": wa_id, **behaviour})
+        r.raise_for_status()
+
+    async def add_template(
+        self,
+        name: str,
+        category: str,
+        body: str = "Hello {{1}}",
+        status: str = "APPROVED",
+        language: str = "en_US",
+    ) -> None:
+        r = await self.emulator.post(
+            "/_emulator/templates",
+            json={
+                "waba_id": WABA_ID,
+                "name": name,
+                "language": language,
+                "category": category,
+                "status": status,
+                "body": body,
+            },
+        )
+        r.raise_for_status()
+
+    async def sync_templates(self) -> int:
+        async with transaction(self.sessions) as session:
+            channel = await channels.get(session, self.workspace_id, self.channel_id)
+            async with httpx.AsyncClient() as http:
+                return await sync_templates(
+                    session,
+                    channel,
+                    SecretBox(self.settings.secret_key.get_secret_value()),
+                    http,
+                    self.clock.now(),
+                )
+
+    async def user_says(self, wa_id: str, text: str = "", **spec: Any) -> str:
+        r = await self.emulator.post(
+            f"/_emulator/users/{wa_id}/send",
+            json={"phone_number_id": PHONE_NUMBER_ID, "text": text, **spec},
+        )
+        r.raise_for_status()
+        message_id: str = r.json()["id"]
+        return message_id
+
+    async def inbox(self, wa_id: str) -> list[dict[str, Any]]:
+        r = await self.emulator.get(f"/_emulator/users/{wa_id}/inbox")
+        r.raise_for_status()
+        items: list[dict[str, Any]] = r.json()
+        return items
+
+    async def requests(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = (await self.emulator.get("/_emulator/requests")).json()
+        return items
+
+    async def work(self) -> int:
+        """One round of the worker: ingest stored events, then dispatch."""
+        done = await ingest_once(self.sessions, self.clock)
+        done += await self.dispatcher.dispatch_all()
+        return done
+
+    async def until(self, check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+        """Run the worker until `check()` holds (webhooks arrive asynchronously)."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            await self.work()
+            if await check():
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("condition not reached in time")
+            await asyncio.sleep(0.03)
+
+    async def contact_for(self, wa_id: str) -> str:
+        r = await self.api.get("/api/v1/contacts", params={"urn": f"whatsapp:{wa_id}"})
+        r.raise_for_status()
+        items = r.json()["items"]
+        assert items, f"no contact for {wa_id}"
+        contact_id: str = items[0]["id"]
+        return contact_id
+
+
+@asynccontextmanager
+async def whatsapp_stack(
+    database_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    mps: int = 80,
+    seed: int = 7,
+    config: DispatchConfig | None = None,
+) -> AsyncIterator[Stack]:
+    settings = Settings(database_url=database_url, secret_key="integration-secret")
+    clock = OffsetClock()
+    app = create_app(settings, clock)
+    emulator_app = create_emulator(seed)
+    async with serving(app) as base_url, serving(emulator_app) as emulator_url:
+        async with transaction(sessions) as session:
+            created = await create_workspace(session, "Integration Shop", clock.now())
+            channel = await channels.add_whatsapp(
+                session,
+                created.workspace.id,
+                channels.NewWhatsAppChannel(
+                    phone_number_id=PHONE_NUMBER_ID,
+                    waba_id=WABA_ID,
+                    access_token=TOKEN,
+                    app_secret=APP_SECRET,
+                    verify_token=VERIFY_TOKEN,
+                    display_number="15550783881",
+                    graph_url=emulator_url,
+                    throughput_mps=mps,
+                ),
+                SecretBox(settings.secret_key.get_secret_value()),
+                clock.now(),
+            )
+        emulator = httpx.AsyncClient(base_url=emulator_url, timeout=10)
+        api = httpx.AsyncClient(
+            base_url=base_url, timeout=10, headers={"Authorization": f"Bearer {created.api_key}"}
+        )
+        r = await emulator.post(
+            "/_emulator/numbers",
+            json={
+                "phone_number_id": PHONE_NUMBER_ID,
+                "waba_id": WABA_ID,
+                "display_phone_number": "15550783881",
+                "access_token": TOKEN,
+                "app_secret": APP_SECRET,
+                "callback_url": f"{base_url}/webhooks/whatsapp",
+                "verify_token": VERIFY_TOKEN,
+                "mps": mps,
+            },
+        )
+        r.raise_for_status()
+        dispatcher = Dispatcher(
+            sessions,
+            SecretBox(settings.secret_key.get_secret_value()),
+            clock,
+            holder="test-dispatcher",
+            config=config,
+        )
+        try:
+            yield Stack(
+                api,
+                emulator,
+                base_url,
+                emulator_url,
+                sessions,
+                settings,
+                clock,
+                created.workspace.id,
+                channel.id,
+                dispatcher,
+            )
+        finally:
+            await dispatcher.aclose()
+            await api.aclose()
+            await emulator.aclose()

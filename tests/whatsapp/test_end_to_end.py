@@ -1,0 +1,245 @@
+"""Threadline and the emulator over real HTTP: inbound, windows, templates, opt-out."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.whatsapp.harness import APP_SECRET, PHONE_NUMBER_ID, WABA_ID, Stack, whatsapp_stack
+from threadline.channels.whatsapp.signature import signature
+from threadline.messages.models import Message
+
+USER = "5511988887777"
+
+
+def inbound_payload(wa_id: str, message_id: str, text: str, timestamp: int) -> dict[str, Any]:
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": WABA_ID,
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550783881",
+                                "phone_number_id": PHONE_NUMBER_ID,
+                            },
+                            "contacts": [{"profile": {"name": "Ana"}, "wa_id": wa_id}],
+                            "messages": [
+                                {
+                                    "from": wa_id,
+                                    "id": message_id,
+                                    "timestamp": str(timestamp),
+                                    "type": "text",
+                                    "text": {"body": text},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+
+
+async def count(sessions: async_sessionmaker[AsyncSession], **where: Any) -> int:
+    async with sessions() as s:
+        stmt = select(func.count()).select_from(Message)
+        for key, value in where.items():
+            stmt = stmt.where(getattr(Message, key) == value)
+        return int(await s.scalar(stmt) or 0)
+
+
+async def grant_marketing(stack: Stack, contact_id: str) -> None:
+    r = await stack.api.post(
+        f"/api/v1/contacts/{contact_id}/consent",
+        json={
+            "action": "grant",
+            "channel": "whatsapp",
+            "topic": "marketing",
+            "source": "widget",
+            "disclosure": {"text": "Offers from Integration Shop on WhatsApp", "version": "v1"},
+        },
+    )
+    assert r.status_code == 201, r.text
+
+
+async def test_inbound_delivered_three_times_is_stored_once(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        body = json.dumps(
+            inbound_payload(USER, "wamid.TRIPLE", "Hello", int(stack.clock.now().timestamp()))
+        ).encode()
+        headers = {
+            "X-Hub-Signature-256": signature(APP_SECRET, body),
+            "Content-Type": "application/json",
+        }
+        async with httpx.AsyncClient(base_url=stack.base_url) as http:
+            answers = [
+                await http.post("/webhooks/whatsapp", content=body, headers=headers)
+                for _ in range(3)
+            ]
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        assert [a.json()["stored"] for a in answers] == [1, 0, 0]
+        await stack.work()
+        await stack.work()
+        assert await count(sessions, direction="in") == 1
+        contact_id = await stack.contact_for(USER)
+        thread = (await stack.api.get(f"/api/v1/contacts/{contact_id}/messages")).json()
+        assert [m["text"] for m in thread] == ["Hello"]
+
+
+async def test_webhook_with_a_bad_signature_is_rejected_and_not_stored(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        body = json.dumps(inbound_payload(USER, "wamid.FORGED", "hi", 1_700_000_000)).encode()
+        async with httpx.AsyncClient(base_url=stack.base_url) as http:
+            forged = await http.post(
+                "/webhooks/whatsapp",
+                content=body,
+                headers={"X-Hub-Signature-256": signature("wrong", body)},
+            )
+            missing = await http.post("/webhooks/whatsapp", content=body)
+        assert forged.status_code == 401 and missing.status_code == 401
+        assert "X-Hub-Signature-256" in forged.json()["message"]
+        await stack.work()
+        assert await count(sessions) == 0
+
+
+async def test_free_form_after_the_window_closed_is_refused_and_never_sent(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        await stack.add_user(USER, read=0)
+        await stack.user_says(USER, "Do you have this in blue?")
+        await stack.until(lambda: _has_contact(stack))
+        contact_id = await stack.contact_for(USER)
+        inside = await stack.api.post(
+            "/api/v1/messages",
+            json={
+                "contact_id": contact_id,
+                "purpose": "service",
+                "content": {"type": "text", "body": "Yes, we do!"},
+            },
+        )
+        assert inside.json()["status"] == "queued"
+        await stack.until(lambda: _inbox_size(stack, USER, 1))
+
+        stack.clock.advance(timedelta(hours=25))
+        await stack.emulator.post("/_emulator/clock/advance", json={"seconds": 25 * 3600})
+        late = await stack.api.post(
+            "/api/v1/messages",
+            json={
+                "contact_id": contact_id,
+                "purpose": "service",
+                "content": {"type": "text", "body": "Anything else?"},
+            },
+        )
+        assert late.status_code == 201
+        assert late.json()["status"] == "refused"
+        assert late.json()["reason"] == "window_closed"
+        for _ in range(5):
+            await stack.work()
+        sent = [r for r in await stack.requests() if r["result"] == "accepted"]
+        assert len(sent) == 1, "only the in-window reply reached the platform"
+
+
+async def _has_contact(stack: Stack) -> bool:
+    r = await stack.api.get("/api/v1/contacts", params={"urn": f"whatsapp:{USER}"})
+    return bool(r.json()["items"])
+
+
+async def _inbox_size(stack: Stack, wa_id: str, size: int) -> bool:
+    return len(await stack.inbox(wa_id)) >= size
+
+
+async def test_template_outside_the_window_goes_out_and_is_delivered(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        await stack.add_user("5511977776666", read=1.0)
+        await stack.add_template("order_update", "UTILITY", "Your order {{1}} has shipped")
+        assert await stack.sync_templates() == 1
+        created = await stack.api.post(
+            "/api/v1/contacts", json={"urns": ["whatsapp:+5511977776666"]}
+        )
+        contact_id = created.json()["id"]
+        await stack.api.post(
+            f"/api/v1/contacts/{contact_id}/consent",
+            json={
+                "action": "grant",
+                "channel": "whatsapp",
+                "topic": "transactional",
+                "source": "checkout_checkbox",
+                "disclosure": {"text": "Send me order updates on WhatsApp", "version": "v1"},
+            },
+        )
+        sent = await stack.api.post(
+            "/api/v1/messages",
+            json={
+                "contact_id": contact_id,
+                "purpose": "utility",
+                "content": {"type": "template", "name": "order_update", "body": ["A-1001"]},
+            },
+        )
+        assert sent.json()["status"] == "queued", sent.text
+        message_id = sent.json()["id"]
+
+        async def read() -> bool:
+            r = await stack.api.get(f"/api/v1/messages/{message_id}")
+            return r.json()["status"] == "read"
+
+        await stack.until(read)
+        detail = (await stack.api.get(f"/api/v1/messages/{message_id}")).json()
+        statuses = [h["status"] for h in detail["history"]]
+        assert statuses[0] == "queued" and "accepted" in statuses
+        assert {"sent", "delivered", "read"} <= set(statuses)
+        assert detail["pricing"]["category"] == "utility"
+        assert detail["pricing"]["type"] == "regular"
+        inbox = await stack.inbox("5511977776666")
+        assert inbox[0]["template"]["name"] == "order_update"
+
+
+async def test_stop_means_no_further_marketing(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        await stack.add_user(USER, read=0)
+        await stack.add_template("spring_sale", "MARKETING", "Spring sale: {{1}} off")
+        await stack.sync_templates()
+        await stack.user_says(USER, "hello")
+        await stack.until(lambda: _has_contact(stack))
+        contact_id = await stack.contact_for(USER)
+        await grant_marketing(stack, contact_id)
+        await stack.user_says(USER, "STOP")
+
+        async def confirmed() -> bool:
+            return any(
+                m.get("text", {}).get("body", "").startswith("You're unsubscribed")
+                for m in await stack.inbox(USER)
+            )
+
+        await stack.until(confirmed)
+        promo = await stack.api.post(
+            "/api/v1/messages",
+            json={
+                "contact_id": contact_id,
+                "purpose": "marketing",
+                "content": {"type": "template", "name": "spring_sale", "body": ["20%"]},
+            },
+        )
+        assert promo.json()["status"] == "refused"
+        assert promo.json()["reason"] == "opted_out"
+        for _ in range(3):
+            await stack.work()
+        assert not any(m.get("type") == "template" for m in await stack.inbox(USER))

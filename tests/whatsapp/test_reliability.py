@@ -1,0 +1,157 @@
+"""Failures on the way to the platform: retried until delivered, never sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.whatsapp.harness import Stack, whatsapp_stack
+from threadline.messages.models import Message
+from threadline.worker.dispatcher import DispatchConfig
+
+FAST_RETRIES = DispatchConfig(
+    http_timeout=0.5,
+    reconcile_grace=timedelta(seconds=1),
+    lease=timedelta(seconds=2),
+    retry_base=0.05,
+    throttle_wait=0.05,
+    max_attempts=30,
+)
+
+
+async def open_windows(stack: Stack, users: list[str]) -> dict[str, str]:
+    """Each simulated person writes first; returns wa_id → contact id."""
+    for wa_id in users:
+        await stack.add_user(wa_id, read=0)
+        await stack.user_says(wa_id, "hi")
+
+    async def all_known() -> bool:
+        async with stack.sessions() as s:
+            n = await s.scalar(
+                select(func.count()).select_from(Message).where(Message.direction == "in")
+            )
+        return n == len(users)
+
+    await stack.until(all_known, within=20)
+    return {wa_id: await stack.contact_for(wa_id) for wa_id in users}
+
+
+def accepted_per_message(requests: list[dict[str, Any]]) -> collections.Counter[str]:
+    return collections.Counter(
+        r["callback_data"] for r in requests if r["result"] == "accepted" and r["callback_data"]
+    )
+
+
+async def test_5xx_timeouts_and_throttling_are_retried_until_delivered_exactly_once(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions, config=FAST_RETRIES) as stack:
+        users = [f"55119{n:08d}" for n in range(20)]
+        contacts = await open_windows(stack, users)
+        await stack.emulator.post(
+            "/_emulator/faults",
+            json={"error_rate": 0.3, "timeout_rate": 0.2, "timeout_ms": 1500, "throttle_burst": 3},
+        )
+        ids = []
+        for wa_id, contact_id in contacts.items():
+            r = await stack.api.post(
+                "/api/v1/messages",
+                json={
+                    "contact_id": contact_id,
+                    "purpose": "service",
+                    "content": {"type": "text", "body": f"Reply to {wa_id}"},
+                },
+            )
+            assert r.json()["status"] == "queued"
+            ids.append(r.json()["id"])
+
+        async def all_out() -> bool:
+            async with sessions() as s:
+                pending = await s.scalar(
+                    select(func.count())
+                    .select_from(Message)
+                    .where(Message.direction == "out", Message.status.in_(("queued", "sending")))
+                )
+            return pending == 0
+
+        await stack.until(all_out, within=60)
+        requests = await stack.requests()
+        errors = collections.Counter(r["code"] for r in requests if r["result"] == "error")
+        assert errors[131000] > 0 and errors[130429] == 3, errors
+        per_message = accepted_per_message(requests)
+        assert sorted(per_message) == sorted(ids)
+        assert set(per_message.values()) == {1}, "a message reached the platform twice"
+        for wa_id in users:
+            texts = [m["text"]["body"] for m in await stack.inbox(wa_id)]
+            assert texts == [f"Reply to {wa_id}"]
+        async with sessions() as s:
+            statuses = set(
+                await s.scalars(select(Message.status).where(Message.direction == "out"))
+            )
+        assert statuses <= {"accepted", "sent", "delivered"}
+
+
+async def test_worker_killed_mid_dispatch_then_restarted_delivers_each_message_once(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions, mps=200) as stack:
+        users = [f"55118{n:08d}" for n in range(120)]
+        contacts = await open_windows(stack, users)
+        # Slow answers, so that the kill lands while requests are in flight.
+        await stack.emulator.post("/_emulator/faults", json={"latency_ms": 40})
+        for contact_id in contacts.values():
+            r = await stack.api.post(
+                "/api/v1/messages",
+                json={
+                    "contact_id": contact_id,
+                    "purpose": "service",
+                    "content": {"type": "text", "body": "Your answer"},
+                },
+            )
+            assert r.json()["status"] == "queued"
+        env = {
+            **os.environ,
+            "THREADLINE_DATABASE_URL": database_url,
+            "THREADLINE_SECRET_KEY": stack.settings.secret_key.get_secret_value(),
+            "THREADLINE_DISPATCH_LEASE_SECONDS": "2",
+            "THREADLINE_RECONCILE_GRACE_SECONDS": "1",
+            "THREADLINE_DISPATCH_BATCH": "40",
+        }
+        command = [sys.executable, "-m", "threadline.cli", "worker"]
+        first = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+        try:
+            while len(accepted_per_message(await stack.requests())) < 30:
+                assert first.poll() is None, first.stderr.read() if first.stderr else ""
+                await asyncio.sleep(0.02)
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+        killed_at = len(accepted_per_message(await stack.requests()))
+        assert killed_at < len(users), "the kill came too late to test anything"
+        second = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+        try:
+            deadline = asyncio.get_running_loop().time() + 60
+            while len(accepted_per_message(await stack.requests())) < len(users):
+                assert asyncio.get_running_loop().time() < deadline, "not all delivered"
+                assert second.poll() is None, second.stderr.read() if second.stderr else ""
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1.5)  # anything sent twice would show up by now
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=20)
+        per_message = accepted_per_message(await stack.requests())
+        assert len(per_message) == len(users)
+        assert set(per_message.values()) == {1}, "a message reached the platform twice"
+        for wa_id in users:
+            assert len(await stack.inbox(wa_id)) == 1
