@@ -13,6 +13,7 @@ from tests.api import release_app_engine  # noqa: F401  (autouse: closes the app
 from tests.conftest import Tenant
 from threadline.consent.models import Suppression
 from threadline.contacts.models import Contact
+from threadline.models import Base
 
 BR = "+5511999990000"
 BR_2 = "+5511999990001"
@@ -315,6 +316,11 @@ async def test_merge_moves_addresses_tags_events_and_consent(tenant: Tenant) -> 
         },
     )
     assert grant.status_code == 201, grant.text
+    wrote = await client.post(
+        f"/api/v1/contacts/{dup['id']}/inbound",
+        json={"channel": "whatsapp", "text": "oi", "timestamp": "2026-03-10T14:00:00Z"},
+    )
+    assert wrote.status_code == 200, wrote.text
 
     merged = await client.post(
         "/api/v1/contacts/merge", json={"keep_id": keep["id"], "merge_id": dup["id"]}
@@ -335,6 +341,8 @@ async def test_merge_moves_addresses_tags_events_and_consent(tenant: Tenant) -> 
     assert [h["id"] for h in history] == [grant.json()["id"]]
     state = (await client.get(f"/api/v1/contacts/{keep['id']}/consent")).json()
     assert {"channel": "whatsapp", "topic": "marketing", "status": "granted"} in state
+    windows = (await client.get(f"/api/v1/contacts/{keep['id']}/conversations")).json()
+    assert [(w["channel"], w["open"]) for w in windows] == [("whatsapp", True)]
 
     for path in ("", "/events", "/consent", "/consent/history", "/conversations"):
         gone = await client.get(f"/api/v1/contacts/{dup['id']}{path}")
@@ -367,10 +375,32 @@ async def test_erase_deletes_the_person_and_keeps_only_a_hash(
     ana = await create(
         client, name="Ana Souza", urns=[f"whatsapp:{BR}", "mailto:ana.souza@example.com"]
     )
-    await client.post(
-        "/api/v1/events",
-        json={"idempotency_key": "e1", "kind": "custom", "name": "visit", "contact_id": ana["id"]},
-    )
+    for path, body in (
+        ("/api/v1/events", {"idempotency_key": "e1", "kind": "custom", "name": "visit"}),
+        (
+            f"/api/v1/contacts/{ana['id']}/consent",
+            {
+                "action": "grant",
+                "channel": "whatsapp",
+                "topic": "marketing",
+                "source": "widget",
+                "address": f"whatsapp:{BR[1:]}",
+                "disclosure": DISCLOSURE,
+            },
+        ),
+        (
+            f"/api/v1/contacts/{ana['id']}/inbound",
+            {
+                "channel": "whatsapp",
+                "text": "Oi, sou a Ana Souza",
+                "timestamp": "2026-03-10T14:00Z",
+            },
+        ),
+    ):
+        if path == "/api/v1/events":
+            body["contact_id"] = ana["id"]
+        response = await client.post(path, json=body)
+        assert response.status_code in (200, 201), response.text
     erased = await client.delete(f"/api/v1/contacts/{ana['id']}")
     assert erased.status_code == 204
     assert erased.content == b""
@@ -393,11 +423,23 @@ async def test_erase_deletes_the_person_and_keeps_only_a_hash(
     async with sessions() as session:
         rows = list(await session.scalars(select(Suppression)))
         raw = (await session.execute(text("SELECT * FROM suppressions"))).all()
+        everything = {
+            table.name: (await session.execute(select(table))).all()
+            for table in Base.metadata.sorted_tables
+        }
     expected = {
         hashlib.sha256(f"whatsapp:{BR[1:]}".encode()).hexdigest(),
         hashlib.sha256(b"mailto:ana.souza@example.com").hexdigest(),
     }
     assert {r.address_sha256 for r in rows} == expected
+    assert {r.reason for r in rows} == {"erasure request"}
+    plaintexts = ("5511999990000", "ana.souza", "example.com", "souza")
     dump = repr(raw).lower()
-    for plaintext in ("5511999990000", "ana.souza", "example.com", "souza"):
+    for plaintext in plaintexts:
         assert plaintext not in dump, f"suppressions table leaks {plaintext!r}"
+    # Nothing else about her survives either: events, consent lines, conversations, addresses.
+    for name, table_rows in everything.items():
+        dumped = repr(table_rows).lower()
+        assert ana["id"] not in dumped, f"{name} still refers to the erased contact"
+        for plaintext in plaintexts:
+            assert plaintext not in dumped, f"{name} still holds {plaintext!r}"

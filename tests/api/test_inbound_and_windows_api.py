@@ -185,7 +185,8 @@ async def test_stop_revokes_that_channel_and_replies_with_the_confirmation(
     body = await inbound(tenant.client, cid, "Stop", message_id="wamid.1")
     assert body["keyword"] == "opt_out"
     assert body["matched"] == "stop"
-    assert body["reply"].startswith("You're unsubscribed")
+    settings = (await tenant.client.get("/api/v1/workspace")).json()["settings"]
+    assert body["reply"] == settings["opt_out_confirmation"]
     assert await state(tenant.client, cid) == {
         ("whatsapp", "marketing"): "revoked",
         ("whatsapp", "transactional"): "revoked",

@@ -36,7 +36,7 @@ from threadline.policy.types import (
 # A generated context takes a few milliseconds to build; 200 keep this file under ~10 s.
 PROPERTY = settings(max_examples=200, deadline=None)
 # The clock-only contexts are cheap, and where quiet-hours edge cases live: more of them.
-CLOCK = settings(max_examples=400, deadline=None)
+CLOCK = settings(max_examples=300, deadline=None)
 
 # Whole hours, half and quarter hours, DST north and south, DST at midnight, ±14 h.
 ZONES = (

@@ -511,6 +511,20 @@ CASES: list[tuple[str, Row]] = [
         ),
     ),
     (
+        "channel_cannot_initiate/messenger-human-agent-tag-carries-no-marketing",
+        refused(
+            ctx(
+                channel=Channel.MESSENGER,
+                purpose=Purpose.MARKETING,
+                template=None,
+                window=HUMAN_AGENT_ONLY,
+                human_agent=True,
+            ),
+            Reason.CHANNEL_CANNOT_INITIATE,
+            ("inbound_message",),
+        ),
+    ),
+    (
         "window_closed/whatsapp-has-no-human-agent-extension",
         refused(
             ctx(

@@ -45,9 +45,12 @@ def test_france_adds_no_sundays_and_keeps_the_stricter_default_evening() -> None
     assert rules.caps == ()
 
 
-def test_france_with_a_workspace_open_until_22_gets_the_french_22() -> None:
+def test_a_workspace_cannot_loosen_the_default_hours() -> None:
+    """A workspace set to 07:00-23:00 still never texts a US number at 07:00 (TCPA), and in
+    France it keeps the default evening plus the French Sunday rule."""
     base = QuietHours(start=time(7), end=time(23))
-    assert rules_for("FR", None, base).quiet_hours == QuietHours(time(8), time(22), True)
+    assert rules_for("US", "US-NY", base).quiet_hours == QuietHours(time(8), time(21))
+    assert rules_for("FR", None, base).quiet_hours == QuietHours(time(8), time(21), True)
 
 
 @pytest.mark.parametrize(

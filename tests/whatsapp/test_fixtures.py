@@ -249,7 +249,7 @@ EXPECTED: dict[str, tuple[Spec, ...]] = {
         Ignored("message_template_components_update", "components"),
     ),
     # ---- pywa: inbound messages
-    "pywa__call_permission_update__accept.json": (Message({"reply_to": "wamid.xyzxyz"}),),
+    "pywa__call_permission_update__accept.json": (Message({"reply_to": "wamid.y=="}),),
     "pywa__call_permission_update__reject.json": (Message(),),
     "pywa__callback_button__button.json": (
         Message({"payload": "callback_data", "text": "title", "reply_to": "wamid.xyzxyz"}),

@@ -112,4 +112,4 @@ async def consent_history(
     contact_id: str, session: Session, workspace: CurrentWorkspace
 ) -> list[ConsentEventOut]:
     contact = await get_contact(session, workspace.id, contact_id)
-    return [event_out(e) for e in await service.ledger(session, workspace.id, contact.id)]
+    return [event_out(e) for e in await service.history(session, workspace.id, contact.id)]

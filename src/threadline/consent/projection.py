@@ -46,11 +46,19 @@ def applies(line: LedgerLine, channel: str, topic: str) -> bool:
     return line.topic == ALL_MARKETING and topic != TRANSACTIONAL
 
 
+def in_effect_order(lines: Iterable[LedgerLine]) -> list[LedgerLine]:
+    """Lines come in recording order. They take effect in the order they happened, but
+    platforms stamp messages to the whole second, so within one second the order in which
+    we learnt of them decides (a STOP stamped 12:00:00 that arrives after a grant made at
+    12:00:00.7 is the later word)."""
+    return sorted(lines, key=lambda line: line.occurred_at.replace(microsecond=0))
+
+
 def status(lines: Iterable[LedgerLine], channel: str, topic: str, now: datetime) -> ConsentStatus:
-    """Lines must be in ledger order (oldest first)."""
+    """Lines must be in recording order (oldest first)."""
     state = ConsentStatus.NONE
     before_revoke: list[ConsentStatus] = []
-    for line in lines:
+    for line in in_effect_order(lines):
         if line.occurred_at > now or not applies(line, channel, topic):
             continue
         if line.action in (Action.GRANT, Action.CONFIRM):

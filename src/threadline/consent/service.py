@@ -57,9 +57,15 @@ async def ledger(session: AsyncSession, workspace_id: str, contact_id: str) -> l
     rows = await session.scalars(
         select(ConsentEvent)
         .where(ConsentEvent.workspace_id == workspace_id, ConsentEvent.contact_id == contact_id)
-        .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
+        .order_by(ConsentEvent.recorded_at, ConsentEvent.id)
     )
     return list(rows)
+
+
+async def history(session: AsyncSession, workspace_id: str, contact_id: str) -> list[ConsentEvent]:
+    """The ledger in the order its lines take effect (see projection.in_effect_order)."""
+    events = await ledger(session, workspace_id, contact_id)
+    return sorted(events, key=lambda e: e.occurred_at.replace(microsecond=0))
 
 
 def lines_of(events: list[ConsentEvent]) -> list[LedgerLine]:

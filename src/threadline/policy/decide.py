@@ -75,8 +75,10 @@ def _window_open(ctx: SendContext) -> bool:
     answers within the Messenger/Instagram human-agent extension."""
     if ctx.window.any_free_window_open(ctx.now):
         return True
+    # The HUMAN_AGENT tag may carry no promotional content.
     return (
         ctx.human_agent
+        and ctx.purpose is not Purpose.MARKETING
         and ctx.channel in (Channel.MESSENGER, Channel.INSTAGRAM)
         and ctx.window.human_agent_open(ctx.now)
     )

@@ -47,7 +47,8 @@ def rules_for(
     region: str | None, subdivision: str | None, base: QuietHours | None = None
 ) -> RegionalRules:
     """Rules for someone in `region` (ISO country) / `subdivision` (e.g. US-FL)."""
-    hours = base or default_quiet_hours()
+    # A workspace may tighten the default hours, never loosen them.
+    hours = strictest(default_quiet_hours(), base) if base else default_quiet_hours()
     caps: list[FrequencyCap] = []
     regions = _data()["regions"]
     for key in (region, subdivision):

@@ -147,7 +147,7 @@ async def build_contexts(
     for event in await session.scalars(
         select(ConsentEvent)
         .where(ConsentEvent.workspace_id == workspace.id, ConsentEvent.contact_id.in_(ids))
-        .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
+        .order_by(ConsentEvent.recorded_at, ConsentEvent.id)
     ):
         ledgers[event.contact_id].append(event)
     conversations = {
