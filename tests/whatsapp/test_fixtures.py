@@ -536,6 +536,9 @@ def check(event: ChannelEvent, spec: Spec, row: Row | None) -> None:
         assert isinstance(event, Unhandled), event
         assert event.field == spec.field
         assert spec.summary in event.summary, event.summary
+    stamp = getattr(event, "timestamp", None)
+    if stamp is not None:
+        assert stamp.utcoffset() == timedelta(0), "timestamps are timezone-aware UTC"
 
 
 # -- tests ----------------------------------------------------------------------------------
@@ -566,7 +569,10 @@ def test_fixture_parses_as_expected(name: str) -> None:
 def test_every_event_round_trips_through_the_codec(name: str) -> None:
     for event in parse(load(name)):
         stored = json.loads(json.dumps(codec.dump(event)))
-        assert codec.load(stored) == event
+        loaded = codec.load(stored)
+        assert loaded == event
+        assert type(loaded) is type(event)
+        assert codec.dump(loaded) == stored
 
 
 GOOD_MESSAGE = {

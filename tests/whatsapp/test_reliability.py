@@ -104,7 +104,7 @@ async def test_worker_killed_mid_dispatch_then_restarted_delivers_each_message_o
     database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with whatsapp_stack(database_url, sessions, mps=200) as stack:
-        users = [f"55118{n:08d}" for n in range(120)]
+        users = [f"551197{n:07d}" for n in range(120)]
         contacts = await open_windows(stack, users)
         # Slow answers, so that the kill lands while requests are in flight.
         await stack.emulator.post("/_emulator/faults", json={"latency_ms": 40})

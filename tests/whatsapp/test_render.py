@@ -54,6 +54,7 @@ CASES: list[tuple[str, m.Content, dict[str, Any]]] = [
         m.Media(kind="image", link="https://cdn.example.com/a.jpg", caption="Look"),
         body("image", image={"link": "https://cdn.example.com/a.jpg", "caption": "Look"}),
     ),
+    ("video-id", m.Media(kind="video", media_id="666"), body("video", video={"id": "666"})),
     (
         "video-link-caption",
         m.Media(kind="video", link="https://cdn.example.com/v.mp4", caption="Clip"),

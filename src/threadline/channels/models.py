@@ -29,7 +29,7 @@ class ChannelAccount(Base):
     secrets: Mapped[str] = mapped_column(String(4000))
     throughput_mps: Mapped[int] = mapped_column(Integer, default=80)
     quality: Mapped[str] = mapped_column(String(16), default="green")
-    messaging_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=250)
+    messaging_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

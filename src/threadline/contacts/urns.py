@@ -188,7 +188,9 @@ def _parse_phone(text: str, region: str | None, *, what: str) -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=65_536)
 def _valid_number(e164: str) -> PhoneNumber | None:
+    # Cached: the policy asks region, zone and state of the same numbers on every send.
     try:
         number = phonenumbers.parse(e164, None)
     except NumberParseException:

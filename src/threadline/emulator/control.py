@@ -141,6 +141,20 @@ async def add_user(body: UserIn, request: Request) -> dict[str, Any]:
     return {"wa_id": body.wa_id}
 
 
+class UsersIn(BaseModel):
+    model_config = _STRICT
+    users: list[UserIn] = Field(max_length=100_000)
+
+
+@router.post("/users/bulk")
+async def add_users(body: UsersIn, request: Request) -> dict[str, int]:
+    """Many simulated people at once (demo and benchmark crowds)."""
+    state = runtime(request).state
+    for user in body.users:
+        state.users[user.wa_id] = SimUser(**user.model_dump())
+    return {"users": len(body.users)}
+
+
 class SendIn(BaseModel):
     model_config = _STRICT
     phone_number_id: str

@@ -16,6 +16,7 @@ class Message(Base):
         UniqueConstraint("channel_id", "provider_id"),
         UniqueConstraint("workspace_id", "idempotency_key"),
         Index("ix_messages_outbox", "channel_id", "status", "next_attempt_at"),
+        Index("ix_messages_contact_order", "channel_id", "contact_id", "status"),
         Index("ix_messages_contact_time", "workspace_id", "contact_id", "created_at"),
     )
 

@@ -208,6 +208,28 @@ async def enqueue(
     return message
 
 
+def history_row(
+    message: Message,
+    status: str,
+    at: datetime,
+    *,
+    error_code: int | None = None,
+    detail: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """One status-history line as column values (the dispatcher inserts many at once)."""
+    return {
+        "id": new_id("mst"),
+        "workspace_id": message.workspace_id,
+        "message_id": message.id,
+        "status": status,
+        "occurred_at": at,
+        "error_code": error_code,
+        "detail": detail,
+        "recorded_at": now or at,
+    }
+
+
 async def add_history(
     session: AsyncSession,
     message: Message,
@@ -217,20 +239,15 @@ async def add_history(
     error_code: int | None = None,
     detail: str | None = None,
     now: datetime | None = None,
+    flush: bool = True,
 ) -> None:
     session.add(
         MessageStatus(
-            id=new_id("mst"),
-            workspace_id=message.workspace_id,
-            message_id=message.id,
-            status=status,
-            occurred_at=at,
-            error_code=error_code,
-            detail=detail,
-            recorded_at=now or at,
+            **history_row(message, status, at, error_code=error_code, detail=detail, now=now)
         )
     )
-    await session.flush()
+    if flush:
+        await session.flush()
 
 
 async def record_inbound(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,35 @@ from threadline.policy.models import PressureEvent
 from threadline.policy.types import Channel, Purpose, RecentSend
 
 LIMIT_WINDOW = timedelta(hours=24)
+
+
+def send_row(
+    workspace_id: str,
+    contact_id: str,
+    *,
+    channel: Channel,
+    purpose: Purpose,
+    sent_at: datetime,
+    business_initiated: bool,
+    topic: str | None = None,
+    sender: str | None = None,
+    campaign_id: str | None = None,
+    cost: Decimal | None = None,
+) -> dict[str, Any]:
+    """One pressure-ledger line as column values (the dispatcher inserts many at once)."""
+    return {
+        "id": new_id("prs"),
+        "workspace_id": workspace_id,
+        "contact_id": contact_id,
+        "channel": channel.value,
+        "sender": sender,
+        "purpose": purpose.value,
+        "topic": topic,
+        "business_initiated": business_initiated,
+        "campaign_id": campaign_id,
+        "cost": cost,
+        "sent_at": sent_at,
+    }
 
 
 async def record_send(
@@ -32,17 +62,18 @@ async def record_send(
     cost: Decimal | None = None,
 ) -> PressureEvent:
     event = PressureEvent(
-        id=new_id("prs"),
-        workspace_id=workspace_id,
-        contact_id=contact_id,
-        channel=channel.value,
-        sender=sender,
-        purpose=purpose.value,
-        topic=topic,
-        business_initiated=business_initiated,
-        campaign_id=campaign_id,
-        cost=cost,
-        sent_at=sent_at,
+        **send_row(
+            workspace_id,
+            contact_id,
+            channel=channel,
+            purpose=purpose,
+            sent_at=sent_at,
+            business_initiated=business_initiated,
+            topic=topic,
+            sender=sender,
+            campaign_id=campaign_id,
+            cost=cost,
+        )
     )
     session.add(event)
     await session.flush()

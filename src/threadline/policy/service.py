@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.consent import service as consent
 from threadline.consent.models import ConsentEvent
-from threadline.consent.projection import TRANSACTIONAL, status
+from threadline.consent.projection import TRANSACTIONAL, Action, LedgerLine, status
 from threadline.contacts.models import Contact, ContactURN
 from threadline.contacts.urns import (
     URN,
@@ -50,6 +50,7 @@ from threadline.policy.types import (
 )
 from threadline.workspaces.models import Workspace
 from threadline.workspaces.service import settings_of
+from threadline.workspaces.settings import WorkspaceSettings
 
 # Which address scheme reaches a contact on each channel.
 ADDRESS_SCHEME = {
@@ -121,11 +122,25 @@ async def _limit_usage(
     return {contact_id: last for contact_id, last in rows.all()}
 
 
-async def build_contexts(
+@dataclass
+class _Loaded:
+    """Everything a batch of decisions reads, loaded in a fixed number of queries. Decisions
+    taken in the batch update it, so the tenth message of a batch sees the first nine."""
+
+    settings: WorkspaceSettings
+    topics: set[str]
+    contacts: dict[str, Contact]
+    urns: dict[str, list[URN]]
+    ledgers: dict[str, list[LedgerLine]]
+    conversations: dict[tuple[str, str], Conversation]
+    recent: dict[str, list[RecentSend]]
+    usage: dict[str, dict[str, datetime]]
+    budget_remaining: Decimal | None
+
+
+async def _load(
     session: AsyncSession, workspace: Workspace, questions: Sequence[SendQuestion], now: datetime
-) -> list[SendContext]:
-    if not questions:
-        return []
+) -> _Loaded:
     settings = settings_of(workspace)
     ids = sorted({q.contact_id for q in questions})
     contacts = {
@@ -143,13 +158,24 @@ async def build_contexts(
         )
     ).all():
         urns[contact_id].append(stored_urn(text))
-    ledgers: dict[str, list[ConsentEvent]] = defaultdict(list)
-    for event in await session.scalars(
-        select(ConsentEvent)
-        .where(ConsentEvent.workspace_id == workspace.id, ConsentEvent.contact_id.in_(ids))
-        .order_by(ConsentEvent.recorded_at, ConsentEvent.id)
-    ):
-        ledgers[event.contact_id].append(event)
+    ledgers: dict[str, list[LedgerLine]] = defaultdict(list)
+    for contact_id, action, channel_scope, topic, occurred_at, expires_at in (
+        await session.execute(
+            select(
+                ConsentEvent.contact_id,
+                ConsentEvent.action,
+                ConsentEvent.channel,
+                ConsentEvent.topic,
+                ConsentEvent.occurred_at,
+                ConsentEvent.expires_at,
+            )
+            .where(ConsentEvent.workspace_id == workspace.id, ConsentEvent.contact_id.in_(ids))
+            .order_by(ConsentEvent.recorded_at, ConsentEvent.id)
+        )
+    ).all():
+        ledgers[contact_id].append(
+            LedgerLine(Action(action), channel_scope, topic, occurred_at, expires_at)
+        )
     conversations = {
         (c.contact_id, c.channel): c
         for c in await session.scalars(
@@ -158,7 +184,6 @@ async def build_contexts(
             )
         )
     }
-    base_caps = settings.caps()
     earliest = min(q.at or now for q in questions)
     recent: dict[str, list[RecentSend]] = defaultdict(list)
     for contact_id, sent_at, channel in (
@@ -167,7 +192,7 @@ async def build_contexts(
                 PressureEvent.workspace_id == workspace.id,
                 PressureEvent.contact_id.in_(ids),
                 PressureEvent.purpose == Purpose.MARKETING.value,
-                PressureEvent.sent_at > earliest - _longest_window(base_caps),
+                PressureEvent.sent_at > earliest - _longest_window(settings.caps()),
             )
         )
     ).all():
@@ -182,68 +207,93 @@ async def build_contexts(
         budget_remaining = settings.monthly_budget - await pressure.spent_since(
             session, workspace.id, month_start
         )
-    topics = await consent.topic_keys(session, workspace.id)
-    contexts = []
-    for q in questions:
-        contact = contacts.get(q.contact_id)
-        if contact is None:
-            raise NotFound(f"no contact {q.contact_id} in this workspace", where="contact_id")
-        scheme = ADDRESS_SCHEME[q.channel]
-        if not any(u.scheme == scheme for u in urns[contact.id]):
-            raise InvalidInput(
-                f"contact {contact.id} has no {scheme}: address to reach on {q.channel}",
-                where="channel",
-            )
-        if q.purpose is Purpose.MARKETING and q.topic not in topics:
-            raise InvalidInput(f"unknown topic '{q.topic}'", where="topic")
-        at = q.at or now
-        recipient = _recipient(contact, urns[contact.id], settings.default_timezone)
-        regional = rules_for(
-            recipient.region, recipient.subdivision, settings.quiet_hours.to_hours()
+    return _Loaded(
+        settings=settings,
+        topics=await consent.topic_keys(session, workspace.id),
+        contacts=contacts,
+        urns=urns,
+        ledgers=ledgers,
+        conversations=conversations,
+        recent=recent,
+        usage=usage,
+        budget_remaining=budget_remaining,
+    )
+
+
+def _context(loaded: _Loaded, q: SendQuestion, now: datetime) -> SendContext:
+    settings = loaded.settings
+    contact = loaded.contacts.get(q.contact_id)
+    if contact is None:
+        raise NotFound(f"no contact {q.contact_id} in this workspace", where="contact_id")
+    urns = loaded.urns[contact.id]
+    scheme = ADDRESS_SCHEME[q.channel]
+    if not any(u.scheme == scheme for u in urns):
+        raise InvalidInput(
+            f"contact {contact.id} has no {scheme}: address to reach on {q.channel}",
+            where="channel",
         )
-        lines = consent.lines_of(ledgers[contact.id])
-        channel_state = ChannelFacts(quality=q.quality, messaging_limit=q.messaging_limit)
-        if q.sender in usage:
-            counted = usage[q.sender]
-            oldest = min(counted.values(), default=None)
-            channel_state = ChannelFacts(
-                quality=q.quality,
-                messaging_limit=q.messaging_limit,
-                recipients_24h=len(counted),
-                recipient_already_counted=contact.id in counted,
-                limit_frees_at=oldest + pressure.LIMIT_WINDOW if oldest else None,
-            )
-        contexts.append(
-            SendContext(
-                now=at,
-                channel=q.channel,
-                purpose=q.purpose,
-                recipient=recipient,
-                topic=q.topic,
-                template=q.template,
-                human_agent=q.human_agent,
-                consent=ConsentFacts(
-                    marketing=status(lines, q.channel.value, q.topic, at),
-                    transactional=status(lines, q.channel.value, TRANSACTIONAL, at),
-                ),
-                window=facts_of(conversations.get((contact.id, q.channel.value)), q.channel),
-                channel_state=channel_state,
-                recent_marketing=tuple(recent[contact.id]),
-                caps=base_caps + regional.caps,
-                quiet_hours=regional.quiet_hours,
-                holdout=HoldoutFacts(
-                    global_control_percent=settings.global_control_percent,
-                    campaign_id=q.campaign_id,
-                    campaign_holdout_percent=q.campaign_holdout_percent,
-                    campaign_bucket=campaign_bucket(contact.id, q.campaign_id)
-                    if q.campaign_id
-                    else 9999,
-                ),
-                budget_remaining=budget_remaining,
-                cost_estimate=q.cost_estimate,
-            )
+    if q.purpose is Purpose.MARKETING and q.topic not in loaded.topics:
+        raise InvalidInput(f"unknown topic '{q.topic}'", where="topic")
+    at = q.at or now
+    recipient = _recipient(contact, urns, settings.default_timezone)
+    regional = rules_for(recipient.region, recipient.subdivision, settings.quiet_hours.to_hours())
+    lines = loaded.ledgers.get(contact.id, [])
+    channel_state = ChannelFacts(quality=q.quality, messaging_limit=q.messaging_limit)
+    if q.sender in loaded.usage:
+        counted = loaded.usage[q.sender]
+        oldest = min(counted.values(), default=None)
+        channel_state = ChannelFacts(
+            quality=q.quality,
+            messaging_limit=q.messaging_limit,
+            recipients_24h=len(counted),
+            recipient_already_counted=contact.id in counted,
+            limit_frees_at=oldest + pressure.LIMIT_WINDOW if oldest else None,
         )
-    return contexts
+    return SendContext(
+        now=at,
+        channel=q.channel,
+        purpose=q.purpose,
+        recipient=recipient,
+        topic=q.topic,
+        template=q.template,
+        human_agent=q.human_agent,
+        consent=ConsentFacts(
+            marketing=status(lines, q.channel.value, q.topic, at),
+            transactional=status(lines, q.channel.value, TRANSACTIONAL, at),
+        ),
+        window=facts_of(loaded.conversations.get((contact.id, q.channel.value)), q.channel),
+        channel_state=channel_state,
+        recent_marketing=tuple(loaded.recent[contact.id]),
+        caps=settings.caps() + regional.caps,
+        quiet_hours=regional.quiet_hours,
+        holdout=HoldoutFacts(
+            global_control_percent=settings.global_control_percent,
+            campaign_id=q.campaign_id,
+            campaign_holdout_percent=q.campaign_holdout_percent,
+            campaign_bucket=campaign_bucket(contact.id, q.campaign_id) if q.campaign_id else 9999,
+        ),
+        budget_remaining=loaded.budget_remaining,
+        cost_estimate=q.cost_estimate,
+    )
+
+
+def _count_allowed(loaded: _Loaded, q: SendQuestion, ctx: SendContext) -> None:
+    """An allowed send uses up what later sends in the same batch must see."""
+    if q.sender in loaded.usage and not ctx.window.any_free_window_open(ctx.now):
+        loaded.usage[q.sender].setdefault(q.contact_id, ctx.now)
+    if q.purpose is Purpose.MARKETING:
+        loaded.recent[q.contact_id].append(RecentSend(sent_at=ctx.now, channel=q.channel))
+    if loaded.budget_remaining is not None and q.cost_estimate is not None:
+        loaded.budget_remaining -= q.cost_estimate
+
+
+async def build_contexts(
+    session: AsyncSession, workspace: Workspace, questions: Sequence[SendQuestion], now: datetime
+) -> list[SendContext]:
+    if not questions:
+        return []
+    loaded = await _load(session, workspace, questions, now)
+    return [_context(loaded, q, now) for q in questions]
 
 
 def _longest_window(caps: Sequence[FrequencyCap]) -> timedelta:
@@ -254,8 +304,18 @@ def _longest_window(caps: Sequence[FrequencyCap]) -> timedelta:
 async def decide_many(
     session: AsyncSession, workspace: Workspace, questions: Sequence[SendQuestion], now: datetime
 ) -> list[tuple[Decision, SendContext]]:
-    contexts = await build_contexts(session, workspace, questions, now)
-    return [(decide(ctx), ctx) for ctx in contexts]
+    """Decisions for a batch, in order, each seeing the sends allowed before it."""
+    if not questions:
+        return []
+    loaded = await _load(session, workspace, questions, now)
+    out = []
+    for q in questions:
+        ctx = _context(loaded, q, now)
+        decision = decide(ctx)
+        if decision.allowed:
+            _count_allowed(loaded, q, ctx)
+        out.append((decision, ctx))
+    return out
 
 
 def question_from(request: ExplainRequest) -> SendQuestion:

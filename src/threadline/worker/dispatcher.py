@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
-from sqlalchemy import or_, select
+import aiohttp
+from sqlalchemy import ColumnElement, exists, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from threadline.channels import messages as content_types
 from threadline.channels.models import ChannelAccount
 from threadline.channels.service import unseal
-from threadline.channels.whatsapp.client import SendOutcome, WhatsAppClient
+from threadline.channels.whatsapp.client import SendOutcome, WhatsAppClient, new_session
 from threadline.channels.whatsapp.errors import ErrorClass
 from threadline.channels.whatsapp.render import RenderError, render
 from threadline.consent import service as consent
@@ -33,10 +34,11 @@ from threadline.kit.clock import Clock
 from threadline.kit.crypto import SecretBox
 from threadline.kit.db import transaction as transaction_for
 from threadline.messages import service as messages
-from threadline.messages.models import Message
+from threadline.messages.models import Message, MessageStatus
 from threadline.policy import pressure
+from threadline.policy.models import PressureEvent
 from threadline.policy.service import decide_many, stored_urn
-from threadline.policy.types import Channel, Purpose
+from threadline.policy.types import Channel, Purpose, TemplateFacts
 from threadline.templates import service as templates
 from threadline.worker import leases
 from threadline.worker.ratelimit import PairLimiter, TokenBucket
@@ -48,7 +50,7 @@ log = logging.getLogger("threadline.dispatcher")
 @dataclass(frozen=True)
 class DispatchConfig:
     batch_size: int = 500
-    concurrency: int = 64
+    concurrency: int = 32
     lease: timedelta = timedelta(seconds=30)
     # How long an unanswered send waits for its status webhook before it is sent again.
     reconcile_grace: timedelta = timedelta(seconds=20)
@@ -57,6 +59,7 @@ class DispatchConfig:
     retry_base: float = 2.0  # seconds; doubles per attempt, capped at 10 minutes
     throttle_wait: float = 1.0
     pair_wait: float = 6.0
+    max_batches: int = 4  # per dispatch_channel call, so ingest gets its turn
 
 
 @dataclass
@@ -79,6 +82,12 @@ class _ChannelRuntime:
 CLAIMABLE = ("queued", "deferred")
 
 
+@dataclass
+class _Lines:
+    history: list[dict[str, Any]] = field(default_factory=list)
+    sends: list[dict[str, Any]] = field(default_factory=list)
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -87,7 +96,7 @@ class Dispatcher:
         clock: Clock,
         *,
         holder: str,
-        http: httpx.AsyncClient | None = None,
+        http: aiohttp.ClientSession | None = None,
         config: DispatchConfig | None = None,
     ) -> None:
         self.sessions = sessions
@@ -95,16 +104,23 @@ class Dispatcher:
         self.clock = clock
         self.holder = holder
         self.config = config or DispatchConfig()
-        self.http = http or httpx.AsyncClient(
-            timeout=self.config.http_timeout,
-            limits=httpx.Limits(max_connections=self.config.concurrency),
-        )
+        self._http = http
+
         self._runtimes: dict[str, _ChannelRuntime] = {}
         self._held: set[str] = set()
+        self._lease_until: dict[str, datetime] = {}
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        # Created lazily: an aiohttp session belongs to the event loop it was made in.
+        if self._http is None:
+            self._http = new_session(self.config.http_timeout, self.config.concurrency)
+        return self._http
 
     async def aclose(self) -> None:
         """Stop cleanly: hand the channels back at once instead of letting leases expire."""
-        await self.http.aclose()
+        if self._http is not None:
+            await self._http.close()
         async with transaction_for(self.sessions) as session:
             for channel_id in self._held:
                 await leases.release(session, channel_id, self.holder)
@@ -125,14 +141,33 @@ class Dispatcher:
         return runtime
 
     async def dispatch_channel(self, channel_id: str) -> int:
-        """One batch for one channel; returns how many sends were attempted."""
+        """Up to `max_batches` batches for one channel, pipelined: while one batch is on the
+        wire, the next is claimed and the previous one recorded. Returns sends attempted."""
         claimed = await self._claim(channel_id)
-        if claimed is None:
+        if claimed is None or not claimed[1]:
             return 0
         channel, jobs = claimed
-        if not jobs:
-            return 0
         runtime = self._runtime(channel)
+        attempted = 0
+        recording: asyncio.Task[None] | None = None
+        for batch in range(self.config.max_batches):
+            sending = asyncio.create_task(self._send(runtime, jobs))
+            more = self.config.max_batches - batch > 1
+            next_claim = asyncio.create_task(self._claim(channel_id)) if more else None
+            await sending
+            if recording is not None:
+                await recording
+            recording = asyncio.create_task(self._record(channel_id, jobs))
+            attempted += sum(1 for job in jobs if job.outcome is not None)
+            following = await next_claim if next_claim is not None else None
+            if following is None or not following[1]:
+                break
+            jobs = following[1]
+        if recording is not None:
+            await recording
+        return attempted
+
+    async def _send(self, runtime: _ChannelRuntime, jobs: list[_Job]) -> None:
         semaphore = asyncio.Semaphore(self.config.concurrency)
 
         async def run(job: _Job) -> None:
@@ -149,18 +184,31 @@ class Dispatcher:
                     runtime.pairs.penalise(job.recipient)
 
         await asyncio.gather(*(run(job) for job in jobs))
-        await self._record(channel_id, jobs)
-        return sum(1 for job in jobs if job.outcome is not None)
+
+    async def _hold(self, channel_id: str, now: datetime) -> bool:
+        """Hold the channel's lease, renewing it in its own short transaction once half of
+        it has run out (a long claim transaction would keep SQLite's write lock)."""
+        if self._lease_until.get(channel_id, now) - now > self.config.lease / 2:
+            return True
+        async with transaction_for(self.sessions) as session:
+            channel = await session.get(ChannelAccount, channel_id)
+            if channel is None or not await leases.acquire(
+                session, channel, self.holder, now, self.config.lease
+            ):
+                self._lease_until.pop(channel_id, None)
+                return False
+        self._held.add(channel_id)
+        self._lease_until[channel_id] = now + self.config.lease
+        return True
 
     async def _claim(self, channel_id: str) -> tuple[ChannelAccount, list[_Job]] | None:
         now = self.clock.now()
+        if not await self._hold(channel_id, now):
+            return None
         async with transaction_for(self.sessions) as session:
             channel = await session.get(ChannelAccount, channel_id)
             if channel is None:
                 return None
-            if not await leases.acquire(session, channel, self.holder, now, self.config.lease):
-                return None
-            self._held.add(channel_id)
             workspace = await session.get(Workspace, channel.workspace_id)
             assert workspace is not None
             due = await self._due(session, channel, now)
@@ -180,9 +228,10 @@ class Dispatcher:
                     Message.status.in_(CLAIMABLE) & (Message.next_attempt_at <= now),
                     (Message.status == "sending") & (Message.claimed_until < now),
                 ),
+                ~self._blocked_by_earlier(now),
             )
             .order_by(Message.created_at, Message.id)
-            .limit(self.config.batch_size * 2)
+            .limit(self.config.batch_size + 50)
         )
         if session.bind is not None and session.bind.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
@@ -192,6 +241,25 @@ class Dispatcher:
             if len(oldest_per_contact) >= self.config.batch_size:
                 break
         return list(oldest_per_contact.values())
+
+    @staticmethod
+    def _blocked_by_earlier(now: datetime) -> ColumnElement[bool]:
+        """One contact's messages leave in order: not while another of theirs is on the wire
+        (or its outcome unknown), nor while an older one waits to be retried. Messages the
+        policy deferred (quiet hours) do not hold back the rest."""
+        other = aliased(Message)
+        return exists().where(
+            other.channel_id == Message.channel_id,
+            other.contact_id == Message.contact_id,
+            other.direction == "out",
+            other.id != Message.id,
+            or_(
+                (other.status == "sending") & (other.claimed_until >= now),
+                (other.status == "queued")
+                & (other.created_at < Message.created_at)
+                & (other.next_attempt_at > now),
+            ),
+        )
 
     async def _recheck(
         self,
@@ -209,19 +277,26 @@ class Dispatcher:
                 # The status webhook already told us the platform has it.
                 message.status = "accepted"
                 await messages.add_history(
-                    session, message, "accepted", now, detail="reconciled from status webhook"
+                    session,
+                    message,
+                    "accepted",
+                    now,
+                    detail="reconciled from status webhook",
+                    flush=False,
                 )
                 continue
             to_decide.append(message)
         questions = []
+        # Template state is read once per template per batch (it may have been paused).
+        facts_by_template: dict[tuple[str, str], TemplateFacts | None] = {}
         for message in to_decide:
             facts = None
             if message.kind == "template":
-                content = content_types.Template.model_validate(message.content)
-                found = await templates.find(
-                    session, workspace.id, channel.account_id, content.name, content.language
-                )
-                facts = templates.facts(found) if found else None
+                key = (message.content["name"], message.content.get("language", "en_US"))
+                if key not in facts_by_template:
+                    found = await templates.find(session, workspace.id, channel.account_id, *key)
+                    facts_by_template[key] = templates.facts(found) if found else None
+                facts = facts_by_template[key]
             questions.append(messages.question_for(message, channel, facts))
         decided = await decide_many(
             session,
@@ -238,7 +313,7 @@ class Dispatcher:
                 if not decision.allowed:
                     messages.apply_decision(message, decision, now)
                     await messages.add_history(
-                        session, message, message.status, now, detail=decision.detail
+                        session, message, message.status, now, detail=decision.detail, flush=False
                     )
                     continue
                 business_initiated = not ctx.window.any_free_window_open(ctx.now)
@@ -251,7 +326,9 @@ class Dispatcher:
                 )
             except (RenderError, ValueError) as exc:
                 message.status, message.error_detail = "failed", f"cannot render: {exc}"
-                await messages.add_history(session, message, "failed", now, detail=str(exc))
+                await messages.add_history(
+                    session, message, "failed", now, detail=str(exc), flush=False
+                )
                 continue
             message.status = "sending"
             message.attempts += 1
@@ -267,6 +344,7 @@ class Dispatcher:
         async with transaction_for(self.sessions) as session:
             channel = await session.get(ChannelAccount, channel_id)
             assert channel is not None
+            lines = _Lines()
             rows = {
                 m.id: m
                 for m in await session.scalars(
@@ -284,7 +362,12 @@ class Dispatcher:
                     message.claimed_until = None
                     continue
                 assert job.outcome is not None
-                await self._apply_outcome(session, channel, message, job, job.outcome, now)
+                await self._apply_outcome(session, channel, message, job, job.outcome, now, lines)
+            # Many history and pressure lines: one multi-row insert each, not an ORM flush.
+            if lines.history:
+                await session.execute(insert(MessageStatus), lines.history)
+            if lines.sends:
+                await session.execute(insert(PressureEvent), lines.sends)
 
     async def _apply_outcome(
         self,
@@ -294,6 +377,7 @@ class Dispatcher:
         job: _Job,
         outcome: SendOutcome,
         now: datetime,
+        lines: _Lines,
     ) -> None:
         if outcome.ok:
             if message.provider_id is None:
@@ -301,29 +385,32 @@ class Dispatcher:
             message.claimed_until = None
             if messages.advance_status(message, "accepted"):
                 message.status = "accepted"
-            await messages.add_history(
-                session, message, "accepted", now, detail=outcome.message_status
+            lines.history.append(
+                messages.history_row(message, "accepted", now, detail=outcome.message_status)
             )
             if message.kind != "mark_read":
-                await pressure.record_send(
-                    session,
-                    message.workspace_id,
-                    message.contact_id,
-                    channel=Channel(channel.kind),
-                    purpose=Purpose(message.purpose or "service"),
-                    sent_at=now,
-                    business_initiated=job.business_initiated,
-                    topic=message.topic,
-                    sender=channel.address,
-                    campaign_id=message.campaign_id,
-                    cost=message.cost_estimate,
+                lines.sends.append(
+                    pressure.send_row(
+                        message.workspace_id,
+                        message.contact_id,
+                        channel=Channel(channel.kind),
+                        purpose=Purpose(message.purpose or "service"),
+                        sent_at=now,
+                        business_initiated=job.business_initiated,
+                        topic=message.topic,
+                        sender=channel.address,
+                        campaign_id=message.campaign_id,
+                        cost=message.cost_estimate,
+                    )
                 )
             return
         if outcome.outcome_unknown:
             # Maybe sent: wait for a status webhook carrying our id before sending again.
             message.claimed_until = now + self.config.reconcile_grace
-            await messages.add_history(
-                session, message, "sending", now, detail="no answer from the platform; reconciling"
+            lines.history.append(
+                messages.history_row(
+                    message, "sending", now, detail="no answer from the platform; reconciling"
+                )
             )
             return
         error = outcome.error
@@ -335,13 +422,15 @@ class Dispatcher:
         if retry_in is not None and message.attempts < self.config.max_attempts:
             message.status = "queued"
             message.next_attempt_at = now + retry_in
-            await messages.add_history(
-                session, message, "retrying", now, error_code=error.code, detail=error.title
+            lines.history.append(
+                messages.history_row(
+                    message, "retrying", now, error_code=error.code, detail=error.title
+                )
             )
             return
         message.status = "failed"
-        await messages.add_history(
-            session, message, "failed", now, error_code=error.code, detail=error.title
+        lines.history.append(
+            messages.history_row(message, "failed", now, error_code=error.code, detail=error.title)
         )
         if outcome.error_class is ErrorClass.WINDOW_CLOSED:
             await conversations.mark_window_closed(

@@ -2,7 +2,7 @@
 
 Revision ID: 20261121_0002
 Revises: 20261121_0001
-Create Date: 2026-11-21 14:18:33.062048
+Create Date: 2026-11-21 14:43:41.744212
 """
 
 from collections.abc import Sequence
@@ -196,6 +196,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index(
+            "ix_messages_contact_order", ["channel_id", "contact_id", "status"], unique=False
+        )
+        batch_op.create_index(
             "ix_messages_contact_time", ["workspace_id", "contact_id", "created_at"], unique=False
         )
         batch_op.create_index(
@@ -243,6 +246,7 @@ def downgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("ix_messages_outbox")
         batch_op.drop_index("ix_messages_contact_time")
+        batch_op.drop_index("ix_messages_contact_order")
 
     op.drop_table("messages")
     with op.batch_alter_table("inbox_events", schema=None) as batch_op:
