@@ -57,7 +57,10 @@ async def main() -> None:
     box = SecretBox("bench")
     clock = OffsetClock()
     with tempfile.TemporaryDirectory() as folder:
-        url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{Path(folder) / 'dispatch.db'}"
+        url = (
+            os.environ.get("BENCH_DATABASE_URL")
+            or f"sqlite+aiosqlite:///{Path(folder) / 'dispatch.db'}"
+        )
         await asyncio.to_thread(upgrade, url)
         engine = make_engine(url)
         sessions = make_sessionmaker(engine)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from threadline import __version__
 from threadline.api.deps import AppState
 from threadline.api.errors import install_error_handlers
+from threadline.channels.directory import ChannelDirectory
 from threadline.channels.endpoints import router as channels_router
 from threadline.channels.whatsapp.endpoints import router as whatsapp_webhooks
 from threadline.config import Settings
@@ -39,6 +40,7 @@ def create_app(
         engine=engine,
         sessions=make_sessionmaker(engine),
         clock=clock or SystemClock(),
+        channels=ChannelDirectory(SecretBox(settings.secret_key.get_secret_value())),
     )
 
     @asynccontextmanager

@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.api import release_app_engine  # noqa: F401  (autouse: closes the app's pool)
 from tests.conftest import T0, Tenant
 from threadline.models import Base
 

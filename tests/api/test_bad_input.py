@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.api import release_app_engine  # noqa: F401  (autouse: closes the app's pool)
 from tests.conftest import Tenant
 from threadline.contacts.models import Contact, ContactURN
 

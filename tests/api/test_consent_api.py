@@ -10,7 +10,6 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.api import release_app_engine  # noqa: F401  (autouse: closes the app's pool)
 from tests.conftest import T0, Tenant
 from threadline.consent.models import ConsentEvent
 from threadline.kit.clock import FrozenClock

@@ -9,7 +9,6 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.api import release_app_engine  # noqa: F401  (autouse: closes the app's pool)
 from tests.conftest import Tenant
 from threadline.consent.models import Suppression
 from threadline.contacts.models import Contact

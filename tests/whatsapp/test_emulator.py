@@ -1,27 +1,29 @@
 """The platform emulator enforces the WhatsApp Cloud API's rules and speaks its wire format.
 
-The emulator runs in-process (ASGI transport). Tests about webhooks register the number with
-the callback URL of a tiny receiver served on a real local port, because the emulator posts
-webhooks over HTTP; every webhook the receiver accepts is checked for its signature and
-parsed with Threadline's own parser, so these tests also prove the two agree."""
+The emulator runs in-process (ASGI transport), or, for tests that use Threadline's own
+WhatsAppClient (aiohttp, which has no in-process transport), served on a real local port.
+Tests about webhooks register the number with the callback URL of a tiny receiver served on a
+real local port, because the emulator posts webhooks over HTTP; every webhook the receiver
+accepts is checked for its signature and parsed with Threadline's own parser, so these tests
+also prove the two agree."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request, Response
 
+from tests.whatsapp.harness import serving
 from threadline.channels import messages as m
 from threadline.channels.events import (
     ChannelEvent,
@@ -32,7 +34,7 @@ from threadline.channels.events import (
     StatusUpdate,
 )
 from threadline.channels.whatsapp import signature
-from threadline.channels.whatsapp.client import WhatsAppClient
+from threadline.channels.whatsapp.client import WhatsAppClient, new_session
 from threadline.channels.whatsapp.errors import ErrorClass
 from threadline.channels.whatsapp.render import render
 from threadline.channels.whatsapp.webhooks import parse
@@ -136,37 +138,13 @@ class Receiver:
         return found
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
 # -- the emulator under test ---------------------------------------------------------------
 @dataclass
 class Emu:
     app: FastAPI
     http: httpx.AsyncClient
     receiver: Receiver
+    session: aiohttp.ClientSession | None = None  # only when served on a real port
 
     @property
     def runtime(self) -> Runtime:
@@ -174,9 +152,10 @@ class Emu:
         return rt
 
     def client(self) -> WhatsAppClient:
+        assert self.session is not None, "WhatsAppClient needs emulator(served=True)"
         return WhatsAppClient(
-            self.http,
-            base_url=BASE,
+            self.session,
+            base_url=str(self.http.base_url),
             api_version=VERSION,
             phone_number_id=PNID,
             access_token=TOKEN,
@@ -222,21 +201,29 @@ async def emulator(
     *,
     webhooks: Receiver | None = None,
     throttle_http_status: int = 429,
+    served: bool = False,
     **number: Any,
 ) -> AsyncIterator[Emu]:
     app = create_emulator(seed, throttle_http_status=throttle_http_status)
     async with AsyncExitStack() as stack:
         callback = None
         if webhooks is not None:
-            callback = await stack.enter_async_context(serve(webhooks.app())) + "/hook"
-        # ASGITransport does not run the lifespan: run it here, so the webhook sender starts
-        # (hooks.start()) and stops (hooks.stop()) with the test.
-        await stack.enter_async_context(app.router.lifespan_context(app))
-        transport = httpx.ASGITransport(app=app)
+            callback = await stack.enter_async_context(serving(webhooks.app())) + "/hook"
+        # Either way the lifespan runs, so the webhook sender starts (hooks.start()) and stops
+        # (hooks.stop()) with the test; the clients close before the app stops.
+        session: aiohttp.ClientSession | None = None
+        transport: httpx.ASGITransport | None = None
+        if served:
+            url = await stack.enter_async_context(serving(app))
+            session = await stack.enter_async_context(new_session(timeout=10))
+        else:
+            # ASGITransport does not run the lifespan: run it here.
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            url, transport = BASE, httpx.ASGITransport(app=app)
         http = await stack.enter_async_context(
-            httpx.AsyncClient(transport=transport, base_url=BASE)
+            httpx.AsyncClient(transport=transport, base_url=url, timeout=10)
         )
-        emu = Emu(app, http, webhooks or Receiver())
+        emu = Emu(app, http, webhooks or Receiver(), session)
         await emu.control(
             "/numbers",
             {
@@ -256,6 +243,13 @@ async def emulator(
 async def emu() -> AsyncIterator[Emu]:
     """No callback URL: nothing is posted anywhere."""
     async with emulator() as e:
+        yield e
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[Emu]:
+    """On a real port, for Threadline's WhatsAppClient (aiohttp); no callback URL."""
+    async with emulator(served=True) as e:
         yield e
 
 
@@ -364,7 +358,7 @@ async def test_matching_templates_are_accepted_with_message_status(emu: Emu) -> 
 # -- throughput, pair rate, messaging limit ------------------------------------------------
 @pytest.mark.parametrize("http_status", [429, 400])
 async def test_sixth_send_within_a_second_exceeds_5_mps(http_status: int) -> None:
-    async with emulator(mps=5, throttle_http_status=http_status) as emu:
+    async with emulator(mps=5, throttle_http_status=http_status, served=True) as emu:
         await emu.add_template("notice", "UTILITY")
         users = [f"55119000001{i:02d}" for i in range(6)]
         for user in users:
@@ -631,36 +625,38 @@ async def test_referral_carries_a_ctwa_click_id(hooked: Emu) -> None:
     assert message.referral["ctwa_clid"]
 
 
-async def test_inbound_image_media_is_retrievable_with_the_token(hooked: Emu) -> None:
-    await hooked.add_user(ANA)
-    message_id = await hooked.user_says(ANA, type="image", text="jpeg-bytes")
-    message = await hooked.receiver.inbound(message_id)
-    assert message.kind == "image"
-    assert message.media is not None
-    assert message.media.mime_type == "image/jpeg"
-    assert message.media.sha256 == hashlib.sha256(b"jpeg-bytes").hexdigest()
-    media_path = f"/{VERSION}/{message.media.media_id}"
+async def test_inbound_image_media_is_retrievable_with_the_token() -> None:
+    # Served on a real port: the client's download_media follows the emulator's media URL.
+    async with emulator(webhooks=Receiver(), served=True) as hooked:
+        await hooked.add_user(ANA)
+        message_id = await hooked.user_says(ANA, type="image", text="jpeg-bytes")
+        message = await hooked.receiver.inbound(message_id)
+        assert message.kind == "image"
+        assert message.media is not None
+        assert message.media.mime_type == "image/jpeg"
+        assert message.media.sha256 == hashlib.sha256(b"jpeg-bytes").hexdigest()
+        media_path = f"/{VERSION}/{message.media.media_id}"
 
-    info = await hooked.http.get(media_path, headers=AUTH)
-    assert info.status_code == 200
-    assert info.json() | {"url": None} == {
-        "messaging_product": "whatsapp",
-        "url": None,
-        "mime_type": "image/jpeg",
-        "sha256": message.media.sha256,
-        "file_size": len(b"jpeg-bytes"),
-        "id": message.media.media_id,
-    }
-    url = info.json()["url"]
-    download = await hooked.http.get(url, headers=AUTH)
-    assert (download.status_code, download.content) == (200, b"jpeg-bytes")
-    assert download.headers["content-type"].startswith("image/jpeg")
-    assert (await hooked.http.get(media_path)).status_code == 401
-    assert (await hooked.http.get(url)).status_code == 401
-    assert await hooked.client().download_media(str(message.media.media_id)) == (
-        b"jpeg-bytes",
-        "image/jpeg",
-    )
+        info = await hooked.http.get(media_path, headers=AUTH)
+        assert info.status_code == 200
+        assert info.json() | {"url": None} == {
+            "messaging_product": "whatsapp",
+            "url": None,
+            "mime_type": "image/jpeg",
+            "sha256": message.media.sha256,
+            "file_size": len(b"jpeg-bytes"),
+            "id": message.media.media_id,
+        }
+        url = info.json()["url"]
+        download = await hooked.http.get(url, headers=AUTH)
+        assert (download.status_code, download.content) == (200, b"jpeg-bytes")
+        assert download.headers["content-type"].startswith("image/jpeg")
+        assert (await hooked.http.get(media_path)).status_code == 401
+        assert (await hooked.http.get(url)).status_code == 401
+        assert await hooked.client().download_media(str(message.media.media_id)) == (
+            b"jpeg-bytes",
+            "image/jpeg",
+        )
 
 
 # -- webhook delivery ----------------------------------------------------------------------
@@ -675,6 +671,11 @@ async def test_failed_webhook_deliveries_are_retried_until_accepted() -> None:
         assert len({c.body for c in receiver.calls}) == 1
         assert all(signature.valid(SECRET, c.body, c.signature) for c in receiver.calls)
         hooks = emu.runtime.hooks
+        # The receiver records a delivery before its 200 reaches the sender: let it land.
+        for _ in range(500):  # up to 5 s
+            if hooks.delivered:
+                break
+            await asyncio.sleep(0.01)
         assert (hooks.delivered, hooks.failed_attempts, hooks.pending) == (1, 2, 0)
 
 
@@ -699,24 +700,24 @@ async def test_number_quality_and_limit_changes_emit_signed_updates(hooked: Emu)
 
 
 # -- faults and the request log ------------------------------------------------------------
-async def test_error_rate_fault_answers_500_with_131000(emu: Emu) -> None:
-    await emu.add_user(ANA)
-    await emu.user_says(ANA, text="Hi")
-    await emu.control("/faults", {"error_rate": 1.0})
-    r = await emu.post(HELLO, ANA)
+async def test_error_rate_fault_answers_500_with_131000(served: Emu) -> None:
+    await served.add_user(ANA)
+    await served.user_says(ANA, text="Hi")
+    await served.control("/faults", {"error_rate": 1.0})
+    r = await served.post(HELLO, ANA)
     assert (r.status_code, graph_code(r)) == (500, 131000)
-    outcome = await emu.client().send(render(HELLO, ANA))
+    outcome = await served.client().send(render(HELLO, ANA))
     assert (outcome.error_class, outcome.http_status) == (ErrorClass.RETRY, 500)
-    await emu.control("/faults", {"error_rate": 0.0})
-    assert (await emu.post(HELLO, ANA)).status_code == 200
-    assert len(emu.runtime.state.users[ANA].inbox) == 1
+    await served.control("/faults", {"error_rate": 0.0})
+    assert (await served.post(HELLO, ANA)).status_code == 200
+    assert len(served.runtime.state.users[ANA].inbox) == 1
 
 
-async def test_throttle_burst_fault_throttles_the_next_sends_only(emu: Emu) -> None:
-    await emu.add_user(ANA)
-    await emu.user_says(ANA, text="Hi")
-    await emu.control("/faults", {"throttle_burst": 2})
-    client = emu.client()
+async def test_throttle_burst_fault_throttles_the_next_sends_only(served: Emu) -> None:
+    await served.add_user(ANA)
+    await served.user_says(ANA, text="Hi")
+    await served.control("/faults", {"throttle_burst": 2})
+    client = served.client()
     outcomes = [await client.send(render(HELLO, ANA)) for _ in range(3)]
     assert [(o.error.code if o.error else None) for o in outcomes] == [130429, 130429, None]
     assert [o.error_class for o in outcomes] == [ErrorClass.THROTTLE, ErrorClass.THROTTLE, None]

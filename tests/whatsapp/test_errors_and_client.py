@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
-import httpx
 import pytest
+from aiohttp import web
 
+from tests.whatsapp.harness import free_port
 from threadline.channels.whatsapp import signature
-from threadline.channels.whatsapp.client import SendOutcome, WhatsAppClient
+from threadline.channels.whatsapp.client import SendOutcome, WhatsAppClient, new_session
 from threadline.channels.whatsapp.errors import RETRYABLE, ErrorClass, classify
 
 E = ErrorClass
@@ -59,9 +63,11 @@ def test_only_transient_classes_are_retryable() -> None:
 
 
 # -- the client -----------------------------------------------------------------------------
-BASE = "https://graph.test"
+# A real Graph stand-in (aiohttp.web) on a local port: each phone-number id is one route,
+# answered by path, not by call order; every request it receives is recorded.
 VERSION = "v21.0"
 TOKEN = "secret-token"
+TIMEOUT = 0.3  # seconds; the "slow" route answers only after the client gave up
 
 
 def graph_error(code: int, message: str) -> dict[str, object]:
@@ -76,80 +82,110 @@ def graph_error(code: int, message: str) -> dict[str, object]:
     }
 
 
-def _raise(exc_type: type[httpx.TransportError]) -> Callable[[httpx.Request], httpx.Response]:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise exc_type("boom", request=request)
-
-    return handler
+def ok(body: dict[str, object]) -> Callable[[], web.Response]:
+    return lambda: web.json_response(body)
 
 
-# Each phone-number id is one route: the handler answers by path, not by call order.
-ROUTES: dict[str, Callable[[httpx.Request], httpx.Response]] = {
-    "text-ok": lambda r: httpx.Response(
-        200,
-        json={
+def fail(status: int, body: dict[str, object]) -> Callable[[], web.Response]:
+    return lambda: web.json_response(body, status=status)
+
+
+ROUTES: dict[str, Callable[[], web.Response]] = {
+    "text-ok": ok(
+        {
             "messaging_product": "whatsapp",
             "contacts": [{"input": "+5511999990000", "wa_id": "5511999990000"}],
             "messages": [{"id": "wamid.TEXT"}],
-        },
+        }
     ),
-    "template-ok": lambda r: httpx.Response(
-        200,
-        json={"messages": [{"id": "wamid.TPL", "message_status": "held_for_quality_assessment"}]},
+    "template-ok": ok(
+        {"messages": [{"id": "wamid.TPL", "message_status": "held_for_quality_assessment"}]}
     ),
-    "throttled-429": lambda r: httpx.Response(429, json=graph_error(130429, "(#130429) Rate")),
-    "throttled-400": lambda r: httpx.Response(400, json=graph_error(130429, "(#130429) Rate")),
-    "pair-400": lambda r: httpx.Response(400, json=graph_error(131056, "(#131056) pair")),
-    "window-429": lambda r: httpx.Response(429, json=graph_error(131047, "(#131047) window")),
-    "token-401": lambda r: httpx.Response(401, json=graph_error(190, "Error validating token")),
-    "bad-gateway": lambda r: httpx.Response(502, text="<html>Bad Gateway</html>"),
-    "unavailable": lambda r: httpx.Response(503, content=b""),
-    "no-id": lambda r: httpx.Response(200, json={"messages": []}),
-    "connect-error": _raise(httpx.ConnectError),
-    "read-timeout": _raise(httpx.ReadTimeout),
+    "throttled-429": fail(429, graph_error(130429, "(#130429) Rate")),
+    "throttled-400": fail(400, graph_error(130429, "(#130429) Rate")),
+    "pair-400": fail(400, graph_error(131056, "(#131056) pair")),
+    "window-429": fail(429, graph_error(131047, "(#131047) window")),
+    "token-401": fail(401, graph_error(190, "Error validating token")),
+    "bad-gateway": lambda: web.Response(
+        status=502, text="<html>Bad Gateway</html>", content_type="text/html"
+    ),
+    "unavailable": lambda: web.Response(status=503),
+    "no-id": ok({"messages": []}),
 }
 
 
-@pytest.fixture
-def seen() -> list[httpx.Request]:
-    return []
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    url: str
+    authorization: str | None
+    body: bytes
+
+
+@dataclass
+class Graph:
+    url: str
+    seen: list[Seen]
 
 
 @pytest.fixture
-async def http(seen: list[httpx.Request]) -> AsyncIterator[httpx.AsyncClient]:
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        _, version, route, tail = request.url.path.split("/")
-        assert (version, tail) == (VERSION, "messages")
-        return ROUTES[route](request)
+async def graph() -> AsyncIterator[Graph]:
+    seen: list[Seen] = []
+    release = asyncio.Event()
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        yield client
+    async def messages(request: web.Request) -> web.Response:
+        body = await request.read()
+        seen.append(
+            Seen(request.method, str(request.url), request.headers.get("Authorization"), body)
+        )
+        route = request.match_info["route"]
+        if route == "slow":
+            # Answers only once the test is over: long after the client's timeout.
+            await release.wait()
+            route = "text-ok"
+        return ROUTES[route]()
+
+    app = web.Application()
+    app.router.add_post(f"/{VERSION}/{{route}}/messages", messages)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield Graph(f"http://{host}:{port}", seen)
+    finally:
+        release.set()
+        await runner.cleanup()
 
 
-async def send(http: httpx.AsyncClient, route: str) -> SendOutcome:
-    client = WhatsAppClient(
-        http, base_url=BASE + "/", api_version=VERSION, phone_number_id=route, access_token=TOKEN
-    )
-    return await client.send({"messaging_product": "whatsapp", "to": "5511999990000"})
+async def send(base_url: str, route: str, session_timeout: float = 10.0) -> SendOutcome:
+    async with new_session(timeout=session_timeout) as http:
+        client = WhatsAppClient(
+            http,
+            base_url=base_url + "/",
+            api_version=VERSION,
+            phone_number_id=route,
+            access_token=TOKEN,
+        )
+        return await client.send({"messaging_product": "whatsapp", "to": "5511999990000"})
 
 
-async def test_success_gives_the_provider_id(
-    http: httpx.AsyncClient, seen: list[httpx.Request]
-) -> None:
-    text = await send(http, "text-ok")
+async def test_success_gives_the_provider_id(graph: Graph) -> None:
+    text = await send(graph.url, "text-ok")
     assert (text.ok, text.provider_id, text.message_status) == (True, "wamid.TEXT", None)
     assert text.error is None and text.error_class is None and not text.outcome_unknown
-    template = await send(http, "template-ok")
+    assert text.http_status == 200
+    template = await send(graph.url, "template-ok")
     assert (template.provider_id, template.message_status) == (
         "wamid.TPL",
         "held_for_quality_assessment",
     )
-    request = seen[0]
-    assert str(request.url) == f"{BASE}/{VERSION}/text-ok/messages"
+    request = graph.seen[0]
+    assert request.url == f"{graph.url}/{VERSION}/text-ok/messages"
     assert request.method == "POST"
-    assert request.headers["authorization"] == f"Bearer {TOKEN}"
-    assert json.loads(request.content) == {"messaging_product": "whatsapp", "to": "5511999990000"}
+    assert request.authorization == f"Bearer {TOKEN}"
+    assert json.loads(request.body) == {"messaging_product": "whatsapp", "to": "5511999990000"}
 
 
 @pytest.mark.parametrize(
@@ -163,9 +199,9 @@ async def test_success_gives_the_provider_id(
     ],
 )
 async def test_graph_errors_are_classified_by_code_not_http_status(
-    http: httpx.AsyncClient, route: str, status: int, code: int, expected: ErrorClass
+    graph: Graph, route: str, status: int, code: int, expected: ErrorClass
 ) -> None:
-    outcome = await send(http, route)
+    outcome = await send(graph.url, route)
     assert not outcome.ok
     assert outcome.http_status == status
     assert outcome.error is not None
@@ -176,29 +212,34 @@ async def test_graph_errors_are_classified_by_code_not_http_status(
 
 
 @pytest.mark.parametrize(("route", "status"), [("bad-gateway", 502), ("unavailable", 503)])
-async def test_5xx_without_a_graph_body_is_retried(
-    http: httpx.AsyncClient, route: str, status: int
-) -> None:
-    outcome = await send(http, route)
+async def test_5xx_without_a_graph_body_is_retried(graph: Graph, route: str, status: int) -> None:
+    outcome = await send(graph.url, route)
     assert (outcome.ok, outcome.error_class, outcome.http_status) == (False, E.RETRY, status)
+    assert outcome.error is not None and outcome.error.code == -status
     assert not outcome.outcome_unknown
+    assert len(graph.seen) == 1
 
 
-async def test_connection_failure_is_a_safe_retry(
-    http: httpx.AsyncClient, seen: list[httpx.Request]
-) -> None:
-    outcome = await send(http, "connect-error")
+async def test_connection_failure_is_a_safe_retry() -> None:
+    nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there: connection refused
+    outcome = await send(nobody, "text-ok")
     assert (outcome.ok, outcome.error_class, outcome.outcome_unknown) == (False, E.RETRY, False)
-    assert len(seen) == 1
+    assert outcome.http_status is None
+    assert outcome.error is not None and outcome.error.code == -1
 
 
-async def test_timeout_leaves_the_outcome_unknown(http: httpx.AsyncClient) -> None:
-    outcome = await send(http, "read-timeout")
+async def test_timeout_leaves_the_outcome_unknown(graph: Graph) -> None:
+    started = time.monotonic()
+    outcome = await send(graph.url, "slow", session_timeout=TIMEOUT)
+    assert time.monotonic() - started < TIMEOUT + 2
     assert (outcome.ok, outcome.error_class, outcome.outcome_unknown) == (False, E.RETRY, True)
+    assert outcome.http_status is None
+    # The platform did receive it: why a blind retry could send it twice.
+    assert [s.url for s in graph.seen] == [f"{graph.url}/{VERSION}/slow/messages"]
 
 
-async def test_accepted_without_an_id_is_not_a_success(http: httpx.AsyncClient) -> None:
-    outcome = await send(http, "no-id")
+async def test_accepted_without_an_id_is_not_a_success(graph: Graph) -> None:
+    outcome = await send(graph.url, "no-id")
     assert (outcome.ok, outcome.outcome_unknown) == (False, True)
 
 

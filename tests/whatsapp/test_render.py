@@ -4,10 +4,12 @@ HTTP call is made."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
+from aiohttp import web
 
 from threadline.channels import messages as m
 from threadline.channels.whatsapp.client import WhatsAppClient
@@ -551,21 +553,40 @@ VIOLATIONS: list[tuple[str, m.Content, str | None, str]] = [
 ]
 
 
-@pytest.fixture
-def recorded() -> list[httpx.Request]:
-    return []
+@dataclass
+class Platform:
+    """A real Graph stand-in (aiohttp.web) on a local port; records every request received."""
+
+    url: str
+    recorded: list[str]  # "METHOD URL" of each request received
 
 
 @pytest.fixture
-async def client(recorded: list[httpx.Request]) -> AsyncIterator[WhatsAppClient]:
-    def handler(request: httpx.Request) -> httpx.Response:
-        recorded.append(request)
-        return httpx.Response(200, json={"messages": [{"id": "wamid.SENT"}]})
+async def platform() -> AsyncIterator[Platform]:
+    recorded: list[str] = []
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+    async def anything(request: web.Request) -> web.Response:
+        recorded.append(f"{request.method} {request.url}")
+        return web.json_response({"messages": [{"id": "wamid.SENT"}]})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", anything)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield Platform(f"http://{host}:{port}", recorded)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def client(platform: Platform) -> AsyncIterator[WhatsAppClient]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
         yield WhatsAppClient(
             http,
-            base_url="https://graph.test",
+            base_url=platform.url,
             api_version="v21.0",
             phone_number_id="1065",
             access_token="tok",
@@ -585,23 +606,22 @@ async def test_limit_violation_is_refused_before_any_http_call(
     callback: str | None,
     where: str,
     client: WhatsAppClient,
-    recorded: list[httpx.Request],
+    platform: Platform,
 ) -> None:
     with pytest.raises(RenderError) as raised:
         await deliver(client, content, callback)
     assert raised.value.where == where
     assert raised.value.message
     assert str(raised.value).startswith(f"{where}: ")
-    assert recorded == []
+    assert platform.recorded == []
 
 
 async def test_the_same_client_does_send_valid_content(
-    client: WhatsAppClient, recorded: list[httpx.Request]
+    client: WhatsAppClient, platform: Platform
 ) -> None:
-    # The control for the test above: the mock transport really is reached by a good body.
+    # The control for the test above: the local server really is reached by a good body.
     await deliver(client, m.Text(body="x" * 4096), "x" * 512)
-    assert len(recorded) == 1
-    assert recorded[0].url == "https://graph.test/v21.0/1065/messages"
+    assert platform.recorded == [f"POST {platform.url}/v21.0/1065/messages"]
 
 
 @pytest.mark.parametrize(

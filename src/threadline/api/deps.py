@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from threadline.channels.directory import ChannelDirectory
 from threadline.config import Settings
 from threadline.kit.clock import Clock
 from threadline.kit.errors import Unauthorized
@@ -25,6 +26,7 @@ class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
+    channels: ChannelDirectory
 
 
 def app_state(request: Request) -> AppState:
@@ -42,7 +44,7 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-def now(request: Request) -> datetime:
+async def now(request: Request) -> datetime:
     return app_state(request).clock.now()
 
 

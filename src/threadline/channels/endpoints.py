@@ -82,6 +82,7 @@ async def add_whatsapp(
     channel = await service.add_whatsapp(
         session, workspace.id, service.NewWhatsAppChannel(**body.model_dump()), box, now
     )
+    app_state(request).channels.invalidate()
     return channel_out(channel)
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -14,7 +15,6 @@ from sqlalchemy.orm import aliased
 
 from threadline.channels import codec
 from threadline.channels import events as ev
-from threadline.channels.models import ChannelAccount
 from threadline.inbox.models import InboxEvent
 from threadline.kit.ids import new_id
 
@@ -26,7 +26,16 @@ def _content_hash(stored: dict[str, object]) -> str:
     return hashlib.sha256(json.dumps(stored, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def keys_for(channel: ChannelAccount, event: ev.ChannelEvent) -> tuple[str, str, str]:
+class ChannelRef(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+
+
+def keys_for(channel: ChannelRef, event: ev.ChannelEvent) -> tuple[str, str, str]:
     """(dedupe key, ordering key, kind) of an event."""
     if isinstance(event, ev.InboundMessage):
         return event.dedupe_key, f"contact:{event.sender.address}", "message"
@@ -46,32 +55,39 @@ def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
 
 
 async def store(
-    session: AsyncSession, channel: ChannelAccount, events: Sequence[ev.ChannelEvent], now: datetime
+    session: AsyncSession, channel: ChannelRef, events: Sequence[ev.ChannelEvent], now: datetime
 ) -> tuple[int, int]:
-    """Insert events that are new; returns (stored, duplicates). Malformed and unhandled
-    events are kept for the record but marked processed."""
-    stored = 0
+    """Insert the events that are new, in one statement; returns (stored, duplicates).
+    Malformed and unhandled events are kept for the record but marked processed."""
+    if not events:
+        return 0, 0
+    rows = []
     for event in events:
         dedupe, ordering, kind = keys_for(channel, event)
         done = isinstance(event, ev.Malformed | ev.Unhandled)
-        statement = (
-            _insert(session)
-            .values(
-                id=new_id("inb"),
-                workspace_id=channel.workspace_id,
-                channel_id=channel.id,
-                dedupe_key=dedupe[:300],
-                kind=kind,
-                ordering_key=ordering[:200],
-                payload=codec.dump(event),
-                received_at=now,
-                processed_at=now if done else None,
-                attempts=0,
-            )
-            .on_conflict_do_nothing(index_elements=["channel_id", "dedupe_key"])
+        rows.append(
+            {
+                "id": new_id("inb"),
+                "workspace_id": channel.workspace_id,
+                "channel_id": channel.id,
+                "dedupe_key": dedupe[:300],
+                "kind": kind,
+                "ordering_key": ordering[:200],
+                "payload": codec.dump(event),
+                "received_at": now,
+                "processed_at": now if done else None,
+                "claimed_until": None,
+                "attempts": 0,
+                "error": None,
+            }
         )
-        result = await session.execute(statement)
-        stored += getattr(result, "rowcount", 0) or 0
+    # executemany form: SQLAlchemy caches one compiled statement for every batch size.
+    statement = (
+        _insert(session)
+        .on_conflict_do_nothing(index_elements=["channel_id", "dedupe_key"])
+        .returning(InboxEvent.id)
+    )
+    stored = len((await session.execute(statement, rows)).all())
     return stored, len(events) - stored
 
 

@@ -61,6 +61,12 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = normalise_database_url(url)
     if url.startswith("sqlite"):
         # One writer at a time on SQLite: a short busy timeout turns lock contention into waits.
+        # SQLite has one writer. Several connections in one process would queue on its file
+        # lock through the busy handler, which sleeps in steps of up to 100 ms; one connection
+        # per process queues the work in memory instead (measured: docs/benchmarks.md).
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", 60)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

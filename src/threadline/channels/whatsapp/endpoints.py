@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import defaultdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from threadline.api.deps import Now, Session, app_state
-from threadline.channels import service as channels
-from threadline.channels.events import NumberQualityChange
-from threadline.channels.models import ChannelAccount
+from threadline.channels.directory import KnownChannel
+from threadline.channels.events import ChannelEvent, NumberQualityChange
 from threadline.channels.whatsapp import signature
 from threadline.channels.whatsapp.webhooks import WebhookFormatError, parse
 from threadline.inbox import service as inbox
@@ -45,9 +45,8 @@ async def verify(
             },
             status_code=400,
         )
-    box = _box(request)
-    for channel in await channels.all_of_kind(session, "whatsapp"):
-        if constant_time_equals(channels.unseal(box, channel).verify_token, token):
+    for channel in await app_state(request).channels.whatsapp(session):
+        if constant_time_equals(channel.verify_token, token):
             return PlainTextResponse(challenge)
     return JSONResponse(
         {"error": "forbidden", "message": "verify token does not match"}, status_code=403
@@ -71,14 +70,10 @@ def _referenced(payload: Any) -> tuple[set[str], set[str]]:
 
 
 async def _channels_for(
-    session: Session, numbers: set[str], accounts: set[str]
-) -> list[ChannelAccount]:
-    found = [
-        c
-        for c in await channels.all_of_kind(session, "whatsapp")
-        if c.address in numbers or (not numbers and c.account_id in accounts)
-    ]
-    return found
+    request: Request, session: Session, numbers: set[str], accounts: set[str]
+) -> list[KnownChannel]:
+    known = await app_state(request).channels.whatsapp(session)
+    return [c for c in known if c.address in numbers or (not numbers and c.account_id in accounts)]
 
 
 def _digits(text: str) -> str:
@@ -95,7 +90,7 @@ async def receive(request: Request, session: Session, now: Now) -> Response:
             {"error": "bad_request", "message": "body is not JSON"}, status_code=400
         )
     numbers, accounts = _referenced(payload)
-    targets = await _channels_for(session, numbers, accounts)
+    targets = await _channels_for(request, session, numbers, accounts)
     if not targets:
         return JSONResponse(
             {
@@ -105,9 +100,8 @@ async def receive(request: Request, session: Session, now: Now) -> Response:
             },
             status_code=404,
         )
-    box = _box(request)
     header = request.headers.get("x-hub-signature-256")
-    secrets = {channels.unseal(box, c).app_secret for c in targets}
+    secrets = {c.app_secret for c in targets}
     if len(secrets) != 1 or not signature.valid(secrets.pop(), raw, header):
         log.warning("rejected a WhatsApp webhook with a bad signature")
         return JSONResponse(
@@ -123,12 +117,17 @@ async def receive(request: Request, session: Session, now: Now) -> Response:
         return JSONResponse({"error": "bad_request", "message": str(exc)}, status_code=400)
     by_number = {c.address: c for c in targets}
     by_display = {_digits(c.display_number): c for c in targets if c.display_number}
-    stored = duplicates = 0
+    grouped: dict[str, list[ChannelEvent]] = defaultdict(list)
+    owner: dict[str, KnownChannel] = {}
     for event in events:
         account = getattr(event, "account", None)
         channel = by_number.get(str(account)) or targets[0]
         if isinstance(event, NumberQualityChange):
             channel = by_display.get(_digits(event.display_phone_number), channel)
-        new, dup = await inbox.store(session, channel, [event], now)
+        grouped[channel.id].append(event)
+        owner[channel.id] = channel
+    stored = duplicates = 0
+    for channel_id, batch in grouped.items():
+        new, dup = await inbox.store(session, owner[channel_id], batch, now)
         stored, duplicates = stored + new, duplicates + dup
     return JSONResponse({"stored": stored, "duplicates": duplicates})

@@ -1,0 +1,187 @@
+"""Webhook ingest: Threadline's receiver (verify signature, find the channel, parse, store
+once, acknowledge) against a bare endpoint that only checks the signature and parses JSON,
+in the same run, with the same signed payloads. Both servers run in their own process; the
+load comes from this one. Then the worker's processing rate for what was stored."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.whatsapp.harness import OffsetClock, free_port
+
+from threadline.channels import service as channels
+from threadline.channels.whatsapp.signature import signature
+from threadline.kit.crypto import SecretBox
+from threadline.kit.db import make_engine, make_sessionmaker, transaction
+from threadline.kit.migrate import upgrade
+from threadline.worker.ingest import ingest_once
+from threadline.workspaces.service import create_workspace
+
+N = int(os.environ.get("BENCH_WEBHOOKS", "3000"))
+CONCURRENCY = 32
+SECRET = "bench-app-secret"
+PHONE_NUMBER_ID = "106540352242922"
+
+
+def payload(n: int, now: int) -> bytes:
+    wa_id = f"5511{900000000 + n}"
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550783881",
+                                "phone_number_id": PHONE_NUMBER_ID,
+                            },
+                            "contacts": [{"profile": {"name": f"Person {n}"}, "wa_id": wa_id}],
+                            "messages": [
+                                {
+                                    "from": wa_id,
+                                    "id": f"wamid.bench{n}",
+                                    "timestamp": str(now),
+                                    "type": "text",
+                                    "text": {"body": "Hello, is this in stock?"},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    return json.dumps(body).encode()
+
+
+async def load(url: str, bodies: list[bytes]) -> float:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http:
+
+        async def worker() -> None:
+            while not queue.empty():
+                body = queue.get_nowait()
+                headers = {
+                    "X-Hub-Signature-256": signature(SECRET, body),
+                    "Content-Type": "application/json",
+                }
+                async with http.post(url, data=body, headers=headers) as response:
+                    assert response.status == 200, await response.text()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return len(bodies) / (time.perf_counter() - start)
+
+
+async def wait_up(url: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            try:
+                async with http.get(url):
+                    return
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} did not start")
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{Path(folder) / 'ingest.db'}"
+        await asyncio.to_thread(upgrade, url)
+        clock = OffsetClock()
+        engine = make_engine(url)
+        sessions = make_sessionmaker(engine)
+        async with transaction(sessions) as session:
+            workspace = (await create_workspace(session, "bench", clock.now())).workspace
+            await channels.add_whatsapp(
+                session,
+                workspace.id,
+                channels.NewWhatsAppChannel(
+                    phone_number_id=PHONE_NUMBER_ID,
+                    waba_id="102290129340398",
+                    access_token="t",
+                    app_secret=SECRET,
+                    verify_token="v",
+                ),
+                SecretBox("bench-secret-key"),
+                clock.now(),
+            )
+        now = int(time.time())
+        bodies = [payload(n, now) for n in range(N)]
+        env = {
+            **os.environ,
+            "THREADLINE_DATABASE_URL": url,
+            "THREADLINE_SECRET_KEY": "bench-secret-key",
+            "THREADLINE_LOG_LEVEL": "WARNING",
+            "BARE_APP_SECRET": SECRET,
+        }
+        port_app, port_bare = free_port(), free_port()
+        servers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "threadline.cli", "serve", "--port", str(port_app)], env=env
+            ),
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--app-dir",
+                    "bench",
+                    "bare_webhook:app",
+                    "--port",
+                    str(port_bare),
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+            ),
+        ]
+        try:
+            await wait_up(f"http://127.0.0.1:{port_app}/healthz")
+            await wait_up(f"http://127.0.0.1:{port_bare}/")
+            bare = await load(f"http://127.0.0.1:{port_bare}/webhooks/whatsapp", bodies)
+            ours = await load(f"http://127.0.0.1:{port_app}/webhooks/whatsapp", bodies)
+            again = await load(f"http://127.0.0.1:{port_app}/webhooks/whatsapp", bodies[:500])
+        finally:
+            for server in servers:
+                server.terminate()
+                server.wait(timeout=10)
+        start = time.perf_counter()
+        processed = 0
+        while True:
+            done = await ingest_once(sessions, clock, limit=200)
+            if not done:
+                break
+            processed += done
+        rate = processed / (time.perf_counter() - start)
+        await engine.dispose()
+    print(f"bare endpoint (signature + JSON parse): {bare:,.0f} webhooks/s")
+    print(
+        f"Threadline receiver (verify, store once, ack): {ours:,.0f} webhooks/s "
+        f"({ours / bare:.0%} of bare); duplicates re-acknowledged at {again:,.0f}/s"
+    )
+    print(
+        f"worker processing (contact, message, window, keywords): {rate:,.0f} events/s "
+        f"for {processed} events"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
