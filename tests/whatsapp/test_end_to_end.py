@@ -243,3 +243,33 @@ async def test_stop_means_no_further_marketing(
         for _ in range(3):
             await stack.work()
         assert not any(m.get("type") == "template" for m in await stack.inbox(USER))
+
+
+async def test_inbound_media_is_fetched_through_the_media_id_lookup(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        await stack.add_user(USER, read=0)
+        await stack.user_says(USER, "receipt-scan-bytes", type="image")
+
+        async def stored() -> bool:
+            return await count(sessions, direction="in") == 1
+
+        await stack.until(stored)
+        contact_id = await stack.contact_for(USER)
+        (message,) = (await stack.api.get(f"/api/v1/contacts/{contact_id}/messages")).json()
+        assert message["kind"] == "image"
+        media = await stack.api.get(f"/api/v1/messages/{message['id']}/media")
+        assert media.status_code == 200
+        assert media.content == b"receipt-scan-bytes"
+        assert media.headers["content-type"].startswith("image/jpeg")
+        text_only = await stack.api.post(
+            "/api/v1/messages",
+            json={
+                "contact_id": contact_id,
+                "purpose": "service",
+                "content": {"type": "text", "body": "Got it"},
+            },
+        )
+        none = await stack.api.get(f"/api/v1/messages/{text_only.json()['id']}/media")
+        assert none.status_code == 404

@@ -51,8 +51,13 @@ async def now(request: Request) -> datetime:
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
 
 
+# scope="function": commit (or roll back) before the response is sent, so a 2xx always
+# means the data is stored. FastAPI's default would commit after responding.
+_SESSION = Depends(db_session, scope="function")
+
+
 async def current_workspace(
-    session: Annotated[AsyncSession, Depends(db_session)],
+    session: Annotated[AsyncSession, _SESSION],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Workspace:
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -60,6 +65,6 @@ async def current_workspace(
     return await workspace_for_key(session, credentials.credentials)
 
 
-Session = Annotated[AsyncSession, Depends(db_session)]
+Session = Annotated[AsyncSession, _SESSION]
 Now = Annotated[datetime, Depends(now)]
 CurrentWorkspace = Annotated[Workspace, Depends(current_workspace)]

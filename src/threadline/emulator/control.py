@@ -75,30 +75,31 @@ async def update_number(
     if number is None:
         raise HTTPException(404, f"no number {phone_number_id}")
     old_limit = tier_label(number.tier)
-    event = None
+    events: list[str] = []
     if body.quality and body.quality != number.quality:
-        event = {"RED": "FLAGGED", "YELLOW": "FLAGGED", "GREEN": "UNFLAGGED"}[body.quality]
+        # YELLOW is a warning, not a flag; RED flags the number.
+        if body.quality == "RED" or number.quality == "RED":
+            events.append("FLAGGED" if body.quality == "RED" else "UNFLAGGED")
         number.quality = body.quality
     if body.unlimited or body.tier is not None:
         new_tier = None if body.unlimited else body.tier
         if new_tier != number.tier:
             bigger = new_tier is None or (number.tier is not None and new_tier > number.tier)
-            event = "UPGRADE" if bigger else "DOWNGRADE"
+            events.append("UPGRADE" if bigger else "DOWNGRADE")
             number.tier = new_tier
     if body.mps:
         number.mps = body.mps
-    if event:
-        limit = tier_label(number.tier)
+    for event in events:  # one notification per change, as the platform sends them
         value = {
             "display_phone_number": number.display_phone_number,
             "event": event,
-            "current_limit": limit,
+            "current_limit": tier_label(number.tier),
             "old_limit": old_limit,
         }
         rt.hooks.schedule(
             number, envelope(number, "phone_number_quality_update", value, rt.state.now())
         )
-    return {"quality": number.quality, "tier": number.tier, "mps": number.mps, "event": event}
+    return {"quality": number.quality, "tier": number.tier, "mps": number.mps, "events": events}
 
 
 class TemplateIn(BaseModel):

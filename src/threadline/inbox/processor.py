@@ -3,6 +3,7 @@ templates and channels. Runs inside one transaction per event."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,7 +71,7 @@ async def process(
     elif isinstance(event, ev.PlatformErrors):
         channel.settings = {
             **(channel.settings or {}),
-            "last_platform_errors": [e.__dict__ for e in event.errors],
+            "last_platform_errors": [dataclasses.asdict(e) for e in event.errors],
             "last_platform_errors_at": now.isoformat(),
         }
         log.warning("platform reported errors for %s: %s", channel.address, event.errors)

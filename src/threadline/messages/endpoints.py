@@ -6,14 +6,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+import aiohttp
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from threadline.api.deps import CurrentWorkspace, Now, Session
+from threadline.api.deps import CurrentWorkspace, Now, Session, app_state
+from threadline.channels import service as channels
 from threadline.channels.messages import Content
+from threadline.channels.whatsapp.client import WhatsAppClient, new_session
 from threadline.contacts.service import get_contact
-from threadline.kit.errors import NotFound
+from threadline.kit.crypto import SecretBox
+from threadline.kit.errors import NotFound, ThreadlineError
 from threadline.messages import service
 from threadline.messages.models import Message, MessageStatus
 from threadline.policy.types import Purpose
@@ -153,3 +157,41 @@ async def contact_thread(
         .limit(limit)
     )
     return [message_out(m) for m in reversed(list(rows))]
+
+
+@router.get("/messages/{message_id}/media", response_class=Response)
+async def message_media(
+    message_id: str, request: Request, session: Session, workspace: CurrentWorkspace
+) -> Response:
+    """The media a contact sent, fetched from the platform through its media-id lookup
+    (platform media URLs are short-lived and need the channel's token)."""
+    message = await session.scalar(
+        select(Message).where(Message.workspace_id == workspace.id, Message.id == message_id)
+    )
+    if message is None:
+        raise NotFound(f"no message {message_id} in this workspace", where="message_id")
+    media = (message.content or {}).get("media") or {}
+    if message.direction != "in" or not media.get("media_id"):
+        raise NotFound(f"message {message_id} carries no media", where="message_id")
+    channel = await channels.get(session, workspace.id, message.channel_id)
+    secrets = channels.unseal(
+        SecretBox(app_state(request).settings.secret_key.get_secret_value()), channel
+    )
+    async with new_session(timeout=30) as http:
+        client = WhatsAppClient(
+            http,
+            base_url=channel.base_url,
+            api_version=channel.api_version,
+            phone_number_id=channel.address,
+            access_token=secrets.access_token,
+        )
+        try:
+            data, mime = await client.download_media(str(media["media_id"]))
+        except aiohttp.ClientError as exc:
+            raise PlatformUnavailable(f"the platform did not return the media: {exc}") from exc
+    return Response(content=data, media_type=mime)
+
+
+class PlatformUnavailable(ThreadlineError):
+    status_code = 502
+    code = "platform_error"

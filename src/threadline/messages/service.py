@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -197,8 +198,8 @@ async def enqueue(
         message.status, message.next_attempt_at = "queued", now
     else:
         question = question_for(message, channel, facts, request.human_agent)
-        question = SendQuestion(
-            **{**question.__dict__, "campaign_holdout_percent": request.campaign_holdout_percent}
+        question = dataclasses.replace(
+            question, campaign_holdout_percent=request.campaign_holdout_percent
         )
         ((decision, _ctx),) = await decide_many(session, workspace, [question], now)
         apply_decision(message, decision, now)
@@ -277,7 +278,7 @@ async def record_inbound(
         content={
             "text": event.text,
             "payload": event.payload,
-            "media": event.media.__dict__ if event.media else None,
+            "media": dataclasses.asdict(event.media) if event.media else None,
             "location": event.location,
             "referral": event.referral,
             "forwarded": event.forwarded,

@@ -18,9 +18,21 @@ log = logging.getLogger("threadline.ingest")
 
 
 async def ingest_once(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock, limit: int = 100
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, limit: int = 100, rounds: int = 20
 ) -> int:
-    """Process one batch of pending events; returns how many were handled."""
+    """Process pending events; returns how many were handled. A claim takes only the head
+    event of each contact (that is what keeps one contact's events in order across
+    workers), so a contact with several waiting events needs several rounds."""
+    handled = 0
+    for _ in range(rounds):
+        done = await _one_round(sessions, clock, limit)
+        handled += done
+        if not done:
+            break
+    return handled
+
+
+async def _one_round(sessions: async_sessionmaker[AsyncSession], clock: Clock, limit: int) -> int:
     async with transaction(sessions) as session:
         claimed = [row.id for row in await inbox.claim(session, clock.now(), limit)]
     for event_id in claimed:

@@ -48,8 +48,13 @@ def _error_from(status: int, body: Any) -> SendOutcome:
 
 
 def new_session(timeout: float = 10.0, connections: int = 32) -> aiohttp.ClientSession:
+    # No total timeout: waiting for a pooled connection is not the platform being slow.
+    # Connecting and reading are timed separately, so a connect timeout (request never
+    # sent) can be retried safely while a read timeout (maybe sent) is reconciled.
     return aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=timeout),
+        timeout=aiohttp.ClientTimeout(
+            total=None, sock_connect=min(timeout, 5.0), sock_read=timeout
+        ),
         connector=aiohttp.TCPConnector(limit=connections),
     )
 
@@ -78,7 +83,7 @@ class WhatsAppClient:
                     payload = await response.json(content_type=None)
                 except ValueError:
                     payload = None
-        except aiohttp.ClientConnectorError as exc:
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # Never connected: the platform did not see the request, a retry is safe.
             detail = ErrorDetail(code=-1, title=f"connection failed: {type(exc).__name__}")
             return SendOutcome(error=detail, error_class=ErrorClass.RETRY)
