@@ -242,7 +242,8 @@ async def main() -> None:
     over = sum(1 for count in per_second.values() if count > LIMIT)
     full = sorted(per_second.values())[1:-1] or sorted(per_second.values())
     print(
-        f"dispatched {len(accepted)} messages in {elapsed:.1f} s: {len(accepted) / elapsed:,.0f} msg/s "
+        f"dispatched {len(accepted)} messages in {elapsed:.1f} s: "
+        f"{len(accepted) / elapsed:,.0f} msg/s "
         f"(limit {LIMIT}/s; busiest second {max(per_second.values())}, "
         f"median full second {full[len(full) // 2]})"
     )

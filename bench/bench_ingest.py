@@ -103,7 +103,10 @@ async def wait_up(url: str) -> None:
 
 async def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
-        url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{Path(folder) / 'ingest.db'}"
+        url = (
+            os.environ.get("BENCH_DATABASE_URL")
+            or f"sqlite+aiosqlite:///{Path(folder) / 'ingest.db'}"
+        )
         await asyncio.to_thread(upgrade, url)
         clock = OffsetClock()
         engine = make_engine(url)

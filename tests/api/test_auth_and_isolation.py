@@ -582,6 +582,9 @@ def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
         ("GET", "/api/v1/messages/{message_id}"): [
             Probe("GET", f"/api/v1/messages/{world.b_message}")
         ],
+        ("GET", "/api/v1/messages/{message_id}/media"): [
+            Probe("GET", f"/api/v1/messages/{world.b_message}/media")
+        ],
         ("GET", "/api/v1/contacts/{contact_id}/messages"): [Probe("GET", f"{c}/messages")],
     }
 

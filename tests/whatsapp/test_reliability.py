@@ -6,7 +6,6 @@ import asyncio
 import collections
 import os
 import signal
-import subprocess
 import sys
 from datetime import timedelta
 from typing import Any
@@ -122,34 +121,37 @@ async def test_worker_killed_mid_dispatch_then_restarted_delivers_each_message_o
             **os.environ,
             "THREADLINE_DATABASE_URL": database_url,
             "THREADLINE_SECRET_KEY": stack.settings.secret_key.get_secret_value(),
-            "THREADLINE_DISPATCH_LEASE_SECONDS": "2",
-            "THREADLINE_RECONCILE_GRACE_SECONDS": "1",
+            # Short enough for a quick test, long enough for status webhooks to arrive first
+            # on a loaded machine (production: 30 s and 20 s).
+            "THREADLINE_DISPATCH_LEASE_SECONDS": "4",
+            "THREADLINE_RECONCILE_GRACE_SECONDS": "4",
             "THREADLINE_DISPATCH_BATCH": "40",
         }
         command = [sys.executable, "-m", "threadline.cli", "worker"]
-        first = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+        first = await asyncio.create_subprocess_exec(*command, env=env)
         try:
             while len(accepted_per_message(await stack.requests())) < 30:
-                assert first.poll() is None, first.stderr.read() if first.stderr else ""
+                assert first.returncode is None, "the worker died on its own"
                 await asyncio.sleep(0.02)
             first.send_signal(signal.SIGKILL)
-            first.wait(timeout=10)
+            await asyncio.wait_for(first.wait(), 10)
         finally:
-            if first.poll() is None:
+            if first.returncode is None:
                 first.kill()
+                await first.wait()
         killed_at = len(accepted_per_message(await stack.requests()))
         assert killed_at < len(users), "the kill came too late to test anything"
-        second = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+        second = await asyncio.create_subprocess_exec(*command, env=env)
         try:
             deadline = asyncio.get_running_loop().time() + 60
             while len(accepted_per_message(await stack.requests())) < len(users):
                 assert asyncio.get_running_loop().time() < deadline, "not all delivered"
-                assert second.poll() is None, second.stderr.read() if second.stderr else ""
+                assert second.returncode is None, "the restarted worker died"
                 await asyncio.sleep(0.1)
             await asyncio.sleep(1.5)  # anything sent twice would show up by now
         finally:
             second.send_signal(signal.SIGTERM)
-            second.wait(timeout=20)
+            await asyncio.wait_for(second.wait(), 20)
         per_message = accepted_per_message(await stack.requests())
         assert len(per_message) == len(users)
         assert set(per_message.values()) == {1}, "a message reached the platform twice"
