@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from threadline.app import create_app
 from threadline.channels import service as channels
+from threadline.channels.whatsapp.signature import signature
 from threadline.config import Settings
 from threadline.emulator.app import create_emulator
 from threadline.kit.crypto import SecretBox
@@ -240,3 +242,34 @@ async def whatsapp_stack(
             await dispatcher.aclose()
             await api.aclose()
             await emulator.aclose()
+
+
+def notification(field: str, value: dict[str, Any]) -> bytes:
+    """A WhatsApp Business Account notification body, as the platform would post it."""
+    return json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": WABA_ID, "time": 1, "changes": [{"field": field, "value": value}]}],
+        }
+    ).encode()
+
+
+def messages_value(**items: Any) -> dict[str, Any]:
+    """The `value` of a `messages` notification for the test number."""
+    return {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+        **items,
+    }
+
+
+async def post_signed(base_url: str, body: bytes, secret: str = APP_SECRET) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        return await http.post(
+            "/webhooks/whatsapp",
+            content=body,
+            headers={
+                "X-Hub-Signature-256": signature(secret, body),
+                "Content-Type": "application/json",
+            },
+        )

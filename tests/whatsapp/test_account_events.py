@@ -3,32 +3,24 @@ and messaging limit; platform errors outside any message."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.whatsapp.harness import APP_SECRET, PHONE_NUMBER_ID, WABA_ID, Stack, whatsapp_stack
+from tests.whatsapp.harness import (
+    PHONE_NUMBER_ID,
+    Stack,
+    notification,
+    post_signed,
+    whatsapp_stack,
+)
 from threadline.channels.models import ChannelAccount
-from threadline.channels.whatsapp.signature import signature
 from threadline.templates.models import Template
 
 
 async def notify(stack: Stack, field: str, value: dict[str, Any]) -> None:
-    body = json.dumps(
-        {
-            "object": "whatsapp_business_account",
-            "entry": [{"id": WABA_ID, "time": 1, "changes": [{"field": field, "value": value}]}],
-        }
-    ).encode()
-    async with httpx.AsyncClient(base_url=stack.base_url) as http:
-        r = await http.post(
-            "/webhooks/whatsapp",
-            content=body,
-            headers={"X-Hub-Signature-256": signature(APP_SECRET, body)},
-        )
+    r = await post_signed(stack.base_url, notification(field, value))
     assert r.status_code == 200, r.text
     await stack.work()
 

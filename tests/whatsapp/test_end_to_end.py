@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -10,44 +9,34 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.whatsapp.harness import APP_SECRET, PHONE_NUMBER_ID, WABA_ID, Stack, whatsapp_stack
-from threadline.channels.whatsapp.signature import signature
+from tests.whatsapp.harness import (
+    Stack,
+    messages_value,
+    notification,
+    post_signed,
+    whatsapp_stack,
+)
 from threadline.messages.models import Message
 
 USER = "5511988887777"
 
 
-def inbound_payload(wa_id: str, message_id: str, text: str, timestamp: int) -> dict[str, Any]:
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": WABA_ID,
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "15550783881",
-                                "phone_number_id": PHONE_NUMBER_ID,
-                            },
-                            "contacts": [{"profile": {"name": "Ana"}, "wa_id": wa_id}],
-                            "messages": [
-                                {
-                                    "from": wa_id,
-                                    "id": message_id,
-                                    "timestamp": str(timestamp),
-                                    "type": "text",
-                                    "text": {"body": text},
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+def inbound_text(wa_id: str, message_id: str, text: str, timestamp: int) -> bytes:
+    return notification(
+        "messages",
+        messages_value(
+            contacts=[{"profile": {"name": "Ana"}, "wa_id": wa_id}],
+            messages=[
+                {
+                    "from": wa_id,
+                    "id": message_id,
+                    "timestamp": str(timestamp),
+                    "type": "text",
+                    "text": {"body": text},
+                }
+            ],
+        ),
+    )
 
 
 async def count(sessions: async_sessionmaker[AsyncSession], **where: Any) -> int:
@@ -76,18 +65,8 @@ async def test_inbound_delivered_three_times_is_stored_once(
     database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with whatsapp_stack(database_url, sessions) as stack:
-        body = json.dumps(
-            inbound_payload(USER, "wamid.TRIPLE", "Hello", int(stack.clock.now().timestamp()))
-        ).encode()
-        headers = {
-            "X-Hub-Signature-256": signature(APP_SECRET, body),
-            "Content-Type": "application/json",
-        }
-        async with httpx.AsyncClient(base_url=stack.base_url) as http:
-            answers = [
-                await http.post("/webhooks/whatsapp", content=body, headers=headers)
-                for _ in range(3)
-            ]
+        body = inbound_text(USER, "wamid.TRIPLE", "Hello", int(stack.clock.now().timestamp()))
+        answers = [await post_signed(stack.base_url, body) for _ in range(3)]
         assert [a.status_code for a in answers] == [200, 200, 200]
         assert [a.json()["stored"] for a in answers] == [1, 0, 0]
         await stack.work()
@@ -102,13 +81,9 @@ async def test_webhook_with_a_bad_signature_is_rejected_and_not_stored(
     database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with whatsapp_stack(database_url, sessions) as stack:
-        body = json.dumps(inbound_payload(USER, "wamid.FORGED", "hi", 1_700_000_000)).encode()
+        body = inbound_text(USER, "wamid.FORGED", "hi", 1_700_000_000)
+        forged = await post_signed(stack.base_url, body, secret="wrong")
         async with httpx.AsyncClient(base_url=stack.base_url) as http:
-            forged = await http.post(
-                "/webhooks/whatsapp",
-                content=body,
-                headers={"X-Hub-Signature-256": signature("wrong", body)},
-            )
             missing = await http.post("/webhooks/whatsapp", content=body)
         assert forged.status_code == 401 and missing.status_code == 401
         assert "X-Hub-Signature-256" in forged.json()["message"]

@@ -3,14 +3,18 @@ Threadline's model with what the platform reports."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.whatsapp.harness import APP_SECRET, PHONE_NUMBER_ID, WABA_ID, Stack, whatsapp_stack
-from threadline.channels.whatsapp.signature import signature
+from tests.whatsapp.harness import (
+    PHONE_NUMBER_ID,
+    Stack,
+    messages_value,
+    notification,
+    post_signed,
+    whatsapp_stack,
+)
 from threadline.kit.db import transaction
 from threadline.messages.models import Message
 
@@ -18,35 +22,8 @@ USER = "5511955554444"
 
 
 async def post_statuses(stack: Stack, statuses: list[dict[str, Any]]) -> None:
-    body = json.dumps(
-        {
-            "object": "whatsapp_business_account",
-            "entry": [
-                {
-                    "id": WABA_ID,
-                    "changes": [
-                        {
-                            "field": "messages",
-                            "value": {
-                                "messaging_product": "whatsapp",
-                                "metadata": {
-                                    "display_phone_number": "15550783881",
-                                    "phone_number_id": PHONE_NUMBER_ID,
-                                },
-                                "statuses": statuses,
-                            },
-                        }
-                    ],
-                }
-            ],
-        }
-    ).encode()
-    async with httpx.AsyncClient(base_url=stack.base_url) as http:
-        r = await http.post(
-            "/webhooks/whatsapp",
-            content=body,
-            headers={"X-Hub-Signature-256": signature(APP_SECRET, body)},
-        )
+    body = notification("messages", messages_value(statuses=statuses))
+    r = await post_signed(stack.base_url, body)
     assert r.status_code == 200, r.text
 
 

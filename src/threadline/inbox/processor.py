@@ -4,6 +4,7 @@ templates and channels. Runs inside one transaction per event."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -205,40 +206,23 @@ async def _preference(
         user_id=None if event.address.isdigit() else event.address,
     )
     contact, address = await contact_for(session, channel.workspace_id, sender, now)
-    at = min(event.timestamp, now)
-    evidence = {"detail": event.detail, "value": event.value}
-    if event.value == "stop":
-        change = consent.ConsentChange(
-            action=Action.REVOKE,
-            channel="whatsapp",
-            topic=ALL_MARKETING,
-            source="platform",
-            actor="contact",
-            occurred_at=at,
-            address=address,
-            evidence=evidence,
-        )
-    elif event.value == "resume":
-        change = consent.ConsentChange(
-            action=Action.RESTORE,
-            channel="whatsapp",
-            topic=ALL_MARKETING,
-            source="platform",
-            actor="contact",
-            occurred_at=at,
-            address=address,
-            evidence=evidence,
-        )
+    change_of = functools.partial(
+        consent.ConsentChange,
+        channel="whatsapp",
+        source="platform",
+        actor="contact",
+        occurred_at=min(event.timestamp, now),
+        address=address,
+        evidence={"detail": event.detail, "value": event.value},
+    )
+    if event.value in ("stop", "resume"):
+        # The WhatsApp "stop promotions" switch covers every marketing topic; resume undoes it.
+        action = Action.REVOKE if event.value == "stop" else Action.RESTORE
+        change = change_of(action=action, topic=ALL_MARKETING)
     else:
-        change = consent.ConsentChange(
+        change = change_of(
             action=Action.GRANT,
-            channel="whatsapp",
             topic="marketing",
-            source="platform",
-            actor="contact",
-            occurred_at=at,
-            address=address,
-            evidence=evidence,
             disclosure_text=SIGNUP_DISCLOSURE,
             disclosure_version="whatsapp-signup",
         )
