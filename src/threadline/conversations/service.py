@@ -32,11 +32,17 @@ async def get_conversation(
 
 
 async def _get_or_create(
-    session: AsyncSession, workspace_id: str, contact_id: str, channel: Channel, now: datetime
-) -> Conversation:
+    session: AsyncSession,
+    workspace_id: str,
+    contact_id: str,
+    channel: Channel,
+    now: datetime,
+    **initial: Any,
+) -> tuple[Conversation, bool]:
+    """The conversation, and whether it was created (with `initial` values) just now."""
     existing = await get_conversation(session, workspace_id, contact_id, channel)
     if existing is not None:
-        return existing
+        return existing, False
     conversation = Conversation(
         id=new_id("cnv"),
         workspace_id=workspace_id,
@@ -44,6 +50,7 @@ async def _get_or_create(
         channel=channel.value,
         created_at=now,
         updated_at=now,
+        **initial,
     )
     try:
         async with session.begin_nested():
@@ -52,8 +59,8 @@ async def _get_or_create(
         # Another worker created it first; per-contact ordering makes this rare.
         found = await get_conversation(session, workspace_id, contact_id, channel)
         assert found is not None
-        return found
-    return conversation
+        return found, False
+    return conversation, True
 
 
 async def record_inbound(
@@ -70,7 +77,18 @@ async def record_inbound(
     timestamp; a click-to-message ad referral also opens the free entry-point window."""
     if platform_timestamp > now + MAX_CLOCK_SKEW:
         raise InvalidInput("message timestamp is in the future", where="timestamp")
-    conversation = await _get_or_create(session, workspace_id, contact_id, channel, now)
+    entry = {"last_referral": referral, "entry_point_at": platform_timestamp} if referral else {}
+    conversation, created = await _get_or_create(
+        session,
+        workspace_id,
+        contact_id,
+        channel,
+        now,
+        last_inbound_at=platform_timestamp,
+        **entry,
+    )
+    if created:
+        return conversation
     latest = conversation.last_inbound_at
     if latest is None or platform_timestamp > latest:
         conversation.last_inbound_at = platform_timestamp
@@ -88,7 +106,7 @@ async def mark_window_closed(
 ) -> None:
     """The platform refused a free-form message (e.g. WhatsApp 131047): trust it over our
     arithmetic until the contact writes again."""
-    conversation = await _get_or_create(session, workspace_id, contact_id, channel, at)
+    conversation, _ = await _get_or_create(session, workspace_id, contact_id, channel, at)
     conversation.window_closed_at = at
     conversation.updated_at = at
     await session.flush()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels.events import Sender
 from threadline.contacts.models import Contact, ContactURN
-from threadline.contacts.service import derive_timezone, find_by_urn
+from threadline.contacts.service import derive_timezone
 from threadline.contacts.urns import URN
 from threadline.kit.ids import new_id
 from threadline.policy.holdout import new_bucket
@@ -31,11 +32,18 @@ async def contact_for(
     """The contact (created on first contact) and the address to reply to. A person who
     asked to be erased and writes again starts afresh: suppressions stop outreach, not replies."""
     urns = urns_for(sender)
-    contact = None
-    for urn in urns:
-        contact = await find_by_urn(session, workspace_id, urn)
-        if contact is not None:
-            break
+    owners = dict(
+        (
+            await session.execute(
+                select(ContactURN.urn, ContactURN.contact_id).where(
+                    ContactURN.workspace_id == workspace_id,
+                    ContactURN.urn.in_([str(u) for u in urns]),
+                )
+            )
+        ).all()
+    )
+    contact_id = next((owners[str(u)] for u in urns if str(u) in owners), None)
+    contact = await session.get(Contact, contact_id) if contact_id else None
     if contact is None:
         contact = Contact(
             id=new_id("con"),
@@ -53,8 +61,7 @@ async def contact_for(
     elif sender.name and not contact.name:
         contact.name = sender.name
     for urn in urns:
-        owner = await find_by_urn(session, workspace_id, urn)
-        if owner is None:
+        if str(urn) not in owners:
             session.add(
                 ContactURN(
                     id=new_id("urn"),
