@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -127,6 +128,35 @@ async def _validate(
             )
 
 
+def event_row(
+    workspace_id: str, contact_id: str, change: ConsentChange, now: datetime
+) -> dict[str, Any]:
+    """A validated change as ledger-line column values (bulk import writes many at once)."""
+    expires_at = (
+        change.occurred_at + timedelta(days=DOUBLE_OPT_IN_EXPIRY_DAYS)
+        if change.action is Action.REQUEST
+        else None
+    )
+    return {
+        "id": new_id("cev"),
+        "workspace_id": workspace_id,
+        "contact_id": contact_id,
+        "action": change.action.value,
+        "channel": change.channel,
+        "topic": change.topic,
+        "source": change.source,
+        "address": change.address,
+        "disclosure_text": change.disclosure_text,
+        "disclosure_version": change.disclosure_version,
+        "disclosure_sha256": sha256_hex(change.disclosure_text) if change.disclosure_text else None,
+        "evidence": change.evidence,
+        "actor": change.actor,
+        "occurred_at": change.occurred_at,
+        "expires_at": expires_at,
+        "recorded_at": now,
+    }
+
+
 async def record(
     session: AsyncSession, workspace_id: str, contact_id: str, change: ConsentChange, now: datetime
 ) -> ConsentEvent:
@@ -135,34 +165,13 @@ async def record(
     # A time slightly ahead of ours is clock skew (see _validate). The projection ignores lines
     # from the future, so recording it as given would delay e.g. a STOP until our clock caught
     # up: record it as happening now, keeping the reported time as evidence.
-    occurred_at = change.occurred_at
-    evidence = change.evidence
-    if occurred_at > now:
-        evidence = {**evidence, "reported_occurred_at": occurred_at.isoformat()}
-        occurred_at = now
-    expires_at = (
-        occurred_at + timedelta(days=DOUBLE_OPT_IN_EXPIRY_DAYS)
-        if change.action is Action.REQUEST
-        else None
-    )
-    event = ConsentEvent(
-        id=new_id("cev"),
-        workspace_id=workspace_id,
-        contact_id=contact_id,
-        action=change.action.value,
-        channel=change.channel,
-        topic=change.topic,
-        source=change.source,
-        address=change.address,
-        disclosure_text=change.disclosure_text,
-        disclosure_version=change.disclosure_version,
-        disclosure_sha256=sha256_hex(change.disclosure_text) if change.disclosure_text else None,
-        evidence=evidence,
-        actor=change.actor,
-        occurred_at=occurred_at,
-        expires_at=expires_at,
-        recorded_at=now,
-    )
+    if change.occurred_at > now:
+        change = dataclasses.replace(
+            change,
+            occurred_at=now,
+            evidence={**change.evidence, "reported_occurred_at": change.occurred_at.isoformat()},
+        )
+    event = ConsentEvent(**event_row(workspace_id, contact_id, change, now))
     session.add(event)
     await session.flush()
     return event
