@@ -233,3 +233,65 @@ def test_an_unforeseen_error_without_a_message_still_gives_one_line(
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("error: TimeoutError")
+
+
+def test_channels_add_whatsapp_stores_secrets_encrypted(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    migrated_db(db, "Acme")
+    args = [
+        "channels",
+        "add",
+        "whatsapp",
+        "--workspace",
+        "Acme",
+        "--phone-number-id",
+        "106540352242922",
+        "--waba-id",
+        "102290129340398",
+        "--token",
+        "EAAG-very-secret-token",
+        "--app-secret",
+        "app-secret-value",
+        "--verify-token",
+        "verify-token-value",
+        "--graph-url",
+        "http://127.0.0.1:8900",
+    ]
+    result = run_cli(args, sqlite_url(db), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    channel_id = result.stdout.strip()
+    assert channel_id.startswith("chn_")
+    rows = query(db, "SELECT address, account_id, base_url FROM channels WHERE id = ?", channel_id)
+    assert rows == [("106540352242922", "102290129340398", "http://127.0.0.1:8900")]
+    stored = database_bytes(db)
+    for secret in (b"EAAG-very-secret-token", b"app-secret-value", b"verify-token-value"):
+        assert secret not in stored
+    again = run_cli(args, sqlite_url(db), cwd=tmp_path)
+    assert_one_error_line(again, "already registered")
+
+
+def test_channels_add_with_a_bad_phone_number_id_fails_readably(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    migrated_db(db, "Acme")
+    result = run_cli(
+        [
+            "channels",
+            "add",
+            "whatsapp",
+            "--workspace",
+            "Acme",
+            "--phone-number-id",
+            "abc",
+            "--waba-id",
+            "1",
+            "--token",
+            "t",
+            "--app-secret",
+            "s",
+            "--verify-token",
+            "v",
+        ],
+        sqlite_url(db),
+        cwd=tmp_path,
+    )
+    assert_one_error_line(result, "phone number id must be digits")

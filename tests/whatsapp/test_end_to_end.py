@@ -248,3 +248,67 @@ async def test_inbound_media_is_fetched_through_the_media_id_lookup(
         )
         none = await stack.api.get(f"/api/v1/messages/{text_only.json()['id']}/media")
         assert none.status_code == 404
+
+
+async def test_double_opt_in_prompt_goes_out_in_the_window_and_start_confirms(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        await stack.add_user(USER, read=0)
+        await stack.user_says(USER, "I'd like your offers")
+        await stack.until(lambda: _has_contact(stack))
+        contact_id = await stack.contact_for(USER)
+        request = await stack.api.post(
+            f"/api/v1/contacts/{contact_id}/consent",
+            json={
+                "action": "request",
+                "channel": "whatsapp",
+                "topic": "marketing",
+                "source": "widget",
+                "disclosure": {
+                    "text": "Offers on WhatsApp, reply START to confirm",
+                    "version": "1",
+                },
+            },
+        )
+        assert request.status_code == 201, request.text
+        assert request.json()["prompt"]["status"] == "queued"
+
+        async def prompted() -> bool:
+            return any(
+                "reply START" in m.get("text", {}).get("body", "") for m in await stack.inbox(USER)
+            )
+
+        await stack.until(prompted)
+        await stack.user_says(USER, "START")
+
+        async def confirmed() -> bool:
+            state = (await stack.api.get(f"/api/v1/contacts/{contact_id}/consent")).json()
+            return {"channel": "whatsapp", "topic": "marketing", "status": "granted"} in state
+
+        await stack.until(confirmed)
+
+
+async def test_double_opt_in_prompt_outside_the_window_is_reported_not_sent(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        await stack.add_user("5511933332222", read=0)
+        created = await stack.api.post(
+            "/api/v1/contacts", json={"urns": ["whatsapp:+5511933332222"]}
+        )
+        contact_id = created.json()["id"]
+        request = await stack.api.post(
+            f"/api/v1/contacts/{contact_id}/consent",
+            json={
+                "action": "request",
+                "channel": "whatsapp",
+                "topic": "marketing",
+                "source": "widget",
+                "disclosure": {"text": "Offers on WhatsApp", "version": "1"},
+            },
+        )
+        prompt = request.json()["prompt"]
+        assert (prompt["status"], prompt["reason"]) == ("refused", "window_closed")
+        await stack.work()
+        assert await stack.inbox("5511933332222") == []

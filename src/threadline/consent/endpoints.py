@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, status
 from sqlalchemy import select
 
 from threadline.api.deps import CurrentWorkspace, Now, Session
+from threadline.channels.messages import Text
 from threadline.consent import service
 from threadline.consent.models import ConsentEvent, ConsentTopic
+from threadline.consent.projection import Action
 from threadline.consent.schemas import (
     ConsentEventOut,
     ConsentIn,
     ConsentStateOut,
+    PromptOut,
     TopicIn,
     TopicOut,
 )
 from threadline.contacts.service import get_contact
-from threadline.kit.errors import Conflict, InvalidInput
+from threadline.kit.errors import Conflict, InvalidInput, NotFound
 from threadline.kit.ids import new_id
+from threadline.messages import service as messages
+from threadline.policy.types import Channel, Purpose
+from threadline.workspaces.models import Workspace
+from threadline.workspaces.service import settings_of
 
 router = APIRouter(prefix="/api/v1", tags=["consent"])
 
@@ -95,7 +104,46 @@ async def record_consent(
     if change.occurred_at.tzinfo is None:
         raise InvalidInput("occurred_at needs a time zone offset (e.g. Z)", where="occurred_at")
     event = await service.record(session, workspace.id, contact.id, change, now)
-    return event_out(event)
+    out = event_out(event)
+    if change.action is Action.REQUEST and change.channel == Channel.WHATSAPP.value:
+        out.prompt = await _send_prompt(session, workspace, contact.id, change.topic, event.id, now)
+    return out
+
+
+async def _send_prompt(
+    session: Session,
+    workspace: Workspace,
+    contact_id: str,
+    topic: str,
+    event_id: str,
+    now: datetime,
+) -> PromptOut:
+    """Double opt-in: ask the person to confirm. It is a reply-style message, so the policy
+    lets it out only inside the service window; otherwise the answer says why not."""
+    settings = settings_of(workspace)
+    text = settings.double_opt_in_prompt.format(
+        business=settings.business_name or workspace.name, topic=topic
+    )
+    try:
+        message = await messages.enqueue(
+            session,
+            workspace,
+            messages.SendRequest(
+                contact_id=contact_id,
+                purpose=Purpose.SERVICE,
+                content=Text(body=text),
+                idempotency_key=f"double-opt-in:{event_id}",
+            ),
+            now,
+        )
+    except (NotFound, InvalidInput) as exc:
+        return PromptOut(message_id=None, status="not_sent", detail=exc.message)
+    return PromptOut(
+        message_id=message.id,
+        status=message.status,
+        reason=message.reason,
+        detail=message.error_detail,
+    )
 
 
 @router.get("/contacts/{contact_id}/consent")

@@ -71,6 +71,16 @@ class ConsentEventOut(BaseModel):
     occurred_at: datetime
     expires_at: datetime | None
     recorded_at: datetime
+    prompt: PromptOut | None = None
+
+
+class PromptOut(BaseModel):
+    """The double opt-in confirmation prompt Threadline queued (or why it could not)."""
+
+    message_id: str | None
+    status: str
+    reason: str | None = None
+    detail: str | None = None
 
 
 class ConsentStateOut(BaseModel):

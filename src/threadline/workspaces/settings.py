@@ -64,6 +64,10 @@ class WorkspaceSettings(BaseModel):
     quiet_hours: QuietHoursSetting = Field(default_factory=QuietHoursSetting)
     monthly_budget: Decimal | None = Field(default=None, ge=0)
     help_text: str = DEFAULT_HELP_TEXT
+    double_opt_in_prompt: str = (
+        "{business}: reply START to confirm you want {topic} messages from us. "
+        "Reply STOP at any time to opt out."
+    )
     opt_out_confirmation: str = (
         "You're unsubscribed and will get no more messages. Reply START to resubscribe."
     )
