@@ -456,3 +456,31 @@ async def test_export_then_import_into_a_fresh_workspace_round_trips(
     assert report.created == 3
     async with sessions() as session:
         assert comparable(await contacts_of(session, fresh)) == comparable(original)
+
+
+async def test_export_defuses_spreadsheet_formulas_and_import_restores_them(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    async with transaction(sessions) as session:
+        workspace = (await create_workspace(session, "Formulas", T0)).workspace
+        await service.create_contact(
+            session,
+            workspace.id,
+            ContactIn(name='=HYPERLINK("http://evil")', urns=["whatsapp:+5511988887777"]),
+            now=T0,
+            default_region="BR",
+        )
+    buffer = io.StringIO()
+    async with sessions() as session:
+        await csv_io.export_contacts(session, workspace.id, buffer)
+    exported = buffer.getvalue()
+    assert "'=HYPERLINK" in exported
+    async with transaction(sessions) as session:
+        other = (await create_workspace(session, "Formulas copy", T0)).workspace
+        report = await csv_io.import_contacts(
+            session, other.id, exported, now=T0, default_region="BR"
+        )
+    assert report.ok and report.created == 1
+    async with sessions() as session:
+        (contact,) = (await service.search(session, other.id))[0]
+    assert contact.name == '=HYPERLINK("http://evil")'

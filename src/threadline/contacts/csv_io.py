@@ -110,7 +110,7 @@ def _parse_row(
     now: datetime,
 ) -> _Row:
     def get(column: str) -> str:
-        return (raw.get(column) or "").strip()
+        return _undefuse((raw.get(column) or "").strip())
 
     urns: list[URN] = []
     if get("phone"):
@@ -137,7 +137,9 @@ def _parse_row(
     for column, value in raw.items():
         if column.startswith(FIELD_PREFIX) and value.strip():
             key = column[len(FIELD_PREFIX) :]
-            fields[key] = service.coerce_field(key, value.strip(), field_types[key], column)
+            fields[key] = service.coerce_field(
+                key, _undefuse(value.strip()), field_types[key], column
+            )
     topic = get("consent_topic") or None
     channels = _split(get("consent_channels"))
     consented_at = None
@@ -474,22 +476,34 @@ async def export_contacts(session: AsyncSession, workspace_id: str, out: io.Text
     while True:
         page, after = await service.search(session, workspace_id, after=after, limit=500)
         for item in await service.describe(session, page):
-            writer.writerow(
-                [
-                    item.id,
-                    item.name,
-                    item.language or "",
-                    item.timezone or "",
-                    ";".join(item.urns),
-                    ";".join(item.tags),
-                    ";".join(item.interests),
-                ]
-                + [_cell(item.fields.get(k)) for k in field_keys]
-                + [item.created_at.isoformat()]
-            )
+            cells = [
+                item.id,
+                item.name,
+                item.language or "",
+                item.timezone or "",
+                ";".join(item.urns),
+                ";".join(item.tags),
+                ";".join(item.interests),
+                *(_cell(item.fields.get(k)) for k in field_keys),
+                item.created_at.isoformat(),
+            ]
+            writer.writerow([_defuse(cell) for cell in cells])
             count += 1
         if after is None:
             return count
+
+
+# A cell starting with one of these runs as a formula when the file is opened in a spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defuse(cell: str) -> str:
+    """Export: quote a would-be formula with a leading apostrophe (import removes it)."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _undefuse(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
 
 
 def _cell(value: Any) -> str:
