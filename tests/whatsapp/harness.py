@@ -159,6 +159,29 @@ class Stack:
                 raise AssertionError("condition not reached in time")
             await asyncio.sleep(0.03)
 
+    async def send(self, contact_id: str, purpose: str, content: dict[str, Any]) -> dict[str, Any]:
+        """POST /api/v1/messages; returns the answer (status queued, deferred or refused)."""
+        r = await self.api.post(
+            "/api/v1/messages",
+            json={"contact_id": contact_id, "purpose": purpose, "content": content},
+        )
+        assert r.status_code == 201, r.text
+        answer: dict[str, Any] = r.json()
+        return answer
+
+    async def grant(self, contact_id: str, topic: str = "marketing") -> None:
+        r = await self.api.post(
+            f"/api/v1/contacts/{contact_id}/consent",
+            json={
+                "action": "grant",
+                "channel": "whatsapp",
+                "topic": topic,
+                "source": "widget",
+                "disclosure": {"text": f"{topic} messages on WhatsApp", "version": "1"},
+            },
+        )
+        assert r.status_code == 201, r.text
+
     async def contact_for(self, wa_id: str) -> str:
         r = await self.api.get("/api/v1/contacts", params={"urn": f"whatsapp:{wa_id}"})
         r.raise_for_status()

@@ -85,26 +85,12 @@ async def test_number_flagged_red_pauses_marketing_and_limit_tier_is_recorded(
             "/api/v1/contacts", json={"urns": ["whatsapp:+5511944443333"]}
         )
         contact_id = created.json()["id"]
-        await stack.api.post(
-            f"/api/v1/contacts/{contact_id}/consent",
-            json={
-                "action": "grant",
-                "channel": "whatsapp",
-                "topic": "marketing",
-                "source": "widget",
-                "disclosure": {"text": "Offers on WhatsApp", "version": "1"},
-            },
+        await stack.grant(contact_id)
+        promo = await stack.send(
+            contact_id, "marketing", {"type": "template", "name": "spring_sale", "body": ["20%"]}
         )
-        promo = await stack.api.post(
-            "/api/v1/messages",
-            json={
-                "contact_id": contact_id,
-                "purpose": "marketing",
-                "content": {"type": "template", "name": "spring_sale", "body": ["20%"]},
-            },
-        )
-        assert promo.json()["status"] == "refused"
-        assert promo.json()["reason"] == "quality_paused"
+        assert promo["status"] == "refused"
+        assert promo["reason"] == "quality_paused"
 
 
 async def test_platform_errors_outside_messages_are_kept_on_the_channel(

@@ -47,20 +47,6 @@ async def count(sessions: async_sessionmaker[AsyncSession], **where: Any) -> int
         return int(await s.scalar(stmt) or 0)
 
 
-async def grant_marketing(stack: Stack, contact_id: str) -> None:
-    r = await stack.api.post(
-        f"/api/v1/contacts/{contact_id}/consent",
-        json={
-            "action": "grant",
-            "channel": "whatsapp",
-            "topic": "marketing",
-            "source": "widget",
-            "disclosure": {"text": "Offers from Integration Shop on WhatsApp", "version": "v1"},
-        },
-    )
-    assert r.status_code == 201, r.text
-
-
 async def test_inbound_delivered_three_times_is_stored_once(
     database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -99,30 +85,15 @@ async def test_free_form_after_the_window_closed_is_refused_and_never_sent(
         await stack.user_says(USER, "Do you have this in blue?")
         await stack.until(lambda: _has_contact(stack))
         contact_id = await stack.contact_for(USER)
-        inside = await stack.api.post(
-            "/api/v1/messages",
-            json={
-                "contact_id": contact_id,
-                "purpose": "service",
-                "content": {"type": "text", "body": "Yes, we do!"},
-            },
-        )
-        assert inside.json()["status"] == "queued"
+        inside = await stack.send(contact_id, "service", {"type": "text", "body": "Yes, we do!"})
+        assert inside["status"] == "queued"
         await stack.until(lambda: _inbox_size(stack, USER, 1))
 
         stack.clock.advance(timedelta(hours=25))
         await stack.emulator.post("/_emulator/clock/advance", json={"seconds": 25 * 3600})
-        late = await stack.api.post(
-            "/api/v1/messages",
-            json={
-                "contact_id": contact_id,
-                "purpose": "service",
-                "content": {"type": "text", "body": "Anything else?"},
-            },
-        )
-        assert late.status_code == 201
-        assert late.json()["status"] == "refused"
-        assert late.json()["reason"] == "window_closed"
+        late = await stack.send(contact_id, "service", {"type": "text", "body": "Anything else?"})
+        assert late["status"] == "refused"
+        assert late["reason"] == "window_closed"
         for _ in range(5):
             await stack.work()
         sent = [r for r in await stack.requests() if r["result"] == "accepted"]
@@ -149,26 +120,12 @@ async def test_template_outside_the_window_goes_out_and_is_delivered(
             "/api/v1/contacts", json={"urns": ["whatsapp:+5511977776666"]}
         )
         contact_id = created.json()["id"]
-        await stack.api.post(
-            f"/api/v1/contacts/{contact_id}/consent",
-            json={
-                "action": "grant",
-                "channel": "whatsapp",
-                "topic": "transactional",
-                "source": "checkout_checkbox",
-                "disclosure": {"text": "Send me order updates on WhatsApp", "version": "v1"},
-            },
+        await stack.grant(contact_id, "transactional")
+        sent = await stack.send(
+            contact_id, "utility", {"type": "template", "name": "order_update", "body": ["A-1001"]}
         )
-        sent = await stack.api.post(
-            "/api/v1/messages",
-            json={
-                "contact_id": contact_id,
-                "purpose": "utility",
-                "content": {"type": "template", "name": "order_update", "body": ["A-1001"]},
-            },
-        )
-        assert sent.json()["status"] == "queued", sent.text
-        message_id = sent.json()["id"]
+        assert sent["status"] == "queued", sent
+        message_id = sent["id"]
 
         async def read() -> bool:
             r = await stack.api.get(f"/api/v1/messages/{message_id}")
@@ -195,7 +152,7 @@ async def test_stop_means_no_further_marketing(
         await stack.user_says(USER, "hello")
         await stack.until(lambda: _has_contact(stack))
         contact_id = await stack.contact_for(USER)
-        await grant_marketing(stack, contact_id)
+        await stack.grant(contact_id)
         await stack.user_says(USER, "STOP")
 
         async def confirmed() -> bool:
@@ -205,16 +162,11 @@ async def test_stop_means_no_further_marketing(
             )
 
         await stack.until(confirmed)
-        promo = await stack.api.post(
-            "/api/v1/messages",
-            json={
-                "contact_id": contact_id,
-                "purpose": "marketing",
-                "content": {"type": "template", "name": "spring_sale", "body": ["20%"]},
-            },
+        promo = await stack.send(
+            contact_id, "marketing", {"type": "template", "name": "spring_sale", "body": ["20%"]}
         )
-        assert promo.json()["status"] == "refused"
-        assert promo.json()["reason"] == "opted_out"
+        assert promo["status"] == "refused"
+        assert promo["reason"] == "opted_out"
         for _ in range(3):
             await stack.work()
         assert not any(m.get("type") == "template" for m in await stack.inbox(USER))
@@ -238,15 +190,8 @@ async def test_inbound_media_is_fetched_through_the_media_id_lookup(
         assert media.status_code == 200
         assert media.content == b"receipt-scan-bytes"
         assert media.headers["content-type"].startswith("image/jpeg")
-        text_only = await stack.api.post(
-            "/api/v1/messages",
-            json={
-                "contact_id": contact_id,
-                "purpose": "service",
-                "content": {"type": "text", "body": "Got it"},
-            },
-        )
-        none = await stack.api.get(f"/api/v1/messages/{text_only.json()['id']}/media")
+        text_only = await stack.send(contact_id, "service", {"type": "text", "body": "Got it"})
+        none = await stack.api.get(f"/api/v1/messages/{text_only['id']}/media")
         assert none.status_code == 404
 
 

@@ -24,7 +24,7 @@ USER = "5511955554444"
 async def post_statuses(stack: Stack, statuses: list[dict[str, Any]]) -> None:
     body = notification("messages", messages_value(statuses=statuses))
     r = await post_signed(stack.base_url, body)
-    assert r.status_code == 200, r.text
+    assert r.status_code == 200, r
 
 
 async def sent_message(stack: Stack) -> tuple[str, str, str]:
@@ -33,20 +33,15 @@ async def sent_message(stack: Stack) -> tuple[str, str, str]:
     await stack.user_says(USER, "hello")
 
     async def known() -> bool:
-        r = await stack.api.get("/api/v1/contacts", params={"urn": f"whatsapp:{USER}"})
-        return bool(r.json()["items"])
+        found = await stack.api.get("/api/v1/contacts", params={"urn": f"whatsapp:{USER}"})
+        return bool(found.json()["items"])
 
     await stack.until(known)
     contact_id = await stack.contact_for(USER)
-    r = await stack.api.post(
-        "/api/v1/messages",
-        json={
-            "contact_id": contact_id,
-            "purpose": "service",
-            "content": {"type": "text", "body": "Hi! How can we help?"},
-        },
+    answer = await stack.send(
+        contact_id, "service", {"type": "text", "body": "Hi! How can we help?"}
     )
-    message_id = r.json()["id"]
+    message_id = answer["id"]
 
     async def accepted() -> bool:
         m = (await stack.api.get(f"/api/v1/messages/{message_id}")).json()
@@ -155,16 +150,11 @@ async def test_131047_from_the_platform_closes_the_window_in_our_model(
         await stack.work()
         windows = (await stack.api.get(f"/api/v1/contacts/{contact_id}/conversations")).json()
         assert windows[0]["open"] is False
-        retry = await stack.api.post(
-            "/api/v1/messages",
-            json={
-                "contact_id": contact_id,
-                "purpose": "service",
-                "content": {"type": "text", "body": "Are you still there?"},
-            },
+        retry = await stack.send(
+            contact_id, "service", {"type": "text", "body": "Are you still there?"}
         )
-        assert retry.json()["status"] == "refused"
-        assert retry.json()["reason"] == "window_closed"
+        assert retry["status"] == "refused"
+        assert retry["reason"] == "window_closed"
 
 
 async def test_131050_from_the_platform_revokes_marketing_consent(
@@ -172,16 +162,7 @@ async def test_131050_from_the_platform_revokes_marketing_consent(
 ) -> None:
     async with whatsapp_stack(database_url, sessions) as stack:
         contact_id, _, provider_id = await sent_message(stack)
-        await stack.api.post(
-            f"/api/v1/contacts/{contact_id}/consent",
-            json={
-                "action": "grant",
-                "channel": "whatsapp",
-                "topic": "marketing",
-                "source": "widget",
-                "disclosure": {"text": "Offers on WhatsApp", "version": "1"},
-            },
-        )
+        await stack.grant(contact_id)
         ts = int(stack.clock.now().timestamp())
         await post_statuses(
             stack,
@@ -207,16 +188,7 @@ async def test_marketing_stop_and_resume_preferences_reach_the_ledger(
 ) -> None:
     async with whatsapp_stack(database_url, sessions) as stack:
         contact_id, _, _ = await sent_message(stack)
-        await stack.api.post(
-            f"/api/v1/contacts/{contact_id}/consent",
-            json={
-                "action": "grant",
-                "channel": "whatsapp",
-                "topic": "marketing",
-                "source": "widget",
-                "disclosure": {"text": "Offers on WhatsApp", "version": "1"},
-            },
-        )
+        await stack.grant(contact_id)
 
         async def marketing_status() -> str:
             state = (await stack.api.get(f"/api/v1/contacts/{contact_id}/consent")).json()
