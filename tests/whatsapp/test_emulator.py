@@ -106,7 +106,9 @@ class Receiver:
                 raise AssertionError(f"webhook not received in {within} s; got {events}")
             await asyncio.sleep(0.02)
 
-    async def statuses(self, message_id: str) -> list[StatusUpdate]:
+    async def statuses(
+        self, message_id: str, until: frozenset[str] = frozenset({"sent", "delivered", "read"})
+    ) -> list[StatusUpdate]:
         """Statuses of one message, in timestamp order, once it was read or failed (users
         here read everything). Webhooks may arrive out of order; timestamps may not."""
 
@@ -118,7 +120,7 @@ class Receiver:
 
         def done(events: list[ChannelEvent]) -> bool:
             seen = {s.status for s in of(events)}
-            return "failed" in seen or {"sent", "delivered", "read"} <= seen
+            return "failed" in seen or until <= seen
 
         return of(await self.wait_for(done))
 
@@ -551,6 +553,17 @@ async def test_sent_delivered_read_carry_pmp_pricing(
     times = [s.timestamp for s in statuses]
     assert times[0] < times[1] < times[2]
     assert all(t.utcoffset() == timedelta(0) for t in times)
+
+
+async def test_a_voice_message_that_is_listened_to_gets_played(hooked: Emu) -> None:
+    await hooked.add_user(ANA, read=1.0)
+    await hooked.user_says(ANA, text="Send me the audio guide")
+    voice = m.Media(kind="audio", link="https://example.com/guide.ogg")
+    message_id = await hooked.send(voice, ANA)
+    statuses = await hooked.receiver.statuses(
+        message_id, until=frozenset({"sent", "delivered", "read", "played"})
+    )
+    assert [s.status for s in statuses] == ["sent", "delivered", "read", "played"]
 
 
 # -- simulated people write to the business ------------------------------------------------

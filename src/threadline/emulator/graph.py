@@ -124,6 +124,9 @@ def _schedule_statuses(
     post(_status(number, accepted, "delivered", body, at=at + 1, **pricing), 0.15)
     if state.rng.random() < user.read:
         post(_status(number, accepted, "read", body, at=at + 2, **pricing), 0.3)
+        if body.get("type") == "audio":
+            # A voice message that was listened to.
+            post(_status(number, accepted, "played", body, at=at + 3, **pricing), 0.4)
         if state.rng.random() < user.reply:
             rt.user_says(
                 number,

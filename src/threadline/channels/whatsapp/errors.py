@@ -41,6 +41,8 @@ _EXACT: dict[int, ErrorClass] = {
     1: ErrorClass.RETRY,
     2: ErrorClass.RETRY,
     130472: ErrorClass.NOT_SENT,
+    # The business may not message users in that country (e.g. marketing to US numbers).
+    130497: ErrorClass.UNDELIVERABLE,
     100: ErrorClass.INVALID_REQUEST,
     131008: ErrorClass.INVALID_REQUEST,
     131009: ErrorClass.INVALID_REQUEST,
