@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from tests.whatsapp.harness import (
     post_signed,
     whatsapp_stack,
 )
+from threadline.inbox.models import InboxEvent
 from threadline.messages.models import Message
 
 USER = "5511988887777"
@@ -257,3 +259,45 @@ async def test_double_opt_in_prompt_outside_the_window_is_reported_not_sent(
         assert (prompt["status"], prompt["reason"]) == ("refused", "window_closed")
         await stack.work()
         assert await stack.inbox("5511933332222") == []
+
+
+async def test_an_opt_out_while_queued_stops_the_send_at_dispatch(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        await stack.add_user(USER, read=0)
+        await stack.add_template("spring_sale", "MARKETING", "Spring sale: {{1}} off")
+        await stack.sync_templates()
+        await stack.user_says(USER, "hello")
+        await stack.until(lambda: _has_contact(stack))
+        contact_id = await stack.contact_for(USER)
+        await stack.grant(contact_id)
+        promo = await stack.send(
+            contact_id,
+            "marketing",
+            {"type": "template", "name": "spring_sale", "body": ["20%"]},
+        )
+        assert promo["status"] == "queued"
+        # STOP arrives while the promotion waits in the outbox; the worker ingests before it
+        # dispatches, and the dispatcher asks the policy again.
+        await stack.user_says(USER, "STOP")
+
+        async def stop_stored() -> bool:
+            async with sessions() as s:
+                n = await s.scalar(
+                    select(func.count()).select_from(InboxEvent).where(InboxEvent.kind == "message")
+                )
+            return n == 2
+
+        deadline = asyncio.get_running_loop().time() + 10
+        while not await stop_stored():
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.02)
+        await stack.work()
+        detail = (await stack.api.get(f"/api/v1/messages/{promo['id']}")).json()
+        assert detail["status"] == "refused"
+        assert detail["reason"] == "opted_out"
+        assert [h["status"] for h in detail["history"]] == ["queued", "refused"]
+        await stack.work()
+        assert not any(m.get("type") == "template" for m in await stack.inbox(USER))
+        assert not any(r["type"] == "template" for r in await stack.requests())
