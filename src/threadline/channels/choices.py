@@ -1,0 +1,68 @@
+"""Offering choices the way each channel can show them, and reading the answer back.
+
+Up to 3 choices become reply buttons, up to 10 a list, and beyond that (or on channels
+without interactive messages) numbered text. Whatever was shown, the person may answer with
+the button, the number, the title or a synonym."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from threadline.channels import messages as m
+from threadline.channels.whatsapp.capabilities import CAPABILITIES
+from threadline.policy.types import Channel
+
+INTERACTIVE = frozenset({Channel.WHATSAPP})
+MAX_BUTTONS = CAPABILITIES.buttons_max
+MAX_ROWS = CAPABILITIES.list_rows_max
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    id: str
+    title: str
+    description: str | None = None
+    synonyms: tuple[str, ...] = field(default_factory=tuple)
+
+
+def present(
+    channel: Channel, body: str, choices: Sequence[Choice], *, list_button: str = "Choose"
+) -> m.Text | m.Buttons | m.ListMessage:
+    if not choices:
+        raise ValueError("no choices to present")
+    fits_buttons = all(len(c.title) <= CAPABILITIES.button_title_max for c in choices)
+    fits_rows = all(len(c.title) <= CAPABILITIES.list_row_title_max for c in choices)
+    if channel in INTERACTIVE and len(choices) <= MAX_BUTTONS and fits_buttons:
+        return m.Buttons(body=body, buttons=[m.Button(id=c.id, title=c.title) for c in choices])
+    if channel in INTERACTIVE and len(choices) <= MAX_ROWS and fits_rows:
+        rows = [m.ListRow(id=c.id, title=c.title, description=c.description) for c in choices]
+        return m.ListMessage(body=body, button=list_button, sections=[m.ListSection(rows=rows)])
+    numbered = "\n".join(f"{n}. {c.title}" for n, c in enumerate(choices, start=1))
+    return m.Text(body=f"{body}\n\n{numbered}\n\nReply with a number.")
+
+
+def _plain(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in kept).split())
+
+
+def match(answer: str, choices: Sequence[Choice], payload: str | None = None) -> Choice | None:
+    """The choice an answer means: a tapped button or row (payload = its id), its number in
+    the list, its title or a synonym (case and accents ignored); None if unclear."""
+    if payload:
+        for choice in choices:
+            if choice.id == payload:
+                return choice
+    said = _plain(answer)
+    if not said:
+        return None
+    if said.isdigit():
+        index = int(said)
+        return choices[index - 1] if 1 <= index <= len(choices) else None
+    for choice in choices:
+        if said in {_plain(choice.title), _plain(choice.id), *map(_plain, choice.synonyms)}:
+            return choice
+    return None
