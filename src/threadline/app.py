@@ -22,7 +22,6 @@ from threadline.consent.endpoints import router as consent_router
 from threadline.contacts.endpoints import router as contacts_router
 from threadline.conversations.endpoints import router as conversations_router
 from threadline.kit.clock import Clock, SystemClock
-from threadline.kit.crypto import SecretBox
 from threadline.kit.db import make_engine, make_sessionmaker
 from threadline.messages.endpoints import router as messages_router
 from threadline.policy.endpoints import router as policy_router
@@ -40,7 +39,8 @@ def create_app(
         engine=engine,
         sessions=make_sessionmaker(engine),
         clock=clock or SystemClock(),
-        channels=ChannelDirectory(SecretBox(settings.secret_key.get_secret_value())),
+        box=settings.secret_box(),
+        channels=ChannelDirectory(settings.secret_box()),
     )
 
     @asynccontextmanager
@@ -48,9 +48,8 @@ def create_app(
         stop = asyncio.Event()
         worker = None
         if with_worker:
-            box = SecretBox(settings.secret_key.get_secret_value())
             worker = asyncio.create_task(
-                run_worker(state.sessions, box, state.clock, stop, dispatch_config(settings))
+                run_worker(state.sessions, state.box, state.clock, stop, dispatch_config(settings))
             )
         yield
         stop.set()

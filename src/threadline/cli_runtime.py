@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from threadline.channels import service as channels
 from threadline.config import Settings
 from threadline.kit.clock import SystemClock
-from threadline.kit.crypto import SecretBox
 from threadline.kit.db import make_engine, make_sessionmaker
 from threadline.kit.logs import configure_logging
 from threadline.worker.settings import dispatch_config
@@ -42,7 +41,7 @@ def channels_add(
     if kind != "whatsapp":
         raise fail(f"unknown channel kind '{kind}' (supported: whatsapp)")
     settings = Settings.from_env()
-    box = SecretBox(settings.secret_key.get_secret_value())
+    box = settings.secret_box()
     now = SystemClock().now()
 
     async def work(session: AsyncSession) -> str:
@@ -90,7 +89,7 @@ def worker() -> None:
         try:
             await run_worker(
                 make_sessionmaker(engine),
-                SecretBox(settings.secret_key.get_secret_value()),
+                settings.secret_box(),
                 SystemClock(),
                 stop,
                 dispatch_config(settings),

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from threadline.kit.crypto import SecretBox
+
 DEFAULT_DEV_SECRET = "threadline-dev-secret-change-me"
 
 
@@ -48,6 +50,10 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment is passed in explicitly (see from_env), never read behind our back.
         return (init_settings,)
+
+    def secret_box(self) -> SecretBox:
+        """Seals channel secrets at rest with THREADLINE_SECRET_KEY."""
+        return SecretBox(self.secret_key.get_secret_value())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

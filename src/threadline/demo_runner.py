@@ -31,7 +31,6 @@ from threadline.demo import (
     DemoInfo,
     seed_demo,
 )
-from threadline.kit.crypto import SecretBox
 from threadline.kit.db import make_engine, make_sessionmaker, transaction
 
 log = logging.getLogger("threadline.demo")
@@ -78,7 +77,7 @@ async def _seed(settings: Settings, graph_url: str, contacts: int) -> DemoInfo:
                 datetime.now(UTC),
                 contacts,
                 graph_url=graph_url,
-                box=SecretBox(settings.secret_key.get_secret_value()),
+                box=settings.secret_box(),
             )
     finally:
         await engine.dispose()

@@ -16,7 +16,6 @@ from threadline.consent.projection import (
     TRANSACTIONAL,
     Action,
     LedgerLine,
-    pending_request,
     status,
 )
 from threadline.policy.types import ConsentStatus
@@ -239,10 +238,8 @@ def test_restore_gives_back_a_grant_made_between_two_stops() -> None:
 def test_double_opt_in_request_is_pending_until_confirmed() -> None:
     lines = ledger((REQUEST, "email", "news"))
     assert status(lines, "email", "news", NOW) is PENDING
-    assert pending_request(lines, "email", "news", NOW)
     confirmed = ledger((REQUEST, "email", "news"), (CONFIRM, "email", "news"))
     assert status(confirmed, "email", "news", NOW) is GRANTED
-    assert not pending_request(confirmed, "email", "news", NOW)
 
 
 def test_double_opt_in_request_expires_after_30_days() -> None:
@@ -251,7 +248,6 @@ def test_double_opt_in_request_expires_after_30_days() -> None:
     assert DOUBLE_OPT_IN_EXPIRY_DAYS == 30
     assert status(lines, "email", "news", expiry - timedelta(seconds=1)) is PENDING
     assert status(lines, "email", "news", expiry) is NONE
-    assert not pending_request(lines, "email", "news", expiry)
 
 
 def test_request_does_not_downgrade_an_existing_grant() -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from threadline.channels.directory import ChannelDirectory
 from threadline.config import Settings
 from threadline.kit.clock import Clock
+from threadline.kit.crypto import SecretBox
 from threadline.kit.errors import Unauthorized
 from threadline.workspaces.models import Workspace
 from threadline.workspaces.service import workspace_for_key
@@ -26,6 +27,7 @@ class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
+    box: SecretBox
     channels: ChannelDirectory
 
 

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from threadline.api.deps import CurrentWorkspace, Now, Session, app_state
 from threadline.channels import service
 from threadline.channels.models import ChannelAccount
-from threadline.kit.crypto import SecretBox
 from threadline.templates.sync import sync_templates as sync
 
 router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
@@ -78,7 +77,7 @@ async def add_whatsapp(
     workspace: CurrentWorkspace,
     now: Now,
 ) -> ChannelOut:
-    box = SecretBox(app_state(request).settings.secret_key.get_secret_value())
+    box = app_state(request).box
     channel = await service.add_whatsapp(
         session, workspace.id, service.NewWhatsAppChannel(**body.model_dump()), box, now
     )
@@ -97,7 +96,7 @@ async def sync_templates(
 ) -> dict[str, int]:
     """Pull the number's templates (with their category and status) from the platform."""
     channel = await service.get(session, workspace.id, channel_id)
-    box = SecretBox(app_state(request).settings.secret_key.get_secret_value())
+    box = app_state(request).box
     async with httpx.AsyncClient(timeout=20) as http:
         count = await sync(session, channel, box, http, now)
     return {"templates": count}

@@ -69,12 +69,6 @@ class Pricing:
     type: str | None = None  # regular, free_customer_service, free_entry_point
     billable: bool | None = None
 
-    @property
-    def charged(self) -> bool:
-        if self.type is not None:
-            return self.type == "regular"
-        return bool(self.billable)
-
 
 @dataclass(frozen=True, slots=True)
 class StatusUpdate:

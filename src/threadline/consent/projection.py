@@ -75,7 +75,3 @@ def status(lines: Iterable[LedgerLine], channel: str, topic: str, now: datetime)
         elif line.action is Action.RESTORE and state is ConsentStatus.REVOKED:
             state = before_revoke.pop() if before_revoke else ConsentStatus.NONE
     return state
-
-
-def pending_request(lines: Iterable[LedgerLine], channel: str, topic: str, now: datetime) -> bool:
-    return status(lines, channel, topic, now) is ConsentStatus.PENDING

@@ -24,7 +24,8 @@ from threadline.consent.projection import (
 from threadline.kit.crypto import sha256_hex
 from threadline.kit.errors import Conflict, InvalidInput
 from threadline.kit.ids import new_id
-from threadline.policy.types import Channel, ConsentFacts, ConsentStatus
+from threadline.policy.types import Channel, ConsentStatus
+from threadline.workspaces.settings import WorkspaceSettings
 
 SOURCES = frozenset(
     {"widget", "checkout_checkbox", "qr", "keyword", "ad", "import", "api", "agent", "platform"}
@@ -177,21 +178,6 @@ async def record(
     return event
 
 
-async def facts_for(
-    session: AsyncSession,
-    workspace_id: str,
-    contact_id: str,
-    channel: str,
-    topic: str,
-    now: datetime,
-) -> ConsentFacts:
-    lines = lines_of(await ledger(session, workspace_id, contact_id))
-    return ConsentFacts(
-        marketing=status(lines, channel, topic, now),
-        transactional=status(lines, channel, TRANSACTIONAL, now),
-    )
-
-
 async def current_state(
     session: AsyncSession, workspace_id: str, contact_id: str, now: datetime
 ) -> list[dict[str, str]]:
@@ -228,8 +214,8 @@ async def apply_inbound_text(
     address: str | None,
     occurred_at: datetime,
     now: datetime,
-    help_text: str,
-    opt_out_confirmation: str,
+    settings: WorkspaceSettings,
+    workspace_name: str,
 ) -> KeywordOutcome:
     """Run a contact's message through the keyword engine and write what it means."""
     match = classify(text)
@@ -247,14 +233,14 @@ async def apply_inbound_text(
         scope = ANY if match.kind is KeywordKind.OPT_OUT_ALL else channel
         change = ConsentChange(action=Action.REVOKE, channel=scope, topic=ANY, **base)  # type: ignore[arg-type]
         events.append(await record(session, workspace_id, contact_id, change, now))
-        reply = opt_out_confirmation
+        reply = settings.opt_out_confirmation
     elif match.kind is KeywordKind.OPT_IN:
         events.extend(
             await _opt_in_by_keyword(session, workspace_id, contact_id, channel, base, now)
         )
         reply = "You're subscribed again. Reply STOP to unsubscribe." if events else None
     elif match.kind is KeywordKind.HELP:
-        reply = help_text
+        reply = settings.help_message(workspace_name)
     return KeywordOutcome(match=match, reply=reply, events=events)
 
 

@@ -97,8 +97,8 @@ async def record_inbound(
         address=None,
         occurred_at=body.timestamp,
         now=now,
-        help_text=settings.help_text.format(business=settings.business_name or workspace.name),
-        opt_out_confirmation=settings.opt_out_confirmation,
+        settings=settings,
+        workspace_name=workspace.name,
     )
     return InboundOut(
         keyword=outcome.match.kind.value,

@@ -123,12 +123,6 @@ def facts_of(conversation: Conversation | None, channel: Channel) -> WindowFacts
     )
 
 
-async def windows(
-    session: AsyncSession, workspace_id: str, contact_id: str, channel: Channel
-) -> WindowFacts:
-    return facts_of(await get_conversation(session, workspace_id, contact_id, channel), channel)
-
-
 async def list_for_contact(
     session: AsyncSession, workspace_id: str, contact_id: str
 ) -> list[Conversation]:

@@ -112,8 +112,8 @@ async def _inbound(
             address=address,
             occurred_at=min(event.timestamp, now),
             now=now,
-            help_text=settings.help_text.format(business=settings.business_name or workspace.name),
-            opt_out_confirmation=settings.opt_out_confirmation,
+            settings=settings,
+            workspace_name=workspace.name,
         )
         if outcome.reply:
             reply = await messages.enqueue(

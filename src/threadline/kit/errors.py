@@ -37,8 +37,3 @@ class Conflict(ThreadlineError):
 class Unauthorized(ThreadlineError):
     status_code = 401
     code = "unauthorized"
-
-
-class Forbidden(ThreadlineError):
-    status_code = 403
-    code = "forbidden"

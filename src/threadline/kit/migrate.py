@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from importlib import resources
 
 from alembic import command
@@ -26,10 +25,6 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Migrate to `revision`. Safe to call from inside a running event loop's thread pool."""
     command.upgrade(alembic_config(database_url), revision)
-
-
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
-    await asyncio.to_thread(upgrade, database_url, revision)
 
 
 def _current_heads(connection: Connection) -> set[str]:

@@ -16,7 +16,6 @@ from threadline.channels import service as channels
 from threadline.channels.messages import Content
 from threadline.channels.whatsapp.client import WhatsAppClient, new_session
 from threadline.contacts.service import get_contact
-from threadline.kit.crypto import SecretBox
 from threadline.kit.errors import NotFound, ThreadlineError
 from threadline.messages import service
 from threadline.messages.models import Message, MessageStatus
@@ -174,9 +173,7 @@ async def message_media(
     if message.direction != "in" or not media.get("media_id"):
         raise NotFound(f"message {message_id} carries no media", where="message_id")
     channel = await channels.get(session, workspace.id, message.channel_id)
-    secrets = channels.unseal(
-        SecretBox(app_state(request).settings.secret_key.get_secret_value()), channel
-    )
+    secrets = channels.unseal(app_state(request).box, channel)
     async with new_session(timeout=30) as http:
         client = WhatsAppClient(
             http,

@@ -21,11 +21,10 @@ from threadline.kit.errors import Conflict, InvalidInput, NotFound
 from threadline.kit.ids import new_id
 from threadline.messages.models import Message, MessageStatus
 from threadline.policy.service import SendQuestion, decide_many, stored_urn
-from threadline.policy.types import Channel, Decision, Outcome, Purpose, Quality
+from threadline.policy.types import Channel, Decision, Outcome, Purpose, Quality, TemplateFacts
 from threadline.templates import service as templates
 from threadline.workspaces.models import Workspace
 
-CONTENT = content_types.CONTENT_ADAPTER
 FINAL = frozenset({"delivered", "read", "played", "failed", "refused", "received"})
 # A status only moves forward: a late "delivered" never overwrites "read".
 RANK = {
@@ -93,7 +92,10 @@ async def default_channel(
 
 
 def question_for(
-    message: Message, channel: ChannelAccount, template_facts: Any, human_agent: bool = False
+    message: Message,
+    channel: ChannelAccount,
+    template_facts: TemplateFacts | None,
+    human_agent: bool = False,
 ) -> SendQuestion:
     return SendQuestion(
         contact_id=message.contact_id,
@@ -128,7 +130,7 @@ async def template_facts_for(
     workspace_id: str,
     channel: ChannelAccount,
     content: content_types.Content,
-) -> Any:
+) -> TemplateFacts | None:
     if not isinstance(content, content_types.Template):
         return None
     found = await templates.find(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from threadline.kit.clock import as_utc
 from threadline.kit.ids import new_id
 from threadline.policy.models import PressureEvent
-from threadline.policy.types import Channel, Purpose, RecentSend
+from threadline.policy.types import Channel, Purpose
 
 LIMIT_WINDOW = timedelta(hours=24)
 
@@ -80,50 +79,22 @@ async def record_send(
     return event
 
 
-async def recent_marketing(
-    session: AsyncSession, workspace_id: str, contact_id: str, since: datetime
-) -> tuple[RecentSend, ...]:
+async def limit_recipients(
+    session: AsyncSession, workspace_id: str, sender: str, now: datetime
+) -> dict[str, datetime]:
+    """Recipients counted against `sender`'s messaging limit → their latest business-initiated
+    message. A recipient stops counting 24 h after that message."""
     rows = await session.execute(
-        select(PressureEvent.sent_at, PressureEvent.channel).where(
-            PressureEvent.workspace_id == workspace_id,
-            PressureEvent.contact_id == contact_id,
-            PressureEvent.purpose == Purpose.MARKETING.value,
-            PressureEvent.sent_at > since,
-        )
-    )
-    return tuple(RecentSend(sent_at=at, channel=Channel(ch)) for at, ch in rows.all())
-
-
-@dataclass(frozen=True)
-class LimitUsage:
-    recipients: int
-    includes_contact: bool
-    frees_at: datetime | None
-
-
-async def limit_usage(
-    session: AsyncSession, workspace_id: str, sender: str, contact_id: str, now: datetime
-) -> LimitUsage:
-    """Unique business-initiated recipients of `sender` in the rolling 24 h."""
-    since = now - LIMIT_WINDOW
-    # A recipient stops counting 24 h after their *latest* business-initiated message.
-    last_seen = (
-        select(PressureEvent.contact_id, func.max(PressureEvent.sent_at).label("last_at"))
+        select(PressureEvent.contact_id, func.max(PressureEvent.sent_at))
         .where(
             PressureEvent.workspace_id == workspace_id,
             PressureEvent.sender == sender,
             PressureEvent.business_initiated.is_(True),
-            PressureEvent.sent_at > since,
+            PressureEvent.sent_at > now - LIMIT_WINDOW,
         )
         .group_by(PressureEvent.contact_id)
     )
-    rows = (await session.execute(last_seen)).all()
-    oldest = min((as_utc(last_at) for _, last_at in rows), default=None)
-    return LimitUsage(
-        recipients=len(rows),
-        includes_contact=any(cid == contact_id for cid, _ in rows),
-        frees_at=oldest + LIMIT_WINDOW if oldest is not None else None,
-    )
+    return {contact_id: as_utc(last) for contact_id, last in rows.all()}
 
 
 async def spent_since(session: AsyncSession, workspace_id: str, since: datetime) -> Decimal:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.consent import service as consent
@@ -105,23 +105,6 @@ def _recipient(contact: Contact, urns: list[URN], default_zone: str) -> Recipien
     )
 
 
-async def _limit_usage(
-    session: AsyncSession, workspace_id: str, sender: str, at: datetime
-) -> dict[str, datetime]:
-    """Each recipient counted against `sender`'s limit → their latest business-initiated send."""
-    rows = await session.execute(
-        select(PressureEvent.contact_id, func.max(PressureEvent.sent_at))
-        .where(
-            PressureEvent.workspace_id == workspace_id,
-            PressureEvent.sender == sender,
-            PressureEvent.business_initiated.is_(True),
-            PressureEvent.sent_at > at - pressure.LIMIT_WINDOW,
-        )
-        .group_by(PressureEvent.contact_id)
-    )
-    return {contact_id: last for contact_id, last in rows.all()}
-
-
 @dataclass
 class _Loaded:
     """Everything a batch of decisions reads, loaded in a fixed number of queries. Decisions
@@ -200,7 +183,7 @@ async def _load(
     usage: dict[str, dict[str, datetime]] = {}
     for sender in {q.sender for q in questions if q.sender and q.messaging_limit is not None}:
         assert sender is not None
-        usage[sender] = await _limit_usage(session, workspace.id, sender, now)
+        usage[sender] = await pressure.limit_recipients(session, workspace.id, sender, now)
     budget_remaining: Decimal | None = None
     if settings.monthly_budget is not None:
         month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)

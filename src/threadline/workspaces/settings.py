@@ -81,5 +81,8 @@ class WorkspaceSettings(BaseModel):
             raise ValueError(f"unknown time zone '{value}'") from exc
         return value
 
+    def help_message(self, workspace_name: str) -> str:
+        return self.help_text.format(business=self.business_name or workspace_name)
+
     def caps(self) -> tuple[FrequencyCap, ...]:
         return tuple(cap.to_cap() for cap in self.frequency_caps)

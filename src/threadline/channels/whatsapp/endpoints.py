@@ -18,14 +18,10 @@ from threadline.channels.events import ChannelEvent, NumberQualityChange
 from threadline.channels.whatsapp import signature
 from threadline.channels.whatsapp.webhooks import WebhookFormatError, parse
 from threadline.inbox import service as inbox
-from threadline.kit.crypto import SecretBox, constant_time_equals
+from threadline.kit.crypto import constant_time_equals
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 log = logging.getLogger("threadline.webhooks")
-
-
-def _box(request: Request) -> SecretBox:
-    return SecretBox(app_state(request).settings.secret_key.get_secret_value())
 
 
 @router.get("/whatsapp")
