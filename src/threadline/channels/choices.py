@@ -43,7 +43,7 @@ def present(
     return m.Text(body=f"{body}\n\n{numbered}\n\nReply with a number.")
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join("".join(ch if ch.isalnum() else " " for ch in kept).split())
@@ -56,13 +56,13 @@ def match(answer: str, choices: Sequence[Choice], payload: str | None = None) ->
         for choice in choices:
             if choice.id == payload:
                 return choice
-    said = _plain(answer)
+    said = plain(answer)
     if not said:
         return None
     if said.isdigit():
         index = int(said)
         return choices[index - 1] if 1 <= index <= len(choices) else None
     for choice in choices:
-        if said in {_plain(choice.title), _plain(choice.id), *map(_plain, choice.synonyms)}:
+        if said in {plain(choice.title), plain(choice.id), *map(plain, choice.synonyms)}:
             return choice
     return None

@@ -1,0 +1,145 @@
+"""`{{...}}` placeholders in flow text and `branch` conditions, evaluated on a session."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from threadline.channels.choices import plain
+from threadline.flows.format import Condition
+from threadline.flows.session import Session
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-zA-Z_][\w.]*)\s*\}\}")
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def lookup(session: Session, dotted: str) -> Any:
+    """`contact.name`, `contact.<field>`, `answers.<name>[.<key>...]`, `params.<name>`,
+    `score`; None when absent."""
+    head, _, rest = dotted.partition(".")
+    value: Any
+    if head == "contact":
+        if rest == "name":
+            return session.contact.name or None
+        value = session.contact.fields
+    elif head == "answers":
+        value = session.answers
+    elif head == "params":
+        value = session.params
+    elif head == "score" and not rest:
+        return session.score
+    else:
+        return None
+    for part in rest.split(".") if rest else []:
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def interpolate(text: str, session: Session) -> str:
+    return _PLACEHOLDER.sub(lambda m: _shown(lookup(session, m.group(1))), text)
+
+
+def interpolate_value(value: Any, session: Session) -> Any:
+    """Placeholders in a structure (webhook bodies, set values). A string that is exactly one
+    placeholder keeps the value's type."""
+    if isinstance(value, str):
+        whole = _PLACEHOLDER.fullmatch(value.strip())
+        return lookup(session, whole.group(1)) if whole else interpolate(value, session)
+    if isinstance(value, dict):
+        return {k: interpolate_value(v, session) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate_value(v, session) for v in value]
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return plain(a) == plain(b)
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return float(a) == float(b)
+    return bool(a == b)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _value_test(condition: Condition, value: Any) -> bool:
+    if condition.exists is not None and (value is not None) != condition.exists:
+        return False
+    if condition.equals is not None and not _same(value, condition.equals):
+        return False
+    if condition.one_of is not None and not any(_same(value, v) for v in condition.one_of):
+        return False
+    if condition.contains is not None and (
+        value is None or plain(condition.contains) not in plain(str(value))
+    ):
+        return False
+    number = _number(value)
+    if condition.at_least is not None and (number is None or number < condition.at_least):
+        return False
+    return not (condition.at_most is not None and (number is None or number > condition.at_most))
+
+
+def _local(session: Session, now: datetime) -> datetime:
+    try:
+        return now.astimezone(ZoneInfo(session.contact.timezone or "UTC"))
+    except (KeyError, ValueError):
+        return now
+
+
+def holds(condition: Condition, session: Session, now: datetime) -> bool:
+    if condition.all is not None:
+        return all(holds(c, session, now) for c in condition.all)
+    if condition.any is not None:
+        return any(holds(c, session, now) for c in condition.any)
+    if condition.not_ is not None:
+        return not holds(condition.not_, session, now)
+    if condition.answer is not None:
+        return _value_test(condition, lookup(session, f"answers.{condition.answer}"))
+    if condition.field is not None:
+        return _value_test(condition, session.contact.fields.get(condition.field))
+    if condition.tag is not None:
+        return condition.tag in session.contact.tags
+    if condition.interest is not None:
+        return condition.interest in session.contact.interests
+    if condition.channel is not None:
+        return session.channel is condition.channel
+    if condition.trigger is not None:
+        return session.trigger == condition.trigger
+    if condition.hours is not None:
+        start, end = condition.hours
+        hour = _local(session, now).hour
+        return start <= hour < end if start <= end else (hour >= start or hour < end)
+    if condition.weekdays is not None:
+        return _WEEKDAYS[_local(session, now).weekday()] in condition.weekdays
+    if condition.event is not None:
+        since = now - condition.within
+        return any(k == condition.event and t >= since for k, t in session.contact.events)
+    if condition.score_at_least is not None:
+        return session.score >= condition.score_at_least
+    raise AssertionError("validated condition has a subject")
