@@ -21,10 +21,12 @@ from threadline.config import Settings
 from threadline.consent.endpoints import router as consent_router
 from threadline.contacts.endpoints import router as contacts_router
 from threadline.conversations.endpoints import router as conversations_router
+from threadline.flows.endpoints import router as flows_router
 from threadline.kit.clock import Clock, SystemClock
 from threadline.kit.db import make_engine, make_sessionmaker
 from threadline.messages.endpoints import router as messages_router
 from threadline.policy.endpoints import router as policy_router
+from threadline.tickets.endpoints import router as tickets_router
 from threadline.worker.loop import run_worker
 from threadline.worker.settings import dispatch_config
 from threadline.workspaces.endpoints import router as workspace_router
@@ -87,6 +89,8 @@ def create_app(
         consent_router,
         conversations_router,
         policy_router,
+        flows_router,
+        tickets_router,
     ):
         app.include_router(router)
     return app

@@ -4,11 +4,13 @@ from threadline.channels import models as channel_models
 from threadline.consent import models as consent_models
 from threadline.contacts import models as contact_models
 from threadline.conversations import models as conversation_models
+from threadline.flows import models as flow_models
 from threadline.inbox import models as inbox_models
 from threadline.kit.db import Base
 from threadline.messages import models as message_models
 from threadline.policy import models as policy_models
 from threadline.templates import models as template_models
+from threadline.tickets import models as ticket_models
 from threadline.workspaces import models as workspace_models
 
 __all__ = [
@@ -17,9 +19,11 @@ __all__ = [
     "consent_models",
     "contact_models",
     "conversation_models",
+    "flow_models",
     "inbox_models",
     "message_models",
     "policy_models",
     "template_models",
+    "ticket_models",
     "workspace_models",
 ]

@@ -25,6 +25,7 @@ from threadline.kit.crypto import SecretBox
 from threadline.kit.db import transaction
 from threadline.templates.sync import sync_templates
 from threadline.worker.dispatcher import DispatchConfig, Dispatcher
+from threadline.flows.tick import tick_once
 from threadline.worker.ingest import ingest_once
 from threadline.workspaces.service import create_workspace
 
@@ -85,6 +86,7 @@ class Stack:
     workspace_id: str
     channel_id: str
     dispatcher: Dispatcher
+    http: httpx.AsyncClient  # flows' webhook calls
 
     async def add_user(self, wa_id: str, **behaviour: Any) -> None:
         r = await self.emulator.post("/_emulator/users", json={"wa_id": wa_id, **behaviour})
@@ -145,6 +147,7 @@ class Stack:
     async def work(self) -> int:
         """One round of the worker: ingest stored events, then dispatch."""
         done = await ingest_once(self.sessions, self.clock)
+        done += await tick_once(self.sessions, self.clock, self.http)
         done += await self.dispatcher.dispatch_all()
         return done
 
@@ -248,6 +251,7 @@ async def whatsapp_stack(
             holder="test-dispatcher",
             config=config,
         )
+        http = httpx.AsyncClient(timeout=10)
         try:
             yield Stack(
                 api,
@@ -260,8 +264,10 @@ async def whatsapp_stack(
                 created.workspace.id,
                 channel.id,
                 dispatcher,
+                http,
             )
         finally:
+            await http.aclose()
             await dispatcher.aclose()
             await api.aclose()
             await emulator.aclose()

@@ -24,6 +24,7 @@ from threadline.contacts.schemas import (
     MergeIn,
     UrnIn,
 )
+from threadline.flows import runner as flow_runner
 from threadline.kit.errors import Conflict
 from threadline.kit.ids import new_id
 from threadline.workspaces.models import Workspace
@@ -174,12 +175,14 @@ async def ingest_event(
     body: EventIn, response: Response, session: Session, workspace: CurrentWorkspace, now: Now
 ) -> EventOut:
     """Record what a contact did. Replays with the same idempotency_key return the stored
-    event with 200 instead of 201."""
+    event with 200 instead of 201. A new event may start a flow (event triggers)."""
     event, created = await event_service.ingest(
         session, workspace.id, body, now=now, default_region=default_region(workspace)
     )
     if not created:
         response.status_code = status.HTTP_200_OK
+    else:
+        await flow_runner.on_contact_event(session, workspace, event, now)
     return event_service.event_out(event)
 
 

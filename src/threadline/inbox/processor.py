@@ -17,8 +17,10 @@ from threadline.channels.messages import Text
 from threadline.channels.models import ChannelAccount
 from threadline.channels.whatsapp.errors import ErrorClass, classify
 from threadline.consent import service as consent
+from threadline.consent.keywords import KeywordKind
 from threadline.consent.projection import ALL_MARKETING, Action
 from threadline.conversations import service as conversations
+from threadline.flows import runner as flow_runner
 from threadline.inbox.identities import contact_for
 from threadline.inbox.models import InboxEvent
 from threadline.messages import service as messages
@@ -100,6 +102,7 @@ async def _inbound(
         referral=event.referral,
     )
     replies: list[Message] = []
+    keyword = KeywordKind.NONE
     if event.kind in KEYWORD_KINDS and event.text:
         settings = settings_of(workspace)
         outcome = await consent.apply_inbound_text(
@@ -130,6 +133,8 @@ async def _inbound(
                 now,
             )
             replies.append(reply)
+        keyword = outcome.match.kind
+    replies += await flow_runner.on_inbound(session, workspace, contact.id, event, keyword, now)
     return Processed(inbound=stored, replies=replies)
 
 

@@ -7,16 +7,19 @@ class ThreadlineError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, where: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, where: str | None = None, details: dict[str, object] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.where = where
+        self.details = details or {}  # what the caller can do instead, problems found, ...
 
-    def as_dict(self) -> dict[str, str]:
-        body = {"error": self.code, "message": self.message}
+    def as_dict(self) -> dict[str, object]:
+        body: dict[str, object] = {"error": self.code, "message": self.message}
         if self.where:
             body["where"] = self.where
-        return body
+        return {**body, **self.details}
 
 
 class InvalidInput(ThreadlineError):

@@ -49,6 +49,9 @@ class Message(Base):
     cost_actual: Mapped[Decimal | None] = mapped_column(Numeric(12, 6), nullable=True)
     pricing: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     reply_to: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Messages a flow sent, by session and node: flow analytics can be checked against them.
+    flow_session_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    flow_node: Mapped[str | None] = mapped_column(String(200), nullable=True)
     platform_timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

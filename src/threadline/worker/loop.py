@@ -9,8 +9,10 @@ import logging
 import os
 import socket
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from threadline.flows.tick import tick_once
 from threadline.kit.clock import Clock
 from threadline.kit.crypto import SecretBox
 from threadline.worker.dispatcher import DispatchConfig, Dispatcher
@@ -32,11 +34,13 @@ async def run_worker(
     config: DispatchConfig | None = None,
 ) -> None:
     dispatcher = Dispatcher(sessions, box, clock, holder=holder_name(), config=config)
+    http = httpx.AsyncClient(follow_redirects=False)  # flows' webhook calls
     log.info("worker %s started", dispatcher.holder)
     try:
         while not stop.is_set():
             try:
                 worked = await ingest_once(sessions, clock)
+                worked += await tick_once(sessions, clock, http)
                 worked += await dispatcher.dispatch_all()
             except Exception:
                 log.exception("worker iteration failed; continuing")
@@ -46,3 +50,4 @@ async def run_worker(
                     await asyncio.wait_for(stop.wait(), IDLE_SLEEP)
     finally:
         await dispatcher.aclose()
+        await http.aclose()

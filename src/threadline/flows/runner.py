@@ -1,0 +1,463 @@
+"""Running flows for real: sessions stored one active per contact, the engine stepped on
+inbound messages, timers, webhook answers and agents, and its actions carried out — messages
+through the policy and the outbox, contact changes, tickets."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from threadline.channels import events as ev
+from threadline.channels import messages as content_types
+from threadline.consent.keywords import KeywordKind
+from threadline.contacts.events import ingest as ingest_event
+from threadline.contacts.models import Contact, ContactEvent, ContactTag
+from threadline.contacts.schemas import EventIn, EventKind
+from threadline.contacts.service import check_fields, get_contact, set_tags
+from threadline.contacts.urns import region_for_phone
+from threadline.conversations import service as conversations
+from threadline.flows import service as flows
+from threadline.flows import session as s
+from threadline.flows import triggers
+from threadline.flows.engine import FlowBug, new_session, step
+from threadline.flows.loader import Flow
+from threadline.flows.models import FlowSession, FlowVersion
+from threadline.kit.clock import FrozenClock
+from threadline.kit.errors import ThreadlineError
+from threadline.kit.ids import new_id
+from threadline.messages import service as messages
+from threadline.messages.models import Message
+from threadline.policy.service import stored_urn
+from threadline.policy.types import Channel, Purpose
+from threadline.tickets import service as tickets
+from threadline.workspaces.models import Workspace
+
+log = logging.getLogger("threadline.flows")
+RECENT_EVENTS = timedelta(days=30)
+# Started by the person: what the bot says is a reply (service) while the window is open.
+REPLY_TRIGGERS = frozenset({"keyword", "first_inbound", "referral", "menu"})
+CONSENT_HANDLED = frozenset({KeywordKind.HELP, KeywordKind.OPT_IN})
+
+
+class SessionBusy(ThreadlineError):
+    status_code = 409
+    code = "session_active"
+
+
+async def active_session(
+    session: AsyncSession, workspace_id: str, contact_id: str
+) -> FlowSession | None:
+    return await session.scalar(
+        select(FlowSession).where(
+            FlowSession.workspace_id == workspace_id,
+            FlowSession.active_contact_id == contact_id,
+        )
+    )
+
+
+async def _contact_view(
+    session: AsyncSession, contact: Contact, address: str | None, now: datetime
+) -> s.ContactView:
+    tags = await session.scalars(select(ContactTag.tag).where(ContactTag.contact_id == contact.id))
+    recent = await session.execute(
+        select(ContactEvent.kind, ContactEvent.name, ContactEvent.occurred_at)
+        .where(
+            ContactEvent.workspace_id == contact.workspace_id,
+            ContactEvent.contact_id == contact.id,
+            ContactEvent.occurred_at >= now - RECENT_EVENTS,
+        )
+        .order_by(ContactEvent.occurred_at.desc())
+        .limit(50)
+    )
+    region = region_for_phone(stored_urn(address).path) if address else None
+    return s.ContactView(
+        name=contact.name or "",
+        fields=dict(contact.fields or {}),
+        tags=frozenset(tags),
+        interests=frozenset(contact.interests or []),
+        timezone=contact.timezone,
+        region=region,
+        # custom events are known by their name ("csat", "demo_booked"), others by kind
+        events=tuple(
+            (name if kind == "custom" and name else kind, at) for kind, name, at in recent
+        ),
+    )
+
+
+async def _candidates(session: AsyncSession, workspace_id: str) -> list[triggers.Candidate]:
+    return [
+        triggers.Candidate(
+            flow_id=row.id,
+            key=row.key,
+            priority=row.priority,
+            triggers=tuple(flows.compiled(row).file.triggers),
+        )
+        for row in await flows.active_flows(session, workspace_id)
+    ]
+
+
+# ---------------------------------------------------------------- starting and stepping
+
+
+async def start(
+    session: AsyncSession,
+    workspace: Workspace,
+    contact: Contact,
+    version: FlowVersion,
+    now: datetime,
+    *,
+    trigger: str = "api",
+    params: dict[str, Any] | None = None,
+    channel_id: str | None = None,
+    reply_to: str | None = None,
+) -> tuple[FlowSession, list[Message]]:
+    if await active_session(session, workspace.id, contact.id) is not None:
+        raise SessionBusy(
+            "the contact is already in a flow; end it or wait for it to finish",
+            where="contact_id",
+        )
+    channel = await messages.default_channel(session, workspace.id, channel_id)
+    address = await messages.whatsapp_address(session, workspace.id, contact.id)
+    flow = flows.compiled(version)
+    state = new_session(
+        flow,
+        await _contact_view(session, contact, address, now),
+        Channel(channel.kind),
+        now,
+        trigger=trigger,
+        params=params,
+    )
+    row = FlowSession(
+        id=new_id("fss"),
+        workspace_id=workspace.id,
+        contact_id=contact.id,
+        active_contact_id=contact.id,
+        flow_id=version.id,
+        flow_key=version.key,
+        channel_id=channel.id,
+        status=state.status,
+        trigger=trigger,
+        state=state.to_json(),
+        steps=0,
+        started_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    sent = await _advance(
+        session, workspace, row, flow, state, s.Start(trigger, params or {}), now, reply_to
+    )
+    return row, sent
+
+
+async def advance(
+    session: AsyncSession,
+    workspace: Workspace,
+    row: FlowSession,
+    event: s.Event,
+    now: datetime,
+    reply_to: str | None = None,
+) -> list[Message]:
+    """Feed one event to a stored session and carry out what the flow does."""
+    version = await session.get(FlowVersion, row.flow_id)
+    assert version is not None
+    contact = await get_contact(session, workspace.id, row.contact_id)
+    address = await messages.whatsapp_address(session, workspace.id, contact.id)
+    state = s.Session.from_json(row.state).with_contact(
+        await _contact_view(session, contact, address, now)
+    )
+    return await _advance(
+        session, workspace, row, flows.compiled(version), state, event, now, reply_to
+    )
+
+
+async def _advance(
+    session: AsyncSession,
+    workspace: Workspace,
+    row: FlowSession,
+    flow: Flow,
+    state: s.Session,
+    event: s.Event,
+    now: datetime,
+    reply_to: str | None,
+) -> list[Message]:
+    try:
+        after, actions = step(flow, state, event, FrozenClock(now))
+    except FlowBug as exc:
+        log.error("flow %s broke in session %s: %s", flow.key, row.id, exc)
+        after, actions = _ended(state, now, f"flow error: {exc}"), []
+    row.steps += 1
+    sent, after = await _carry_out(session, workspace, row, flow, after, actions, now, reply_to)
+    _save(row, after, actions, now)
+    return sent
+
+
+def _ended(state: s.Session, now: datetime, reason: str) -> s.Session:
+    return replace(
+        state, status="ended", wait=None, outcome="abandoned", end_reason=reason, ended_at=now
+    )
+
+
+def _save(row: FlowSession, state: s.Session, actions: list[s.Action], now: datetime) -> None:
+    data = state.to_json()
+    calls = [a for a in actions if isinstance(a, s.CallWebhook)]
+    if calls and state.status == "webhook":
+        c = calls[-1]
+        data["pending_call"] = {
+            "node": c.node,
+            "method": c.method,
+            "url": c.url,
+            "headers": c.headers,
+            "body": c.body,
+            "timeout_seconds": c.timeout_seconds,
+        }
+    row.state = data
+    row.status = state.status
+    row.node = state.node
+    row.deadline = state.wait.deadline if state.wait else None
+    row.outcome = state.outcome
+    row.end_reason = state.end_reason
+    row.updated_at = now
+    if state.status == "ended":
+        row.ended_at = state.ended_at or now
+        row.active_contact_id = None
+
+
+async def _carry_out(
+    session: AsyncSession,
+    workspace: Workspace,
+    row: FlowSession,
+    flow: Flow,
+    state: s.Session,
+    actions: list[s.Action],
+    now: datetime,
+    reply_to: str | None,
+) -> tuple[list[Message], s.Session]:
+    contact = await get_contact(session, workspace.id, row.contact_id)
+    sent: list[Message] = []
+    for index, action in enumerate(actions):
+        if isinstance(action, s.Send):
+            try:
+                message = await _send(session, workspace, row, flow, state, action, index, now)
+            except ThreadlineError as exc:
+                # The flow asked for something the channel cannot carry: say so and stop.
+                log.warning("flow %s could not send at %s: %s", flow.key, action.node, exc)
+                return sent, _ended(state, now, f"could not send at {action.node}: {exc}")
+            if reply_to and not sent:
+                message.reply_to = None  # quoting the person's message adds nothing in a flow
+            sent.append(message)
+        elif isinstance(action, s.SetFields):
+            try:
+                checked = await check_fields(session, workspace.id, action.values)
+            except ThreadlineError as exc:
+                log.warning("flow %s: fields not set: %s", flow.key, exc)
+                continue
+            contact.fields = {**(contact.fields or {}), **checked}
+        elif isinstance(action, s.ChangeTags):
+            current = set(
+                await session.scalars(
+                    select(ContactTag.tag).where(ContactTag.contact_id == contact.id)
+                )
+            )
+            await set_tags(
+                session, contact, sorted((current | set(action.add)) - set(action.remove))
+            )
+        elif isinstance(action, s.AddInterests):
+            contact.interests = sorted(set(contact.interests or []) | set(action.interests))
+        elif isinstance(action, s.AddScore):
+            previous = (contact.fields or {}).get(flows.LEAD_SCORE_FIELD) or 0
+            contact.fields = {
+                **(contact.fields or {}),
+                flows.LEAD_SCORE_FIELD: float(previous) + action.delta,
+            }
+        elif isinstance(action, s.OpenTicket):
+            await tickets.open_for(
+                session,
+                workspace.id,
+                contact.id,
+                team=action.team,
+                summary=action.summary,
+                now=now,
+                session_id=row.id,
+                channel_id=row.channel_id,
+            )
+        elif isinstance(action, s.RecordCsat):
+            await ingest_event(
+                session,
+                workspace.id,
+                EventIn(
+                    idempotency_key=f"csat:{row.id}:{action.node}:{row.steps}",
+                    kind=EventKind.CUSTOM,
+                    contact_id=contact.id,
+                    name="csat",
+                    value=action.score,
+                    properties={"flow": flow.key, "session_id": row.id},
+                    occurred_at=now,
+                ),
+                now=now,
+                default_region=None,
+            )
+    contact.updated_at = now
+    return sent, state
+
+
+async def _send(
+    session: AsyncSession,
+    workspace: Workspace,
+    row: FlowSession,
+    flow: Flow,
+    state: s.Session,
+    action: s.Send,
+    index: int,
+    now: datetime,
+) -> Message:
+    conversation = await conversations.get_conversation(
+        session, workspace.id, row.contact_id, state.channel
+    )
+    window_open = conversations.facts_of(conversation, state.channel).any_free_window_open(now)
+    content: content_types.Content = action.content
+    started_by_person = row.trigger in REPLY_TRIGGERS or row.steps > 1
+    purpose = Purpose.SERVICE if window_open and started_by_person else Purpose(flow.file.purpose)
+    if not window_open and action.template is not None:
+        content = content_types.Template(
+            name=action.template.name,
+            language=action.template.language,
+            body=list(action.template.body),
+        )
+        if purpose is Purpose.SERVICE:
+            purpose = Purpose.UTILITY
+    message = await messages.enqueue(
+        session,
+        workspace,
+        messages.SendRequest(
+            contact_id=row.contact_id,
+            purpose=purpose,
+            content=content,
+            channel_id=row.channel_id,
+            idempotency_key=f"flow:{row.id}:{row.steps}:{index}",
+        ),
+        now,
+    )
+    message.flow_session_id = row.id
+    message.flow_node = action.node
+    if message.status == "refused":
+        log.info(
+            "flow %s message at %s refused: %s (%s)",
+            flow.key,
+            action.node,
+            message.reason,
+            message.error_detail,
+        )
+    return message
+
+
+# ---------------------------------------------------------------- what starts and moves flows
+
+
+async def _is_first_inbound(session: AsyncSession, workspace_id: str, contact_id: str) -> bool:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(
+            Message.workspace_id == workspace_id,
+            Message.contact_id == contact_id,
+            Message.direction == "in",
+        )
+    )
+    return (count or 0) <= 1
+
+
+async def on_inbound(
+    session: AsyncSession,
+    workspace: Workspace,
+    contact_id: str,
+    event: ev.InboundMessage,
+    keyword: KeywordKind,
+    now: datetime,
+) -> list[Message]:
+    """A message from the person: to the ticket if people have it, to the waiting flow, or
+    to the flow its words (or the ad it came from) start. Consent keywords were handled."""
+    ticket = await tickets.current(session, workspace.id, contact_id)
+    if ticket is not None:
+        tickets.customer_wrote(ticket, now)
+        return []  # the bot stays silent while people handle the conversation
+    row = await active_session(session, workspace.id, contact_id)
+    reply = s.Reply(text=event.text or "", payload=event.payload, kind=event.kind)
+    if keyword in (KeywordKind.OPT_OUT, KeywordKind.OPT_OUT_ALL):
+        if row is not None and row.status == "waiting":
+            await advance(session, workspace, row, reply, now)
+        return []
+    if keyword in CONSENT_HANDLED:
+        return []
+    if row is not None:
+        if row.status != "waiting":
+            return []  # a webhook answer is on its way; the flow speaks next
+        return await advance(session, workspace, row, reply, now, reply_to=event.external_id)
+    match = triggers.for_inbound(
+        await _candidates(session, workspace.id),
+        event.text,
+        event.referral,
+        await _is_first_inbound(session, workspace.id, contact_id),
+    )
+    if match is None:
+        return []
+    version = await session.get(FlowVersion, match.flow_id)
+    assert version is not None
+    contact = await get_contact(session, workspace.id, contact_id)
+    _, sent = await start(
+        session,
+        workspace,
+        contact,
+        version,
+        now,
+        trigger=match.trigger,
+        params=match.params,
+        reply_to=event.external_id,
+    )
+    return sent
+
+
+async def on_contact_event(
+    session: AsyncSession, workspace: Workspace, event: ContactEvent, now: datetime
+) -> FlowSession | None:
+    """A contact event (order shipped, cart updated, appointment booked) may start a flow."""
+    match = triggers.for_event(
+        await _candidates(session, workspace.id), event.kind, event.name, event.properties or {}
+    )
+    if match is None:
+        return None
+    if await active_session(session, workspace.id, event.contact_id) is not None:
+        log.info("event %s: contact %s is already in a flow", event.id, event.contact_id)
+        return None
+    version = await session.get(FlowVersion, match.flow_id)
+    assert version is not None
+    contact = await get_contact(session, workspace.id, event.contact_id)
+    try:
+        row, _ = await start(
+            session, workspace, contact, version, now, trigger="event", params=match.params
+        )
+    except ThreadlineError as exc:  # no channel, no WhatsApp address: nothing to start
+        log.info("event %s did not start %s: %s", event.id, version.key, exc)
+        return None
+    return row
+
+
+async def agent_done(
+    session: AsyncSession,
+    workspace: Workspace,
+    ticket_session_id: str | None,
+    hand_back: bool,
+    now: datetime,
+) -> list[Message]:
+    """A resolved ticket: the bot resumes where it handed over, or the flow ends."""
+    if ticket_session_id is None:
+        return []
+    row = await session.get(FlowSession, ticket_session_id)
+    if row is None or row.workspace_id != workspace.id or row.status != "handoff":
+        return []
+    return await advance(session, workspace, row, s.HandBack() if hand_back else s.Close(), now)
