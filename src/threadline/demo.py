@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import phonenumbers
 from sqlalchemy import select
@@ -19,11 +22,14 @@ from threadline.contacts import service as contacts
 from threadline.contacts.events import ingest
 from threadline.contacts.models import ContactURN, FieldDefinition
 from threadline.contacts.schemas import ContactIn, EventIn, EventKind
+from threadline.flows import service as flow_service
+from threadline.flows.loader import Bundle, bundle_from_path, flow_files
 from threadline.kit.crypto import SecretBox
 from threadline.kit.ids import new_id
 from threadline.workspaces import service as workspaces
 from threadline.workspaces.models import Workspace
 
+log = logging.getLogger("threadline.demo")
 DEMO_WORKSPACE = "Demo Shop"
 DISCLOSURE = (
     "Yes, send me offers and news from Demo Shop on WhatsApp. Up to 4 messages a month. "
@@ -88,6 +94,24 @@ DEMO_TEMPLATES = (
 )
 
 
+# Contact fields the example flows write (flows may only set declared fields).
+FLOW_FIELDS = (
+    ("lead_score", "number"),
+    ("need", "text"),
+    ("budget", "number"),
+    ("timing", "text"),
+    ("email", "text"),
+    ("company", "text"),
+    ("appointment_date", "date"),
+    ("appointment_slot", "text"),
+    ("order_id", "text"),
+    ("favourite_category", "text"),
+)
+EXAMPLE_FLOWS = Path(__file__).resolve().parents[2] / "examples" / "flows"
+# The example order-status flow looks orders up in the emulator's stand-in shop.
+EXAMPLE_SHOP_URL = "http://127.0.0.1:8900"
+
+
 @dataclass(frozen=True)
 class DemoInfo:
     workspace_id: str
@@ -96,6 +120,7 @@ class DemoInfo:
     contacts: int
     channel_id: str
     wa_ids: list[str]
+    flows: list[str]
 
 
 async def seed_demo(
@@ -145,7 +170,54 @@ async def seed_demo(
             )
         )
     ]
-    return DemoInfo(workspace.id, workspace.name, key, len(wa_ids), channel.id, wa_ids)
+    flows = await seed_flows(session, workspace.id, now, shop_url=graph_url)
+    return DemoInfo(workspace.id, workspace.name, key, len(wa_ids), channel.id, wa_ids, flows)
+
+
+def example_bundles(folder: Path) -> list[Bundle]:
+    if not folder.is_dir():
+        return []
+    bundles = []
+    for path in flow_files(folder):
+        bundle = bundle_from_path(path)
+        bundle.origin = path.name
+        bundles.append(bundle)
+    return bundles
+
+
+async def seed_flows(
+    session: AsyncSession,
+    workspace_id: str,
+    now: datetime,
+    *,
+    folder: Path = EXAMPLE_FLOWS,
+    shop_url: str = EXAMPLE_SHOP_URL,
+) -> list[str]:
+    """Upload the example flows (a new version only when a file changed)."""
+    bundles = await asyncio.to_thread(example_bundles, folder)
+    if not bundles:
+        log.warning("no example flows at %s; the demo runs without flows", folder)
+        return []
+    declared = set(await contacts.field_types(session, workspace_id))
+    for key, kind in FLOW_FIELDS:
+        if key not in declared:
+            session.add(
+                FieldDefinition(
+                    id=new_id("fld"),
+                    workspace_id=workspace_id,
+                    key=key,
+                    label=key.replace("_", " ").title(),
+                    value_type=kind,
+                    created_at=now,
+                )
+            )
+    await session.flush()
+    uploaded = []
+    for bundle in bundles:
+        bundle.main = bundle.main.replace(EXAMPLE_SHOP_URL, shop_url)
+        row, _ = await flow_service.upload(session, workspace_id, bundle, now)
+        uploaded.append(f"{row.key} v{row.version}")
+    return uploaded
 
 
 async def _populate(

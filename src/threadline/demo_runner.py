@@ -31,6 +31,7 @@ from threadline.demo import (
     DemoInfo,
     seed_demo,
 )
+from threadline.demo_people import conversations
 from threadline.kit.db import make_engine, make_sessionmaker, transaction
 
 log = logging.getLogger("threadline.demo")
@@ -180,7 +181,8 @@ def run_demo(
             f"\nThreadline demo\n"
             f"  API + webhooks   {app_url}   (OpenAPI docs: {app_url}/docs)\n"
             f"  WhatsApp emulator {emulator_url}  (requests: {emulator_url}/_emulator/requests)\n"
-            f"  worker           in-process (ingest + dispatch)\n"
+            f"  worker           in-process (ingest, flows, dispatch)\n"
+            f"  flows            {', '.join(info.flows) or 'none'}\n"
             f"  workspace        {info.workspace_name} ({info.workspace_id}), "
             f"{info.contacts} contacts\n"
             f"  API key          {info.api_key}\n"
@@ -215,19 +217,21 @@ def _attach_crowd(app: FastAPI, emulator_url: str, app_url: str, info: DemoInfo)
                 base_url=app_url, timeout=10, headers={"Authorization": f"Bearer {info.api_key}"}
             )
             crowd: asyncio.Task[None] | None = None
+            talkers: asyncio.Task[None] | None = None
 
             async def start() -> None:
-                nonlocal crowd
+                nonlocal crowd, talkers
                 await _wait_up(f"{app_url}/healthz")
                 await _prepare_emulator(emulator, app_url, info)
                 await api.post(f"/api/v1/channels/{info.channel_id}/templates/sync")
                 crowd = asyncio.create_task(_crowd(emulator, api, info))
+                talkers = asyncio.create_task(conversations(emulator, info.wa_ids))
 
             starter = asyncio.create_task(start())
             try:
                 yield
             finally:
-                for task in (starter, crowd):
+                for task in (starter, crowd, talkers):
                     if task is not None:
                         task.cancel()
                         with contextlib.suppress(asyncio.CancelledError, Exception):

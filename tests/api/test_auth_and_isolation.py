@@ -167,6 +167,9 @@ class World:
     b_channel: str
     b_message: str
     a_contact: str
+    b_flow: str = ""
+    b_session: str = ""
+    b_ticket: str = ""
     secrets: list[str] = field(default_factory=list)
 
 
@@ -186,6 +189,23 @@ def whatsapp_channel(phone_number_id: str, name: str) -> dict[str, str]:
         # Never contacted by these tests; a closed local port if anything tried.
         "graph_url": "http://127.0.0.1:9",
     }
+
+
+B_FLOW = """
+format: 1
+flow: bravo_flow
+name: Bravo flow
+triggers: [{api: true}]
+start: hello
+nodes:
+  - {id: hello, type: say, text: Bravo secret greeting, next: size}
+  - id: size
+    type: ask
+    text: Size?
+    choices: [{id: s, title: Small}, {id: l, title: Large}]
+    next: done
+  - {id: done, type: end}
+"""
 
 
 async def build_world(a: Tenant, b: Tenant) -> World:
@@ -257,6 +277,16 @@ async def build_world(a: Tenant, b: Tenant) -> World:
             },
         )
     )
+    flow = await _ok(await bc.post("/api/v1/flows", json={"source": B_FLOW}))
+    session = await _ok(
+        await bc.post(f"/api/v1/flows/{flow['id']}/start", json={"contact_id": contact["id"]})
+    )
+    ticket = await _ok(
+        await bc.post(
+            f"/api/v1/contacts/{contact['id']}/tickets",
+            json={"summary": "Bravo ticket secret", "team": "bravo-team"},
+        )
+    )
     # A's own data: a contact reachable on WhatsApp, and a number to send from.
     mine = await _ok(
         await a.client.post(
@@ -278,8 +308,17 @@ async def build_world(a: Tenant, b: Tenant) -> World:
         b_channel=channel["id"],
         b_message=message["id"],
         a_contact=mine["id"],
+        b_flow=flow["id"],
+        b_session=session["id"],
+        b_ticket=ticket["id"],
     )
     world.secrets = [
+        world.b_flow,
+        world.b_session,
+        world.b_ticket,
+        "Bravo secret greeting",
+        "Bravo ticket secret",
+        "bravo-team",
         b.id,
         world.b_contact,
         world.b_contact_2,
@@ -327,6 +366,13 @@ async def b_snapshot(b: Tenant, world: World, sessions: async_sessionmaker[Async
         f"/api/v1/messages/{world.b_message}",
         f"/api/v1/channels/{world.b_channel}",
         "/api/v1/channels",
+        "/api/v1/flows",
+        f"/api/v1/flows/{world.b_flow}",
+        f"/api/v1/flows/{world.b_flow}/analytics",
+        f"/api/v1/flow-sessions/{world.b_session}",
+        f"/api/v1/contacts/{world.b_contact}/flow-sessions",
+        "/api/v1/tickets",
+        f"/api/v1/tickets/{world.b_ticket}",
     ):
         response = await b.client.get(path)
         assert response.status_code == 200, (path, response.text)
@@ -586,7 +632,67 @@ def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
             Probe("GET", f"/api/v1/messages/{world.b_message}/media")
         ],
         ("GET", "/api/v1/contacts/{contact_id}/messages"): [Probe("GET", f"{c}/messages")],
+        ("GET", "/api/v1/flows"): [Probe("GET", "/api/v1/flows", expect=(200,))],
+        ("POST", "/api/v1/flows"): [
+            # The same key in A is A's own flow, version 1: B's versions are not A's.
+            Probe(
+                "POST",
+                "/api/v1/flows",
+                json={"source": B_FLOW.replace("Bravo secret greeting", "Alpha hello")},
+                expect=(201,),
+                check=_version_one(world),
+            )
+        ],
+        ("GET", "/api/v1/flows/{flow_id}"): [
+            Probe("GET", f"/api/v1/flows/{world.b_flow}"),
+        ],
+        ("POST", "/api/v1/flows/{flow_id}/start"): [
+            Probe(
+                "POST",
+                f"/api/v1/flows/{world.b_flow}/start",
+                json={"contact_id": world.a_contact},
+            ),
+        ],
+        ("GET", "/api/v1/flows/{flow_id}/analytics"): [
+            Probe("GET", f"/api/v1/flows/{world.b_flow}/analytics"),
+            Probe("GET", f"/api/v1/flows/{world.b_flow}/analytics", params={"format": "csv"}),
+        ],
+        ("GET", "/api/v1/flow-sessions/{session_id}"): [
+            Probe("GET", f"/api/v1/flow-sessions/{world.b_session}")
+        ],
+        ("POST", "/api/v1/flow-sessions/{session_id}/end"): [
+            Probe("POST", f"/api/v1/flow-sessions/{world.b_session}/end")
+        ],
+        ("GET", "/api/v1/contacts/{contact_id}/flow-sessions"): [
+            Probe("GET", f"{c}/flow-sessions")
+        ],
+        ("GET", "/api/v1/tickets"): [
+            Probe("GET", "/api/v1/tickets", expect=(200,)),
+            Probe("GET", "/api/v1/tickets", params={"team": "bravo-team"}, expect=(200,)),
+            Probe("GET", "/api/v1/tickets", params={"contact_id": world.b_contact}, expect=(200,)),
+        ],
+        ("POST", "/api/v1/contacts/{contact_id}/tickets"): [
+            Probe("POST", f"{c}/tickets", json={"summary": "taking over"})
+        ],
+        ("GET", "/api/v1/tickets/{ticket_id}"): [Probe("GET", f"/api/v1/tickets/{world.b_ticket}")],
+        ("PATCH", "/api/v1/tickets/{ticket_id}"): [
+            Probe("PATCH", f"/api/v1/tickets/{world.b_ticket}", json={"assignee": "mallory"})
+        ],
+        ("POST", "/api/v1/tickets/{ticket_id}/replies"): [
+            Probe("POST", f"/api/v1/tickets/{world.b_ticket}/replies", json={"text": "hi"})
+        ],
+        ("POST", "/api/v1/tickets/{ticket_id}/resolve"): [
+            Probe("POST", f"/api/v1/tickets/{world.b_ticket}/resolve", json={})
+        ],
     }
+
+
+def _version_one(world: World) -> Callable[[httpx.Response], None]:
+    def check(response: httpx.Response) -> None:
+        body = response.json()
+        assert body["version"] == 1 and body["id"] != world.b_flow, body
+
+    return check
 
 
 async def test_workspace_a_cannot_read_or_change_workspace_b_through_any_route(

@@ -12,6 +12,7 @@ from threadline.emulator.control import router as control_router
 from threadline.emulator.graph import router as graph_router
 from threadline.emulator.hooks import WebhookSender
 from threadline.emulator.runtime import Runtime
+from threadline.emulator.shop import router as shop_router
 from threadline.emulator.state import EmulatorState
 
 
@@ -30,5 +31,6 @@ def create_emulator(seed: int = 0, throttle_http_status: int = 429) -> FastAPI:
     app.state.emulator = rt
     # Control routes first: "/_emulator/x" would otherwise match "/{version}/{object_id}".
     app.include_router(control_router)
+    app.include_router(shop_router)
     app.include_router(graph_router)
     return app
