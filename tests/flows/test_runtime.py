@@ -366,3 +366,32 @@ async def test_schedule_starts_tagged_contacts_once_per_period(
         assert len(await stack.inbox(USER)) == 1  # once per day
         (session,) = await sessions_of(stack, USER)
         assert session["trigger"] == "schedule"
+
+
+async def test_taking_over_by_hand_silences_timers_and_hand_back_asks_again(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        await upload(stack, flow("sizes", "  - keyword: [size]", ASK_WITH_TIMEOUT))
+        await stack.add_user(USER)
+        await stack.user_says(USER, "size")
+        await bot_says(stack, USER, 1)
+        contact_id = await stack.contact_for(USER)
+        ticket = await stack.api.post(
+            f"/api/v1/contacts/{contact_id}/tickets", json={"summary": "VIP, I'll take it"}
+        )
+        assert ticket.status_code == 201, ticket.text
+        stack.clock.advance(timedelta(minutes=20))  # past the ask's 10-minute timeout
+        for _ in range(4):
+            await stack.work()
+        assert len(await stack.inbox(USER)) == 1  # no nudge while a person has it
+        (session,) = await sessions_of(stack, USER)
+        assert session["status"] == "handoff"
+        resolved = await stack.api.post(
+            f"/api/v1/tickets/{ticket.json()['id']}/resolve", json={"hand_back": True}
+        )
+        assert [m["text"] for m in resolved.json()["bot_messages"]] == ["Which size?"]
+        await bot_says(stack, USER, 2)
+        await stack.user_says(USER, "Small")
+        inbox = await bot_says(stack, USER, 3)
+        assert shown(inbox[2]) == "Noted: s"

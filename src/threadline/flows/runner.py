@@ -447,6 +447,23 @@ async def on_contact_event(
     return row
 
 
+def pause_for_agent(row: FlowSession, now: datetime) -> None:
+    """People took the conversation over by hand: the bot waits for them (no timers), and a
+    hand-back asks the person again where the flow was waiting."""
+    if row.status not in ("waiting", "webhook", "calling"):
+        return
+    state = s.Session.from_json(row.state)
+    paused = replace(
+        state,
+        status="handoff",
+        wait=None,
+        resume_at=state.wait.node
+        if state.wait and state.status == "waiting" and not state.wait.node.startswith("__")
+        else None,
+    )
+    _save(row, paused, [], now)
+
+
 async def agent_done(
     session: AsyncSession,
     workspace: Workspace,

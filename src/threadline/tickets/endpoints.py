@@ -128,6 +128,8 @@ async def open_ticket(
     """Take a conversation over by hand: the bot stays silent until it is resolved."""
     contact = await get_contact(session, workspace.id, contact_id)
     active = await runner.active_session(session, workspace.id, contact.id)
+    if active is not None:
+        runner.pause_for_agent(active, now)
     ticket = await service.open_for(
         session,
         workspace.id,
