@@ -395,3 +395,37 @@ async def test_taking_over_by_hand_silences_timers_and_hand_back_asks_again(
         await stack.user_says(USER, "Small")
         inbox = await bot_says(stack, USER, 3)
         assert shown(inbox[2]) == "Noted: s"
+
+
+HELP_CHOICE = """
+  - id: first
+    type: ask
+    text: What do you need?
+    choices:
+      - {id: info, title: Help}
+      - {id: buy, title: Buy}
+    save_as: need
+    next: done
+  - id: done
+    type: end
+    outcome: resolved
+    text: "You chose {{answers.need}}"
+"""
+
+
+async def test_a_button_titled_help_answers_the_flow_while_typed_help_gets_the_help_text(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        await upload(stack, flow("needs", "  - keyword: [needs]", HELP_CHOICE))
+        await stack.add_user(USER)
+        await stack.user_says(USER, "needs")
+        await bot_says(stack, USER, 1)
+        await stack.user_says(USER, "HELP")  # typed: the legal help answer, flow waits on
+        inbox = await bot_says(stack, USER, 2)
+        assert "STOP" in shown(inbox[1])
+        (session,) = await sessions_of(stack, USER)
+        assert session["status"] == "waiting"
+        await stack.user_says(USER, "Help", type="button_reply", payload="info")
+        inbox = await bot_says(stack, USER, 3)
+        assert shown(inbox[2]) == "You chose info"

@@ -52,7 +52,8 @@ class FlowSession(Base):
     flow_id: Mapped[str] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"))
     flow_key: Mapped[str] = mapped_column(String(60))
     channel_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    status: Mapped[str] = mapped_column(String(16))  # waiting | webhook | handoff | ended
+    # waiting | webhook | calling (a worker is making the webhook call) | handoff | ended
+    status: Mapped[str] = mapped_column(String(16))
     node: Mapped[str | None] = mapped_column(String(200), nullable=True)
     trigger: Mapped[str] = mapped_column(String(32))
     state: Mapped[dict[str, Any]] = mapped_column(JSONType)

@@ -60,6 +60,11 @@ async def active_session(
     )
 
 
+async def waiting_for_reply(session: AsyncSession, workspace_id: str, contact_id: str) -> bool:
+    row = await active_session(session, workspace_id, contact_id)
+    return row is not None and row.status == "waiting"
+
+
 async def _contact_view(
     session: AsyncSession, contact: Contact, address: str | None, now: datetime
 ) -> s.ContactView:

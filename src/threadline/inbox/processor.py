@@ -17,7 +17,7 @@ from threadline.channels.messages import Text
 from threadline.channels.models import ChannelAccount
 from threadline.channels.whatsapp.errors import ErrorClass, classify
 from threadline.consent import service as consent
-from threadline.consent.keywords import KeywordKind
+from threadline.consent.keywords import KeywordKind, classify
 from threadline.consent.projection import ALL_MARKETING, Action
 from threadline.conversations import service as conversations
 from threadline.flows import runner as flow_runner
@@ -103,7 +103,11 @@ async def _inbound(
     )
     replies: list[Message] = []
     keyword = KeywordKind.NONE
-    if event.kind in KEYWORD_KINDS and event.text:
+    if (
+        event.kind in KEYWORD_KINDS
+        and event.text
+        and not await _tap_for_flow(session, workspace.id, contact.id, event)
+    ):
         settings = settings_of(workspace)
         outcome = await consent.apply_inbound_text(
             session,
@@ -136,6 +140,18 @@ async def _inbound(
         keyword = outcome.match.kind
     replies += await flow_runner.on_inbound(session, workspace, contact.id, event, keyword, now)
     return Processed(inbound=stored, replies=replies)
+
+
+async def _tap_for_flow(
+    session: AsyncSession, workspace_id: str, contact_id: str, event: ev.InboundMessage
+) -> bool:
+    """A tap on one of a waiting flow's buttons titled like a keyword ("Help", "Info") is an
+    answer to the flow, not a request for the help text. Opting out always counts."""
+    if event.payload is None or not event.text:
+        return False
+    if classify(event.text).kind not in (KeywordKind.HELP, KeywordKind.OPT_IN):
+        return False
+    return await flow_runner.waiting_for_reply(session, workspace_id, contact_id)
 
 
 async def _status(
