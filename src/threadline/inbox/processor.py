@@ -17,7 +17,8 @@ from threadline.channels.messages import Text
 from threadline.channels.models import ChannelAccount
 from threadline.channels.whatsapp.errors import ErrorClass, classify
 from threadline.consent import service as consent
-from threadline.consent.keywords import KeywordKind, classify
+from threadline.consent.keywords import KeywordKind
+from threadline.consent.keywords import classify as classify_keyword
 from threadline.consent.projection import ALL_MARKETING, Action
 from threadline.conversations import service as conversations
 from threadline.flows import runner as flow_runner
@@ -149,7 +150,7 @@ async def _tap_for_flow(
     answer to the flow, not a request for the help text. Opting out always counts."""
     if event.payload is None or not event.text:
         return False
-    if classify(event.text).kind not in (KeywordKind.HELP, KeywordKind.OPT_IN):
+    if classify_keyword(event.text).kind not in (KeywordKind.HELP, KeywordKind.OPT_IN):
         return False
     return await flow_runner.waiting_for_reply(session, workspace_id, contact_id)
 
