@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from threadline.cli_runtime import channels_app, emulator, worker
 from threadline.config import Settings
 from threadline.contacts import csv_io
+from threadline.flows.cli import flows_app
 from threadline.kit.clock import SystemClock
 from threadline.kit.db import make_engine, make_sessionmaker, transaction
 from threadline.kit.errors import ThreadlineError
@@ -40,6 +41,7 @@ app.add_typer(contacts_app, name="contacts")
 app.add_typer(keys_app, name="apikeys")
 app.add_typer(users_app, name="users")
 app.add_typer(channels_app, name="channels")
+app.add_typer(flows_app, name="flows")
 app.command()(worker)
 app.command()(emulator)
 

@@ -403,7 +403,7 @@ HELP_CHOICE = """
     text: What do you need?
     choices:
       - {id: info, title: Help}
-      - {id: buy, title: Buy}
+      - {id: cancel, title: Cancel my order}
     save_as: need
     next: done
   - id: done
@@ -413,7 +413,7 @@ HELP_CHOICE = """
 """
 
 
-async def test_a_button_titled_help_answers_the_flow_while_typed_help_gets_the_help_text(
+async def test_buttons_titled_like_keywords_answer_the_flow_while_typed_help_gets_help(
     database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with whatsapp_stack(database_url, sessions) as stack:
@@ -429,3 +429,13 @@ async def test_a_button_titled_help_answers_the_flow_while_typed_help_gets_the_h
         await stack.user_says(USER, "Help", type="button_reply", payload="info")
         inbox = await bot_says(stack, USER, 3)
         assert shown(inbox[2]) == "You chose info"
+        # A tapped "Cancel my order" is an answer, not an opt-out: consent stays granted.
+        contact_id = await stack.contact_for(USER)
+        await stack.grant(contact_id)
+        await stack.user_says(USER, "needs")
+        await bot_says(stack, USER, 4)
+        await stack.user_says(USER, "Cancel my order", type="button_reply", payload="cancel")
+        inbox = await bot_says(stack, USER, 5)
+        assert shown(inbox[4]) == "You chose cancel"
+        consent = (await stack.api.get(f"/api/v1/contacts/{contact_id}/consent")).json()
+        assert "revoked" not in str(consent)

@@ -21,11 +21,11 @@ from threadline.channels import service as channels
 from threadline.channels.whatsapp.signature import signature
 from threadline.config import Settings
 from threadline.emulator.app import create_emulator
+from threadline.flows.tick import tick_once
 from threadline.kit.crypto import SecretBox
 from threadline.kit.db import transaction
 from threadline.templates.sync import sync_templates
 from threadline.worker.dispatcher import DispatchConfig, Dispatcher
-from threadline.flows.tick import tick_once
 from threadline.worker.ingest import ingest_once
 from threadline.workspaces.service import create_workspace
 

@@ -21,12 +21,13 @@ YES_NO = (
     Choice(id="no", title="No", synonyms=tuple(sorted(NO))),
 )
 CSAT = (
-    Choice(id="1", title="1 - Very poor", synonyms=("one", "very poor", "terrible", "⭐")),
-    Choice(id="2", title="2 - Poor", synonyms=("two", "poor", "bad", "⭐⭐")),
-    Choice(id="3", title="3 - OK", synonyms=("three", "ok", "okay", "⭐⭐⭐")),
-    Choice(id="4", title="4 - Good", synonyms=("four", "good", "⭐⭐⭐⭐")),
-    Choice(id="5", title="5 - Excellent", synonyms=("five", "excellent", "great", "⭐⭐⭐⭐⭐")),
+    Choice(id="1", title="1 - Very poor", synonyms=("one", "very poor", "terrible")),
+    Choice(id="2", title="2 - Poor", synonyms=("two", "poor", "bad")),
+    Choice(id="3", title="3 - OK", synonyms=("three", "ok", "okay")),
+    Choice(id="4", title="4 - Good", synonyms=("four", "good")),
+    Choice(id="5", title="5 - Excellent", synonyms=("five", "excellent", "great")),
 )
+_STARS = frozenset("⭐★")
 _NUMBER = re.compile(r"^[^\d-]*(-?\d[\d,. ]*)\s*([km])?\b", re.IGNORECASE)
 _RELATIVE_DAYS = {
     "today": 0,
@@ -63,8 +64,15 @@ def number(text: str, low: float | None, high: float | None) -> float | int | No
         return None
     digits, suffix = found.groups()
     digits = digits.replace(" ", "").rstrip(",.")
-    # "1,500" and "1.500" are thousands; "12,5" and "12.5" are decimals.
-    if re.fullmatch(r"-?\d{1,3}([,.]\d{3})+", digits):
+    # "1,500" and "1.500" are thousands; "12,5" and "12.5" are decimals; with both marks
+    # ("1.234,56", "1,234.56") the last one is the decimal point.
+    if "," in digits and "." in digits:
+        point = "," if digits.rfind(",") > digits.rfind(".") else "."
+        grouped = re.escape("." if point == "," else ",")
+        if not re.fullmatch(rf"-?\d{{1,3}}({grouped}\d{{3}})*{re.escape(point)}\d+", digits):
+            return None
+        digits = re.sub(grouped, "", digits).replace(point, ".")
+    elif re.fullmatch(r"-?\d{1,3}([,.]\d{3})+", digits):
         digits = re.sub(r"[,.]", "", digits)
     digits = digits.replace(",", ".")
     try:
@@ -99,6 +107,18 @@ def yes_no(text: str, payload: str | None) -> bool | None:
     if found is None:
         return None
     return found.id == "yes"
+
+
+def rating(text: str, payload: str | None) -> int | None:
+    """A 1-5 satisfaction score: a tapped row, its number, a word or a row of stars (which
+    choice matching cannot see: it ignores everything but letters and digits)."""
+    found = match(text, CSAT, payload)
+    if found is not None:
+        return int(found.id)
+    said = "".join(text.replace("\ufe0f", "").split())
+    if said and set(said) <= _STARS and len(said) <= len(CSAT):
+        return len(said)
+    return None
 
 
 def free_text(text: str) -> str | None:

@@ -43,6 +43,8 @@ from threadline.flows.session import (
 from threadline.kit.clock import Clock
 from threadline.policy.types import Channel
 
+# "I want to talk to a human" escapes; a paragraph that mentions a person does not.
+ESCAPE_MAX_TOKENS = 8
 MAX_NODES_PER_STEP = 200  # validation rejects loops without waits; this guards the rest
 WEBHOOK_GRACE = timedelta(seconds=30)
 FALLBACK_NODE = "__fallback__"
@@ -50,7 +52,6 @@ FALLBACK_CHOICES = (
     Choice(id="human", title="Talk to a person"),
     Choice(id="menu", title="Start over"),
 )
-OPEN_KINDS = frozenset({"text", "email", "phone", "number", "date"})
 OPT_OUTS = frozenset({KeywordKind.OPT_OUT, KeywordKind.OPT_OUT_ALL})
 
 
@@ -116,19 +117,23 @@ class _Run:
         wait = self.session.wait
         if self.session.status != "waiting" or wait is None:
             return  # replies during a handoff or a webhook call are not the bot's to answer
-        if reply.text and classify(reply.text).kind in OPT_OUTS:
+        # A tap carries the id of one of our own options: "Cancel my order" is an answer,
+        # not an opt-out. Typed words (and template buttons, sent without our ids) are read.
+        if reply.payload is None and reply.text and classify(reply.text).kind in OPT_OUTS:
             self.end("abandoned", reason="opted_out", text=None)
+            return
+        if self.now >= self.session.expires_at:
+            self.end("abandoned", reason="expired", text=None)
             return
         if wait.kind == "fallback":
             self.on_fallback_reply(reply)
             return
         node = self.flow.nodes[wait.node]
-        # A tapped button or a recognised option wins over an escape word ("Agent" may be an
-        # option); in an open question an escape wins over the answer ("human" is no email).
-        closed = reply.payload is not None or not (
-            isinstance(node, f.Ask) and node.kind in OPEN_KINDS
-        )
-        value = self.read(node, reply) if closed else None
+        # A tapped button, a recognised option or a valid email/number/date wins over an escape
+        # word ("Agent" may be an option, "1 person" answers "how many?"); only in a free-text
+        # question, which any words answer, does an escape win over the answer.
+        free = reply.payload is None and isinstance(node, f.Ask) and node.kind == "text"
+        value = None if free else self.read(node, reply)
         if value is None:
             if self.is_escape(reply.text, self.flow.file.escapes.human):
                 self.handoff(self.flow.file.fallback.team, f"Asked for a person at {wait.node}")
@@ -136,7 +141,7 @@ class _Run:
             if self.is_escape(reply.text, self.flow.file.escapes.menu):
                 self.restart()
                 return
-            if not closed:
+            if free:
                 value = self.read(node, reply)
         if value is None:
             self.on_unrecognised(node, wait)
@@ -162,8 +167,7 @@ class _Run:
             )
             return value
         if isinstance(node, f.Csat):
-            found = match(reply.text, answers.CSAT, reply.payload)
-            return int(found.id) if found else None
+            return answers.rating(reply.text, reply.payload)
         if isinstance(node, f.Recommend):
             found = match(reply.text, self.product_choices(node), reply.payload)
             return found.id if found else None
@@ -183,6 +187,9 @@ class _Run:
             self.actions.append(RecordCsat(node=node.id, score=value))
         elif isinstance(node, f.Recommend) and node.save_as:
             saved[node.save_as] = value
+            picked = next((p for p in self.flow.catalog if p.id == value), None)
+            if picked is not None:  # {{answers.<save_as>_product.title}}, .url, .price ...
+                saved[f"{node.save_as}_product"] = picked.model_dump(mode="json")
         self.session = replace(self.session, answers=saved, wait=None)
         self.go(target, node)
 
@@ -191,7 +198,11 @@ class _Run:
         retries = getattr(node, "retries", None)
         allowed = retries if retries is not None else self.flow.file.fallback.after - 1
         if misses <= allowed:
-            self.session = replace(self.session, wait=replace(wait, misses=misses))
+            # asked again, the person gets the whole time to answer again
+            deadline = self.deadline(getattr(node, "timeout", None))
+            self.session = replace(
+                self.session, wait=replace(wait, misses=misses, deadline=deadline)
+            )
             self.prompt(node, reprompt=True)
             return
         on_invalid = getattr(node, "on_invalid", None)
@@ -411,8 +422,11 @@ class _Run:
             raise FlowBug(f"node {node.id} has nothing to ask")
         self.actions.append(Send(node=node.id, content=content, reprompt=reprompt))
 
+    def deadline(self, timeout: timedelta | None) -> datetime:
+        return min(self.now + (timeout or self.flow.file.wait_timeout), self.session.expires_at)
+
     def wait_for(self, node_id: str, kind: WaitKind, timeout: timedelta | None) -> None:
-        deadline = min(self.now + (timeout or self.flow.file.wait_timeout), self.session.expires_at)
+        deadline = self.deadline(timeout)
         self.session = replace(
             self.session, status="waiting", wait=Wait(node=node_id, kind=kind, deadline=deadline)
         )
@@ -498,6 +512,8 @@ class _Run:
         if not picks:
             return node.on_empty
         if node.style == "cards":
+            if not node.save_as:  # with save_as, the text is the question after the cards
+                self.send(node.id, m.Text(body=interpolate(node.text, self.session)))
             for product in picks:
                 caption = "\n".join(
                     part
@@ -554,7 +570,7 @@ class _Run:
             if said == word:
                 return True
             # "I want a human" is an escape; a long message that mentions one is not
-            if len(tokens) <= 6 and f" {word} " in f" {said} ":
+            if len(tokens) <= ESCAPE_MAX_TOKENS and f" {word} " in f" {said} ":
                 return True
         return False
 

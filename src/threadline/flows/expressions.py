@@ -74,6 +74,8 @@ def _same(a: Any, b: Any) -> bool:
         return plain(a) == plain(b)
     if isinstance(a, int | float) and isinstance(b, int | float):
         return float(a) == float(b)
+    if isinstance(a, str | int | float) and isinstance(b, str | int | float):
+        return plain(str(a)) == plain(str(b))  # choice id "1" and YAML's 1 are the same answer
     return bool(a == b)
 
 

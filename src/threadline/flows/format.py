@@ -9,7 +9,15 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 from threadline.policy.types import Channel
 
@@ -40,7 +48,14 @@ Duration = Annotated[
     timedelta,
     BeforeValidator(_duration),
     PlainSerializer(_render_duration, return_type=str),
-    Field(json_schema_extra={"type": "string", "pattern": _DURATION.pattern}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _DURATION.pattern},
+                {"type": "integer", "minimum": 0, "description": "seconds"},
+            ]
+        }
+    ),
 ]
 NodeId = Annotated[str, Field(pattern=NODE_ID)]
 

@@ -395,7 +395,9 @@ async def on_inbound(
     reply = s.Reply(text=event.text or "", payload=event.payload, kind=event.kind)
     if keyword in (KeywordKind.OPT_OUT, KeywordKind.OPT_OUT_ALL):
         if row is not None and row.status == "waiting":
-            await advance(session, workspace, row, reply, now)
+            # The consent engine revoked: the flow hears the words, whatever was tapped.
+            words = s.Reply(text=event.text or "", payload=None, kind=event.kind)
+            await advance(session, workspace, row, words, now)
         return []
     if keyword in CONSENT_HANDLED:
         return []

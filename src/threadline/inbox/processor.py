@@ -32,6 +32,7 @@ from threadline.workspaces.models import Workspace
 from threadline.workspaces.service import settings_of
 
 log = logging.getLogger("threadline.inbox")
+FLOW_TAP_KINDS = frozenset({"interactive/button_reply", "interactive/list_reply"})
 KEYWORD_KINDS = frozenset({"text", "button", "interactive/button_reply", "interactive/list_reply"})
 SIGNUP_DISCLOSURE = "Opted in to marketing messages through WhatsApp's own sign-up prompt"
 TIERS = {
@@ -146,11 +147,12 @@ async def _inbound(
 async def _tap_for_flow(
     session: AsyncSession, workspace_id: str, contact_id: str, event: ev.InboundMessage
 ) -> bool:
-    """A tap on one of a waiting flow's buttons titled like a keyword ("Help", "Info") is an
-    answer to the flow, not a request for the help text. Opting out always counts."""
-    if event.payload is None or not event.text:
+    """A tap on one of a waiting flow's own buttons or list rows is an answer to the flow,
+    whatever its title says ("Help", "Cancel my order"). Typed words and template buttons
+    (Meta's "Stop promotions") still go through the consent engine."""
+    if event.payload is None or event.kind not in FLOW_TAP_KINDS or not event.text:
         return False
-    if classify_keyword(event.text).kind not in (KeywordKind.HELP, KeywordKind.OPT_IN):
+    if classify_keyword(event.text).kind is KeywordKind.NONE:
         return False
     return await flow_runner.waiting_for_reply(session, workspace_id, contact_id)
 
