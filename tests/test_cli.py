@@ -295,3 +295,31 @@ def test_channels_add_with_a_bad_phone_number_id_fails_readably(tmp_path: Path) 
         cwd=tmp_path,
     )
     assert_one_error_line(result, "phone number id must be digits")
+
+
+def test_flows_upload_stores_versions_and_refuses_undeclared_fields_whole(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    migrated_db(db, "Shop")
+    url = sqlite_url(db)
+    examples = Path(__file__).resolve().parents[1] / "examples" / "flows"
+    refused = run_cli(["flows", "upload", str(examples), "-w", "Shop"], url, cwd=tmp_path)
+    assert_one_error_line(refused, "undeclared contact field")
+    assert query(db, "SELECT count(*) FROM flows") == [(0,)]  # nothing half-uploaded
+
+    flow = tmp_path / "hello.yaml"
+    flow.write_text(
+        "format: 1\nflow: hello\nname: Hello\ntriggers: [{keyword: [hi]}]\nstart: a\n"
+        "nodes:\n  - {id: a, type: end, text: Hello!}\n",
+        encoding="utf-8",
+    )
+    first = run_cli(["flows", "upload", str(flow), "-w", "Shop"], url, cwd=tmp_path)
+    again = run_cli(["flows", "upload", str(flow), "-w", "Shop"], url, cwd=tmp_path)
+    assert first.stdout.strip() == "hello v1 uploaded", first.stderr
+    assert again.stdout.strip() == "hello v1 unchanged"
+    flow.write_text(flow.read_text(encoding="utf-8").replace("Hello!", "Hi!"), encoding="utf-8")
+    changed = run_cli(["flows", "upload", str(flow), "-w", "Shop"], url, cwd=tmp_path)
+    assert changed.stdout.strip() == "hello v2 uploaded"
+    assert query(db, "SELECT key, version, active FROM flows ORDER BY version") == [
+        ("hello", 1, 0),
+        ("hello", 2, 1),
+    ]

@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from threadline.cli_runtime import channels_app, emulator, worker
 from threadline.config import Settings
 from threadline.contacts import csv_io
+from threadline.flows import service as flow_service
 from threadline.flows.cli import flows_app
+from threadline.flows.loader import FlowError, bundle_from_path, flow_files
 from threadline.kit.clock import SystemClock
 from threadline.kit.db import make_engine, make_sessionmaker, transaction
 from threadline.kit.errors import ThreadlineError
@@ -221,6 +223,34 @@ class _ImportRejected(Exception):
     def __init__(self, report: csv_io.ImportReport) -> None:
         super().__init__("import rejected")
         self.report = report
+
+
+@flows_app.command("upload")
+def flows_upload(
+    path: Annotated[Path, typer.Argument(help="A flow file, or a directory of them")],
+    workspace: WorkspaceOption,
+) -> None:
+    """Upload flows to a workspace (with their subflows and catalogs): a new version for each
+    changed file, nothing for unchanged ones. Any problem uploads nothing."""
+    settings = _settings()
+    try:
+        bundles = [bundle_from_path(p) for p in flow_files(path)]
+    except (OSError, FlowError) as exc:
+        raise fail(str(exc)) from None
+    if not bundles:
+        raise fail(f"no flow files under {path}")
+    now = SystemClock().now()
+
+    async def work(session: AsyncSession) -> list[tuple[str, int, bool]]:
+        ws = await workspaces.find_workspace(session, workspace)
+        done = []
+        for bundle in bundles:
+            row, created = await flow_service.upload(session, ws.id, bundle, now)
+            done.append((row.key, row.version, created))
+        return done
+
+    for key, version, created in _run(work, settings):
+        typer.echo(f"{key} v{version} {'uploaded' if created else 'unchanged'}")
 
 
 @contacts_app.command("export")
