@@ -6,6 +6,7 @@ the button, the number, the title or a synonym."""
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,9 @@ def present(
     return m.Text(body=f"{body}\n\n{numbered}\n\nReply with a number.")
 
 
+@functools.lru_cache(maxsize=8192)  # flows compare the same titles and catalog words often
 def plain(text: str) -> str:
+    """Text as people mean it: case, accents and punctuation ignored."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join("".join(ch if ch.isalnum() else " " for ch in kept).split())

@@ -486,11 +486,10 @@ class _Run:
         if isinstance(price_max, str):
             price_max = answers.number(interpolate(price_max, self.session), None, None)
         found = []
-        for product in self.flow.catalog:
-            attributes = {k: plain(v) for k, v in product.attributes.items()}
+        for product, attributes, product_tags in self.flow.catalog_index:
             if any(attributes.get(k) != v for k, v in wanted.items()):
                 continue
-            if tags and not tags & {plain(t) for t in product.tags}:
+            if tags and not tags & product_tags:
                 continue
             if price_max is not None and product.price is not None and product.price > price_max:
                 continue

@@ -4,6 +4,7 @@ references checked). Every problem names the file, the line and the node."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from threadline.channels.choices import plain
 from threadline.flows import format as f
 
 # libyaml when present (10x faster); both are safe loaders and keep line marks.
@@ -60,6 +62,18 @@ class Flow:
     @property
     def start(self) -> str:
         return self.file.start
+
+    @functools.cached_property
+    def catalog_index(self) -> tuple[tuple[f.Product, dict[str, str], frozenset[str]], ...]:
+        """Each product with its attributes and tags as compared (normalised once)."""
+        return tuple(
+            (
+                p,
+                {k: plain(v) for k, v in p.attributes.items()},
+                frozenset(plain(t) for t in p.tags),
+            )
+            for p in self.catalog
+        )
 
 
 @dataclass

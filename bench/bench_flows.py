@@ -1,0 +1,162 @@
+"""Flows: the pure engine's speed on the example product finder, and the worker's processing
+rate for inbound messages that start a flow and get its reply queued (policy + outbox), next
+to the same messages with no flow to start — in the same run, on the same database kind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.whatsapp.harness import OffsetClock
+
+from threadline.channels import events as ev
+from threadline.channels import messages as m
+from threadline.channels import service as channels
+from threadline.contacts.models import FieldDefinition
+from threadline.demo import FLOW_FIELDS
+from threadline.flows import service as flow_service
+from threadline.flows.engine import new_session, step
+from threadline.flows.loader import bundle_from_path, compile_bundle
+from threadline.flows.session import ContactView, Reply, Send, Start
+from threadline.inbox import service as inbox
+from threadline.kit.clock import FrozenClock
+from threadline.kit.crypto import SecretBox
+from threadline.kit.db import make_engine, make_sessionmaker, transaction
+from threadline.kit.ids import new_id
+from threadline.kit.migrate import upgrade
+from threadline.policy.types import Channel
+from threadline.worker.ingest import ingest_once
+from threadline.workspaces.service import create_workspace
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "flows" / "product_finder.yaml"
+CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", "3000"))
+INBOUND = int(os.environ.get("BENCH_FLOW_INBOUND", "600"))
+PHONE_NUMBER_ID = "106540352242922"
+
+
+def answer(actions: list[object]) -> Reply:
+    """Tap the first option shown, or answer a typed question."""
+    sends = [a for a in actions if isinstance(a, Send)]
+    content = sends[-1].content if sends else None
+    if isinstance(content, m.Buttons):
+        return Reply(text=content.buttons[0].title, payload=content.buttons[0].id)
+    if isinstance(content, m.ListMessage):
+        row = content.sections[0].rows[0]
+        return Reply(text=row.title, payload=row.id)
+    return Reply(text="150")
+
+
+def engine_speed() -> tuple[float, float, int]:
+    flow = compile_bundle(bundle_from_path(EXAMPLE))
+    clock = FrozenClock(datetime(2026, 3, 10, 15, tzinfo=UTC))
+    steps = 0
+    start = time.perf_counter()
+    for n in range(CONVERSATIONS):
+        session = new_session(flow, ContactView(name=f"P{n}"), Channel.WHATSAPP, clock.now())
+        session, actions = step(flow, session, Start("keyword"), clock)
+        steps += 1
+        while session.status == "waiting" and steps < 40 * (n + 1):
+            session, actions = step(flow, session, answer(actions), clock)
+            steps += 1
+    elapsed = time.perf_counter() - start
+    return steps / elapsed, CONVERSATIONS / elapsed, steps
+
+
+def inbound(n: int, text: str, when: datetime) -> ev.InboundMessage:
+    wa_id = f"5511{900000000 + n}"
+    return ev.InboundMessage(
+        account=PHONE_NUMBER_ID,
+        external_id=f"wamid.flowbench{text}{n}",
+        sender=ev.Sender(address=wa_id, phone_id=wa_id, name=f"Person {n}"),
+        timestamp=when,
+        kind="text",
+        text=text,
+    )
+
+
+async def processing_rate(url: str, with_flow: bool) -> float:
+    await asyncio.to_thread(upgrade, url)
+    clock = OffsetClock()
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    try:
+        async with transaction(sessions) as session:
+            workspace = (await create_workspace(session, "bench", clock.now())).workspace
+            channel = await channels.add_whatsapp(
+                session,
+                workspace.id,
+                channels.NewWhatsAppChannel(
+                    phone_number_id=PHONE_NUMBER_ID,
+                    waba_id="102290129340398",
+                    access_token="t",
+                    app_secret="s",
+                    verify_token="v",
+                ),
+                SecretBox("bench-secret-key"),
+                clock.now(),
+            )
+            if with_flow:
+                for key, kind in FLOW_FIELDS:
+                    session.add(
+                        FieldDefinition(
+                            id=new_id("fld"),
+                            workspace_id=workspace.id,
+                            key=key,
+                            label=key,
+                            value_type=kind,
+                            created_at=clock.now(),
+                        )
+                    )
+                await flow_service.upload(
+                    session, workspace.id, bundle_from_path(EXAMPLE), clock.now()
+                )
+            text = "shop" if with_flow else "hello there"
+            await inbox.store(
+                session,
+                channel,
+                [inbound(n, text, clock.now()) for n in range(INBOUND)],
+                clock.now(),
+            )
+        start = time.perf_counter()
+        processed = 0
+        while done := await ingest_once(sessions, clock, limit=200):
+            processed += done
+        return processed / (time.perf_counter() - start)
+    finally:
+        await engine.dispose()
+
+
+async def main() -> None:
+    per_step, per_conversation, steps = engine_speed()
+    print(
+        f"engine (pure step, product finder): {per_step:,.0f} steps/s, "
+        f"{per_conversation:,.0f} whole conversations/s ({steps} steps)"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        base = os.environ.get("BENCH_DATABASE_URL")
+        urls = (
+            (base, base)
+            if base
+            else (
+                f"sqlite+aiosqlite:///{Path(folder) / 'plain.db'}",
+                f"sqlite+aiosqlite:///{Path(folder) / 'flows.db'}",
+            )
+        )
+        plain = await processing_rate(urls[0], with_flow=False)
+        flows = await processing_rate(urls[1], with_flow=True)
+    print(
+        f"worker processing, inbound with no flow: {plain:,.0f} events/s; "
+        f"inbound starting a flow (trigger, session, reply through policy + outbox): "
+        f"{flows:,.0f} events/s ({INBOUND} each)"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
