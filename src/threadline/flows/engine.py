@@ -15,7 +15,7 @@ from threadline.channels.choices import Choice, match, plain, present
 from threadline.consent.keywords import KeywordKind, classify
 from threadline.flows import answers
 from threadline.flows import format as f
-from threadline.flows.expressions import holds, interpolate, interpolate_value
+from threadline.flows.expressions import dig, holds, interpolate, interpolate_value
 from threadline.flows.loader import Flow
 from threadline.flows.session import (
     Action,
@@ -275,7 +275,9 @@ class _Run:
         if node.save_as:
             result = done.body
             if node.map:
-                result = {name: _dig(done.body, path) for name, path in node.map.items()}
+                result = {
+                    name: dig(done.body, path.removeprefix("$.")) for name, path in node.map.items()
+                }
             self.session = replace(
                 self.session, answers={**self.session.answers, node.save_as: result}
             )
@@ -572,18 +574,6 @@ class _Run:
             if len(tokens) <= ESCAPE_MAX_TOKENS and f" {word} " in f" {said} ":
                 return True
         return False
-
-
-def _dig(body: object, path: str) -> object:
-    value = body
-    for part in path.removeprefix("$.").split("."):
-        if isinstance(value, dict):
-            value = value.get(part)
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return None
-    return value
 
 
 def _price_line(product: f.Product) -> str:

@@ -32,7 +32,12 @@ def lookup(session: Session, dotted: str) -> Any:
         return session.score
     else:
         return None
-    for part in rest.split(".") if rest else []:
+    return dig(value, rest) if rest else value
+
+
+def dig(value: Any, dotted: str) -> Any:
+    """`a.b.0.c` inside nested dicts and lists; None where the path leads nowhere."""
+    for part in dotted.split("."):
         if isinstance(value, dict):
             value = value.get(part)
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
