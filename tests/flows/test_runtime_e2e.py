@@ -4,12 +4,14 @@ ingesting, stepping flows, ticking timers and webhooks, and dispatching."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.whatsapp.harness import Stack, whatsapp_stack
+from threadline.flows.loader import bundle_from_path
 from threadline.messages.models import Message
 
 USER = "5511977776666"
@@ -192,3 +194,105 @@ async def test_agent_reply_outside_the_window_names_templates_instead(
 async def _has_contact(stack: Stack) -> bool:
     r = await stack.api.get("/api/v1/contacts", params={"urn": f"whatsapp:{USER}"})
     return bool(r.json()["items"])
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "flows"
+
+
+def interactive(item: dict[str, Any]) -> dict[str, Any]:
+    message = item.get("message", item)
+    assert message["type"] == "interactive", message
+    found: dict[str, Any] = message["interactive"]
+    return found
+
+
+async def test_example_product_finder_taps_to_a_list_hands_off_and_resumes(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The acceptance run: the shipped product finder over the emulator, a person tapping
+    through to the product list, asking for a human, the agent replying while the bot stays
+    silent, the agent resolving, the bot resuming and the purchase recorded."""
+    bundle = bundle_from_path(EXAMPLES / "product_finder.yaml")
+    async with whatsapp_stack(database_url, sessions) as stack:
+        r = await stack.api.post(
+            "/api/v1/fields", json={"key": "favourite_category", "value_type": "text"}
+        )
+        assert r.status_code == 201, r.text
+        r = await stack.api.post(
+            "/api/v1/flows",
+            json={
+                "source": bundle.main,
+                "origin": "product_finder.yaml",
+                "catalog": bundle.catalog,
+            },
+        )
+        assert r.status_code == 201, r.text
+        await stack.add_user(USER)
+        await stack.user_says(USER, "shop")
+        inbox = await bot_says(stack, USER, 2)
+        assert shown(inbox[0]).startswith("Let's find something you'll love")
+        category = interactive(inbox[1])
+        assert category["type"] == "button"
+        assert [b["reply"]["id"] for b in category["action"]["buttons"]] == [
+            "shoes",
+            "bags",
+            "accessories",
+        ]
+        await stack.user_says(USER, "Shoes", type="button_reply", payload="shoes")
+        style = interactive((await bot_says(stack, USER, 3))[2])
+        assert style["type"] == "list"  # four styles: more than three buttons
+        await stack.user_says(USER, "Casual", type="list_reply", payload="casual")
+        budget = interactive((await bot_says(stack, USER, 4))[3])
+        await stack.user_says(
+            USER,
+            budget["action"]["buttons"][1]["reply"]["title"],
+            type="button_reply",
+            payload="100",
+        )
+        picks = interactive((await bot_says(stack, USER, 5))[4])
+        assert picks["type"] in ("list", "button")
+        offered = [
+            row["id"] for section in picks["action"].get("sections", []) for row in section["rows"]
+        ] or [b["reply"]["id"] for b in picks["action"]["buttons"]]
+        assert offered
+
+        await stack.user_says(USER, "can I talk to a human?")
+
+        async def ticket_open() -> bool:
+            return len((await stack.api.get("/api/v1/tickets")).json()) == 1
+
+        await stack.until(ticket_open)
+        (ticket,) = (await stack.api.get("/api/v1/tickets")).json()
+        assert ticket["team"] == "sales"
+        before = len(await stack.inbox(USER))
+        await stack.user_says(USER, "is the first one waterproof?")
+        for _ in range(4):
+            await stack.work()
+        assert len(await stack.inbox(USER)) == before  # the bot stays silent
+        r = await stack.api.post(
+            f"/api/v1/tickets/{ticket['id']}/replies", json={"text": "Yes, fully waterproof."}
+        )
+        assert r.status_code == 201, r.text
+        inbox = await bot_says(stack, USER, before + 1)
+        assert shown(inbox[-1]) == "Yes, fully waterproof."
+        r = await stack.api.post(
+            f"/api/v1/tickets/{ticket['id']}/resolve", json={"hand_back": True}
+        )
+        assert r.status_code == 200, r.text
+        again = interactive((await bot_says(stack, USER, before + 2))[-1])
+        assert again["body"]["text"] == picks["body"]["text"]  # back at the product list
+
+        await stack.user_says(USER, "pick", type="list_reply", payload=offered[0])
+        inbox = await bot_says(stack, USER, before + 5)
+        shown_product = inbox[before + 2].get("message", inbox[before + 2])
+        assert shown_product["type"] == "image"
+        assert offered[0] in shown_product["image"]["link"]
+        assert interactive(inbox[before + 3])["type"] == "cta_url"
+        await stack.user_says(USER, "I bought it!", type="button_reply", payload="bought")
+        inbox = await bot_says(stack, USER, before + 6)
+        assert shown(inbox[-1]).startswith("Wonderful, thank you!")
+        contact_id = await stack.contact_for(USER)
+        (session,) = (await stack.api.get(f"/api/v1/contacts/{contact_id}/flow-sessions")).json()
+        assert session["outcome"] == "purchased"
+        contact = (await stack.api.get(f"/api/v1/contacts/{contact_id}")).json()
+        assert contact["fields"]["favourite_category"] == "shoes"
