@@ -28,6 +28,7 @@ from threadline.kit.db import make_engine, make_sessionmaker, transaction
 from threadline.kit.errors import ThreadlineError
 from threadline.kit.logs import configure_logging, redact
 from threadline.kit.migrate import is_up_to_date, upgrade
+from threadline.templates.cli import templates_app
 from threadline.workspaces import service as workspaces
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ app.add_typer(keys_app, name="apikeys")
 app.add_typer(users_app, name="users")
 app.add_typer(channels_app, name="channels")
 app.add_typer(flows_app, name="flows")
+app.add_typer(templates_app, name="templates")
 app.command()(worker)
 app.command()(emulator)
 

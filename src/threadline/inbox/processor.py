@@ -8,9 +8,11 @@ import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from threadline import pricing
 from threadline.channels import codec
 from threadline.channels import events as ev
 from threadline.channels.messages import Text
@@ -26,6 +28,7 @@ from threadline.inbox.identities import contact_for
 from threadline.inbox.models import InboxEvent
 from threadline.messages import service as messages
 from threadline.messages.models import Message
+from threadline.policy.service import stored_urn
 from threadline.policy.types import Channel, Purpose
 from threadline.templates import service as templates
 from threadline.workspaces.models import Workspace
@@ -181,6 +184,7 @@ async def _status(
             "type": update.pricing.type,
             "billable": update.pricing.billable,
         }
+        message.cost_actual = _actual_cost(message, update.pricing, update.timestamp)
     if messages.advance_status(message, update.status):
         message.status = update.status
         message.updated_at = now
@@ -192,6 +196,22 @@ async def _status(
         await _failure_effects(
             session, channel, message, classify(error.code), update.timestamp, now
         )
+
+
+def _actual_cost(message: Message, block: ev.Pricing, at: datetime) -> Decimal | None:
+    """What the platform says it charges, priced with the rate card (None: cannot be priced)."""
+    phone = stored_urn(message.address).path
+    try:
+        charge = pricing.actual(
+            block,
+            market=pricing.market_for(phone if phone.startswith("+") else f"+{phone}"),
+            at=at,
+            card=pricing.default_card(),
+        )
+    except pricing.MissingRate:
+        log.warning("no rate for message %s (%s)", message.id, block)
+        return None
+    return charge.amount
 
 
 async def _failure_effects(

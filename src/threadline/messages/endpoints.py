@@ -61,7 +61,8 @@ class MessageOut(BaseModel):
     provider_id: str | None
     error_code: int | None
     error_class: str | None
-    cost_estimate: Decimal | None
+    cost_estimate: Decimal | None = Field(description="the rate card's price before sending")
+    cost_actual: Decimal | None = Field(description="priced from the platform's pricing block")
     pricing: dict[str, Any] | None
     created_at: datetime
     history: list[StatusOut] | None = None
@@ -85,6 +86,7 @@ def message_out(message: Message, history: list[MessageStatus] | None = None) ->
         error_code=message.error_code,
         error_class=message.error_class,
         cost_estimate=message.cost_estimate,
+        cost_actual=message.cost_actual,
         pricing=message.pricing,
         created_at=message.created_at,
         history=[

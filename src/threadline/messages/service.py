@@ -115,6 +115,8 @@ def question_for(
 def apply_decision(message: Message, decision: Decision, now: datetime) -> None:
     """Write the policy's verdict onto an outbox row; nothing is ever dropped silently."""
     message.reason = decision.reason.value if decision.reason else None
+    if decision.cost_estimate is not None:
+        message.cost_estimate = decision.cost_estimate  # the rate card's price, before sending
     message.error_detail = decision.detail if decision.outcome is not Outcome.ALLOWED else None
     if decision.outcome is Outcome.ALLOWED:
         message.status, message.next_attempt_at = "queued", message.next_attempt_at or now

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from threadline import pricing
 from threadline.consent import service as consent
 from threadline.consent.models import ConsentEvent
 from threadline.consent.projection import TRANSACTIONAL, Action, LedgerLine, status
@@ -47,6 +48,7 @@ from threadline.policy.types import (
     Recipient,
     SendContext,
     TemplateFacts,
+    WindowFacts,
 )
 from threadline.workspaces.models import Workspace
 from threadline.workspaces.service import settings_of
@@ -221,6 +223,7 @@ def _context(loaded: _Loaded, q: SendQuestion, now: datetime) -> SendContext:
     recipient = _recipient(contact, urns, settings.default_timezone)
     regional = rules_for(recipient.region, recipient.subdivision, settings.quiet_hours.to_hours())
     lines = loaded.ledgers.get(contact.id, [])
+    window = facts_of(loaded.conversations.get((contact.id, q.channel.value)), q.channel)
     channel_state = ChannelFacts(quality=q.quality, messaging_limit=q.messaging_limit)
     if q.sender in loaded.usage:
         counted = loaded.usage[q.sender]
@@ -244,7 +247,7 @@ def _context(loaded: _Loaded, q: SendQuestion, now: datetime) -> SendContext:
             marketing=status(lines, q.channel.value, q.topic, at),
             transactional=status(lines, q.channel.value, TRANSACTIONAL, at),
         ),
-        window=facts_of(loaded.conversations.get((contact.id, q.channel.value)), q.channel),
+        window=window,
         channel_state=channel_state,
         recent_marketing=tuple(loaded.recent[contact.id]),
         caps=settings.caps() + regional.caps,
@@ -256,8 +259,33 @@ def _context(loaded: _Loaded, q: SendQuestion, now: datetime) -> SendContext:
             campaign_bucket=campaign_bucket(contact.id, q.campaign_id) if q.campaign_id else 9999,
         ),
         budget_remaining=loaded.budget_remaining,
-        cost_estimate=q.cost_estimate,
+        cost_estimate=q.cost_estimate
+        if q.cost_estimate is not None
+        else _estimate(q, urns, window, at),
     )
+
+
+def _estimate(
+    q: SendQuestion, urns: list[URN], window: WindowFacts, at: datetime
+) -> Decimal | None:
+    """What the platform will charge for this send, from the rate card (None: not priced —
+    another channel, no rate, or a free-form send the window no longer allows)."""
+    if q.channel is not Channel.WHATSAPP:
+        return None
+    phone = next((u.phone_e164 for u in urns if u.phone_e164), None)
+    try:
+        charge = pricing.estimate(
+            category=q.template.category.value if q.template else None,
+            market=pricing.market_for(phone) if phone else None,
+            window_open=window.service_open(at),
+            entry_point_open=window.entry_point_open(at),
+            business_market=None,
+            at=at,
+            card=pricing.default_card(),
+        )
+    except (ValueError, pricing.MissingRate):
+        return None
+    return charge.amount
 
 
 def _count_allowed(loaded: _Loaded, q: SendQuestion, ctx: SendContext) -> None:
@@ -266,8 +294,8 @@ def _count_allowed(loaded: _Loaded, q: SendQuestion, ctx: SendContext) -> None:
         loaded.usage[q.sender].setdefault(q.contact_id, ctx.now)
     if q.purpose is Purpose.MARKETING:
         loaded.recent[q.contact_id].append(RecentSend(sent_at=ctx.now, channel=q.channel))
-    if loaded.budget_remaining is not None and q.cost_estimate is not None:
-        loaded.budget_remaining -= q.cost_estimate
+    if loaded.budget_remaining is not None and ctx.cost_estimate is not None:
+        loaded.budget_remaining -= ctx.cost_estimate
 
 
 async def build_contexts(

@@ -7,11 +7,12 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import object_session
 
 from threadline.channels import events as ev
 from threadline.kit.ids import new_id
 from threadline.policy.types import TemplateCategory, TemplateFacts
-from threadline.templates.models import Template
+from threadline.templates.models import Template, TemplateEvent
 
 
 async def find(
@@ -57,8 +58,11 @@ async def upsert(
             created_at=now,
         )
         session.add(template)
+    previous = template.status
     template.category = category.lower()
     template.status = status.lower()
+    if previous != template.status:
+        record(template, "status", previous, template.status, now, "sync")
     template.provider_id = provider_id
     template.components = components
     template.updated_at = now
@@ -109,13 +113,57 @@ async def apply_event(
             components=[],
             now=now,
         )
+    previous: str | None
     if isinstance(event, ev.TemplateStatusChange):
-        template.status = event.status.lower()
+        previous, template.status = template.status, event.status.lower()
         template.status_reason = event.reason
+        record(template, "status", previous, template.status, now, event.reason, event.detail)
     elif isinstance(event, ev.TemplateCategoryChange):
-        template.category = event.new_category.lower()
+        previous, template.category = template.category, event.new_category.lower()
+        record(template, "category", previous, template.category, now)
     else:
-        template.quality = event.new_score.lower()
+        previous, template.quality = template.quality, event.new_score.lower()
+        record(template, "quality", previous, template.quality, now)
     template.updated_at = now
     await session.flush()
     return template
+
+
+def record(
+    template: Template,
+    kind: str,
+    previous: str | None,
+    value: str | None,
+    now: datetime,
+    reason: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append to the template's history (the session adds it with the template)."""
+    session = object_session(template)
+    assert session is not None, "the template must belong to a session"
+    session.add(
+        TemplateEvent(
+            id=new_id("tev"),
+            workspace_id=template.workspace_id,
+            template_id=template.id,
+            kind=kind,
+            previous=previous,
+            value=value,
+            reason=reason,
+            detail=detail or {},
+            occurred_at=now,
+        )
+    )
+
+
+async def history(session: AsyncSession, template: Template) -> list[TemplateEvent]:
+    return list(
+        await session.scalars(
+            select(TemplateEvent)
+            .where(
+                TemplateEvent.workspace_id == template.workspace_id,
+                TemplateEvent.template_id == template.id,
+            )
+            .order_by(TemplateEvent.occurred_at, TemplateEvent.id)
+        )
+    )
