@@ -743,6 +743,30 @@ CASES: list[tuple[str, Row]] = [
             (),
         ),
     ),
+    (
+        "budget_exceeded/campaign-budget-spent-though-the-month-has-room",
+        refused(
+            ctx(
+                cost_estimate=Decimal("0.0614"),
+                budget_remaining=Decimal("100"),
+                campaign_budget_remaining=Decimal("0.05"),
+                holdout=HoldoutFacts(campaign_id="spring", campaign_bucket=9999),
+            ),
+            Reason.BUDGET_EXCEEDED,
+            (),
+            detail_contains="campaign spring",
+        ),
+    ),
+    (
+        "allowed/campaign-budget-exactly-enough",
+        allowed(
+            ctx(
+                cost_estimate=Decimal("0.05"),
+                campaign_budget_remaining=Decimal("0.05"),
+                holdout=HoldoutFacts(campaign_id="spring", campaign_bucket=9999),
+            )
+        ),
+    ),
     # ---------------------------------------------------------------- frequency_cap
     (
         "frequency_cap/florida-legal-limit-3-per-24h",

@@ -218,15 +218,24 @@ def check_quality(ctx: SendContext) -> Decision | None:
 
 
 def check_budget(ctx: SendContext) -> Decision | None:
-    if ctx.cost_estimate is None or ctx.budget_remaining is None:
+    if ctx.cost_estimate is None:
         return None
-    if ctx.cost_estimate <= ctx.budget_remaining:
-        return None
-    return _refuse(
-        ctx,
-        Reason.BUDGET_EXCEEDED,
-        f"estimated cost {ctx.cost_estimate} exceeds the remaining budget {ctx.budget_remaining}",
-    )
+    if ctx.budget_remaining is not None and ctx.cost_estimate > ctx.budget_remaining:
+        return _refuse(
+            ctx,
+            Reason.BUDGET_EXCEEDED,
+            f"estimated cost {ctx.cost_estimate} exceeds the remaining monthly budget "
+            f"{ctx.budget_remaining}",
+        )
+    remaining = ctx.campaign_budget_remaining
+    if remaining is not None and ctx.cost_estimate > remaining:
+        return _refuse(
+            ctx,
+            Reason.BUDGET_EXCEEDED,
+            f"estimated cost {ctx.cost_estimate} exceeds what is left of campaign "
+            f"{ctx.holdout.campaign_id}'s budget ({remaining})",
+        )
+    return None
 
 
 def check_frequency(ctx: SendContext) -> Decision | None:

@@ -104,3 +104,19 @@ async def spent_since(session: AsyncSession, workspace_id: str, since: datetime)
         )
     )
     return Decimal(str(total or 0))
+
+
+async def spent_by_campaign(
+    session: AsyncSession, workspace_id: str, campaign_ids: set[str]
+) -> dict[str, Decimal]:
+    if not campaign_ids:
+        return {}
+    rows = await session.execute(
+        select(PressureEvent.campaign_id, func.coalesce(func.sum(PressureEvent.cost), 0))
+        .where(
+            PressureEvent.workspace_id == workspace_id,
+            PressureEvent.campaign_id.in_(campaign_ids),
+        )
+        .group_by(PressureEvent.campaign_id)
+    )
+    return {str(campaign): Decimal(str(total or 0)) for campaign, total in rows.all()}

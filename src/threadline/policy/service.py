@@ -121,6 +121,7 @@ class _Loaded:
     recent: dict[str, list[RecentSend]]
     usage: dict[str, dict[str, datetime]]
     budget_remaining: Decimal | None
+    campaign_remaining: dict[str, Decimal]
 
 
 async def _load(
@@ -192,6 +193,11 @@ async def _load(
         budget_remaining = settings.monthly_budget - await pressure.spent_since(
             session, workspace.id, month_start
         )
+    campaigns = {q.campaign_id for q in questions if q.campaign_id} & set(settings.campaign_budgets)
+    spent = await pressure.spent_by_campaign(session, workspace.id, campaigns)
+    campaign_remaining = {
+        c: settings.campaign_budgets[c] - spent.get(c, Decimal(0)) for c in campaigns
+    }
     return _Loaded(
         settings=settings,
         topics=await consent.topic_keys(session, workspace.id),
@@ -202,6 +208,7 @@ async def _load(
         recent=recent,
         usage=usage,
         budget_remaining=budget_remaining,
+        campaign_remaining=campaign_remaining,
     )
 
 
@@ -259,6 +266,7 @@ def _context(loaded: _Loaded, q: SendQuestion, now: datetime) -> SendContext:
             campaign_bucket=campaign_bucket(contact.id, q.campaign_id) if q.campaign_id else 9999,
         ),
         budget_remaining=loaded.budget_remaining,
+        campaign_budget_remaining=loaded.campaign_remaining.get(q.campaign_id or ""),
         cost_estimate=q.cost_estimate
         if q.cost_estimate is not None
         else _estimate(q, urns, window, at),
@@ -296,6 +304,8 @@ def _count_allowed(loaded: _Loaded, q: SendQuestion, ctx: SendContext) -> None:
         loaded.recent[q.contact_id].append(RecentSend(sent_at=ctx.now, channel=q.channel))
     if loaded.budget_remaining is not None and ctx.cost_estimate is not None:
         loaded.budget_remaining -= ctx.cost_estimate
+    if q.campaign_id in loaded.campaign_remaining and ctx.cost_estimate is not None:
+        loaded.campaign_remaining[q.campaign_id] -= ctx.cost_estimate
 
 
 async def build_contexts(

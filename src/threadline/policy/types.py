@@ -170,6 +170,7 @@ class SendContext:
     quiet_hours: QuietHours = field(default_factory=QuietHours)
     holdout: HoldoutFacts = field(default_factory=HoldoutFacts)
     budget_remaining: Decimal | None = None
+    campaign_budget_remaining: Decimal | None = None
     cost_estimate: Decimal | None = None
 
 

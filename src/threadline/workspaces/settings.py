@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 from decimal import Decimal
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -63,6 +64,9 @@ class WorkspaceSettings(BaseModel):
     frequency_caps: list[CapSetting] = Field(default_factory=_default_caps)
     quiet_hours: QuietHoursSetting = Field(default_factory=QuietHoursSetting)
     monthly_budget: Decimal | None = Field(default=None, ge=0)
+    campaign_budgets: dict[str, Annotated[Decimal, Field(ge=0)]] = Field(
+        default_factory=dict, description="campaign id -> its whole budget (rate-card currency)"
+    )
     help_text: str = DEFAULT_HELP_TEXT
     double_opt_in_prompt: str = (
         "{business}: reply START to confirm you want {topic} messages from us. "

@@ -12,7 +12,6 @@ from alembic import op
 
 import threadline.kit.db
 
-
 revision: str = "20261121_0004"
 down_revision: str | None = "20261121_0003"
 branch_labels: Sequence[str] | None = None
