@@ -26,6 +26,7 @@ from threadline.kit.clock import Clock, SystemClock
 from threadline.kit.db import make_engine, make_sessionmaker
 from threadline.messages.endpoints import router as messages_router
 from threadline.policy.endpoints import router as policy_router
+from threadline.reports.endpoints import router as reports_router
 from threadline.tickets.endpoints import router as tickets_router
 from threadline.worker.loop import run_worker
 from threadline.worker.settings import dispatch_config
@@ -91,6 +92,7 @@ def create_app(
         policy_router,
         flows_router,
         tickets_router,
+        reports_router,
     ):
         app.include_router(router)
     return app

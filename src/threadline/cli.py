@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -15,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.cli_runtime import channels_app, emulator, worker
@@ -28,6 +30,7 @@ from threadline.kit.db import make_engine, make_sessionmaker, transaction
 from threadline.kit.errors import ThreadlineError
 from threadline.kit.logs import configure_logging, redact
 from threadline.kit.migrate import is_up_to_date, upgrade
+from threadline.reports import cost as cost_reports
 from threadline.templates.cli import templates_app
 from threadline.workspaces import service as workspaces
 
@@ -37,6 +40,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.")
 contacts_app = typer.Typer(help="Contacts: import and export.")
+report_app = typer.Typer(help="Reports: what messaging cost.")
 keys_app = typer.Typer(help="API keys.")
 users_app = typer.Typer(help="Users of a workspace.")
 app.add_typer(db_app, name="db")
@@ -46,6 +50,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(channels_app, name="channels")
 app.add_typer(flows_app, name="flows")
 app.add_typer(templates_app, name="templates")
+app.add_typer(report_app, name="report")
 app.command()(worker)
 app.command()(emulator)
 
@@ -253,6 +258,53 @@ def flows_upload(
 
     for key, version, created in _run(work, settings):
         typer.echo(f"{key} v{version} {'uploaded' if created else 'unchanged'}")
+
+
+@report_app.command("cost")
+def report_cost(
+    workspace: WorkspaceOption,
+    group_by: Annotated[
+        str, typer.Option(help="category, market, template, campaign or day")
+    ] = "category",
+    days: Annotated[int, typer.Option(min=1, max=3660, help="the last N days")] = 30,
+    output: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """Messaging cost: the rate card's estimate before sending, the platform's actual cost."""
+    if group_by not in cost_reports.GROUPS:
+        raise fail(f"--group-by must be one of {', '.join(cost_reports.GROUPS)}, not {group_by!r}")
+    if output not in ("table", "csv", "json"):
+        raise fail(f"--format must be table, csv or json, not {output!r}")
+    now = SystemClock().now()
+
+    async def work(session: AsyncSession) -> cost_reports.CostReport:
+        ws = await workspaces.find_workspace(session, workspace)
+        return await cost_reports.cost_report(
+            session,
+            ws.id,
+            group_by=group_by,  # narrowed by the GROUPS check above
+            since=now - timedelta(days=days),
+            until=now,
+        )
+
+    report = _run(work, _settings())
+    if output == "csv":
+        typer.echo(cost_reports.to_csv(report), nl=False)
+        return
+    if output == "json":
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    table = Table(title=f"cost by {group_by}, last {days} days (USD)")
+    for column in (group_by, "messages", "billable", "estimated", "actual"):
+        table.add_column(column, justify="left" if column == group_by else "right")
+    for line in [*report.lines, report.total]:
+        table.add_row(
+            line.key,
+            str(line.messages),
+            str(line.billable),
+            f"{line.estimated:.4f}",
+            f"{line.actual:.4f}",
+        )
+    Console().print(table)
 
 
 @contacts_app.command("export")
