@@ -633,6 +633,11 @@ def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
         ],
         ("GET", "/api/v1/contacts/{contact_id}/messages"): [Probe("GET", f"{c}/messages")],
         ("GET", "/api/v1/flows"): [Probe("GET", "/api/v1/flows", expect=(200,))],
+        ("GET", "/api/v1/reports/cost"): [
+            # A sent nothing: B's spend must not show up in A's report.
+            Probe("GET", "/api/v1/reports/cost", expect=(200,), check=_empty_report),
+            Probe("GET", "/api/v1/reports/cost", params={"group_by": "campaign"}, expect=(200,)),
+        ],
         ("POST", "/api/v1/flows"): [
             # The same key in A is A's own flow, version 1: B's versions are not A's.
             Probe(
@@ -685,6 +690,11 @@ def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
             Probe("POST", f"/api/v1/tickets/{world.b_ticket}/resolve", json={})
         ],
     }
+
+
+def _empty_report(response: httpx.Response) -> None:
+    body = response.json()
+    assert body["lines"] == [] and body["total"]["messages"] == 0, body
 
 
 def _version_one(world: World) -> Callable[[httpx.Response], None]:
