@@ -4,6 +4,7 @@ ingesting, stepping flows, ticking timers and webhooks, and dispatching."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -177,9 +178,9 @@ async def test_agent_reply_outside_the_window_names_templates_instead(
         assert r.status_code == 409
         body = r.json()
         assert "24-hour window" in body["message"]
-        assert {"name": "order_update", "language": "en_US", "category": "utility"} in body[
-            "templates"
-        ]
+        (suggested,) = body["templates"]
+        assert (suggested["name"], suggested["category"]) == ("order_update", "utility")
+        assert Decimal(suggested["estimated_cost"]) > 0  # a utility template outside the window
         await stack.grant(contact_id, topic="transactional")  # the order's basis
         template = await stack.api.post(
             f"/api/v1/tickets/{opened.json()['id']}/replies",

@@ -155,3 +155,29 @@ async def test_cost_report_groups_estimates_and_actuals(
         assert csv_text.splitlines()[0] == "category,messages,billable,estimated,actual,priced"
         bad = await stack.api.get("/api/v1/reports/cost", params={"group_by": "planet"})
         assert bad.status_code == 422 and bad.json()["where"] == "group_by"
+
+
+async def test_free_text_outside_the_window_is_refused_with_templates_and_their_cost(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        await stack.add_template("spring_sale", "MARKETING", body="Sale {{1}}")
+        await stack.add_template("order_update", "UTILITY", body="Order {{1}}")
+        await stack.sync_templates()
+        contact_id = await contact(stack, BR_USER)
+        before = len(await stack.requests())
+        answer = await stack.send(contact_id, "service", {"type": "text", "body": "Hi again!"})
+        assert (answer["status"], answer["reason"]) == ("refused", "window_closed")
+        utility_rate = default_card().rate("BR", "utility", stack.clock.now())
+        assert utility_rate is not None
+        assert answer["suggestions"] == [
+            {
+                "name": "order_update",
+                "language": "en_US",
+                "category": "utility",
+                "estimated_cost": str(utility_rate.price),
+            }
+        ]
+        for _ in range(3):
+            await stack.work()
+        assert len(await stack.requests()) == before  # refused before any HTTP call

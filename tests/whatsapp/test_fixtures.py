@@ -353,6 +353,7 @@ EXPECTED: dict[str, tuple[Spec, ...]] = {
                 name="my_message_template",
                 language="he",
                 new_category="MARKETING",
+                notified_at=1750344882,  # the entry's time: a later identical change is new
             )
         ),
     ),
@@ -365,6 +366,7 @@ EXPECTED: dict[str, tuple[Spec, ...]] = {
                 language="en_US",
                 new_score="YELLOW",
                 previous_score="GREEN",
+                notified_at=1674864290,
             )
         ),
     ),
@@ -378,6 +380,7 @@ EXPECTED: dict[str, tuple[Spec, ...]] = {
                 status="APPROVED",
                 reason="NONE",
                 category="UTILITY",
+                notified_at=1751247548,
             )
         ),
     ),
@@ -391,6 +394,7 @@ EXPECTED: dict[str, tuple[Spec, ...]] = {
                 status="REJECTED",
                 reason="INVALID_FORMAT",
                 category="MARKETING",
+                notified_at=1751247548,
                 detail={
                     "rejection_info": {
                         "reason": "Your template has parameters placed next to each other "

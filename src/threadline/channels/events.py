@@ -106,6 +106,9 @@ class TemplateStatusChange:
     reason: str | None = None
     category: str | None = None
     detail: dict[str, Any] = dc_field(default_factory=dict)
+    # The notification's `entry.time`: the same change notified twice later is a new event
+    # (re-approved after an edit), a redelivery of one notification is not.
+    notified_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +119,9 @@ class TemplateCategoryChange:
     language: str
     new_category: str
     previous_category: str | None = None
+    # The notification's `entry.time`: the same change notified twice later is a new event
+    # (re-approved after an edit), a redelivery of one notification is not.
+    notified_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +132,9 @@ class TemplateQualityChange:
     language: str
     new_score: str
     previous_score: str | None = None
+    # The notification's `entry.time`: the same change notified twice later is a new event
+    # (re-approved after an edit), a redelivery of one notification is not.
+    notified_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import httpx
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from threadline.emulator import templates
 from threadline.emulator.hooks import envelope
 from threadline.emulator.runtime import runtime
 from threadline.emulator.state import Number, SimUser, TemplateDef, tier_label
@@ -117,9 +118,81 @@ class TemplateIn(BaseModel):
 @router.post("/templates")
 async def add_template(body: TemplateIn, request: Request) -> dict[str, Any]:
     state = runtime(request).state
-    template_id = str(10**15 + len(state.templates) + 1)
+    template_id = state.new_template_id()
     state.templates[template_id] = TemplateDef(id=template_id, **body.model_dump())
     return {"id": template_id}
+
+
+@router.get("/templates")
+async def list_all_templates(request: Request) -> list[dict[str, Any]]:
+    """Every template with its lifecycle bookkeeping (pauses, edits, history)."""
+    rt = runtime(request)
+    templates.advance(rt)
+    return [templates.describe(t, full=True) for t in rt.state.templates.values()]
+
+
+class ReviewIn(BaseModel):
+    model_config = _STRICT
+    waba_id: str | None = None
+
+
+@router.post("/templates/review")
+async def review_templates(request: Request, body: ReviewIn | None = None) -> dict[str, Any]:
+    """Review every PENDING template now, without waiting for the review delay."""
+    rt = runtime(request)
+    reviewed = templates.review_now(rt, body.waba_id if body else None)
+    return {
+        "reviewed": [
+            {
+                "id": t.id,
+                "name": t.name,
+                "status": t.status,
+                "category": t.category,
+                "reason": t.rejection_reason,
+            }
+            for t in reviewed
+        ]
+    }
+
+
+class FeedbackIn(BaseModel):
+    model_config = _STRICT
+    quality: Literal["GREEN", "YELLOW", "RED"]
+
+
+@router.post("/templates/{template_id}/feedback")
+async def template_feedback(template_id: str, body: FeedbackIn, request: Request) -> dict[str, Any]:
+    """People's reaction to a template: a new quality score (RED pauses, then disables)."""
+    rt = runtime(request)
+    templates.advance(rt)
+    template = rt.state.templates.get(template_id)
+    if template is None:
+        raise HTTPException(404, f"no template {template_id}")
+    templates.feedback(rt, template, body.quality)
+    return templates.describe(template, full=True)
+
+
+class TemplateSettingsIn(BaseModel):
+    model_config = _STRICT
+    reject_miscategorised: bool | None = None
+    review_delay_seconds: float | None = Field(default=None, ge=0)
+
+
+@router.post("/wabas/{waba_id}/template_settings")
+async def template_settings(
+    waba_id: str, body: TemplateSettingsIn, request: Request
+) -> dict[str, Any]:
+    """How the platform reviews this WABA's templates: reject miscategorised UTILITY
+    templates (INCORRECT_CATEGORY) instead of recategorising them, and the review delay."""
+    waba = runtime(request).state.wabas[waba_id]
+    if body.reject_miscategorised is not None:
+        waba.reject_miscategorised = body.reject_miscategorised
+    if body.review_delay_seconds is not None:
+        waba.review_delay = body.review_delay_seconds
+    return {
+        "reject_miscategorised": waba.reject_miscategorised,
+        "review_delay_seconds": waba.review_delay,
+    }
 
 
 class UserIn(BaseModel):
@@ -242,7 +315,10 @@ class AdvanceIn(BaseModel):
 
 @router.post("/clock/advance")
 async def advance(body: AdvanceIn, request: Request) -> dict[str, str]:
-    return {"now": runtime(request).state.advance(body.seconds).isoformat()}
+    rt = runtime(request)
+    now = rt.state.advance(body.seconds).isoformat()
+    templates.advance(rt)  # reviews and pause ends the clock has passed
+    return {"now": now}
 
 
 @router.get("/requests")

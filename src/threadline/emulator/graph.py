@@ -10,9 +10,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from threadline.emulator import templates
 from threadline.emulator.hooks import envelope, messages_value
 from threadline.emulator.runtime import Runtime, runtime
-from threadline.emulator.state import Accepted, Number, Refusal, RequestRecord, tier_label
+from threadline.emulator.state import (
+    Accepted,
+    EmulatorState,
+    Number,
+    Refusal,
+    RequestRecord,
+    tier_label,
+)
 
 router = APIRouter()
 
@@ -66,6 +74,7 @@ async def send_message(version: str, phone_number_id: str, request: Request) -> 
             await asyncio.sleep(faults.latency_ms / 1000)
         if faults.error_rate and state.rng.random() < faults.error_rate:
             raise Refusal(131000, "(#131000) Something went wrong", 500)
+        templates.advance(rt)  # a pause that has ended, a review that is due
         accepted = state.send(number, body, time.monotonic())
     except Refusal as refusal:
         record.code = refusal.code
@@ -144,8 +153,17 @@ def _schedule_statuses(
 @router.get("/{version}/{object_id}")
 async def get_object(version: str, object_id: str, request: Request) -> Response:
     """Media lookup (`GET /{media_id}`) and phone-number fields (`GET /{phone_number_id}`)."""
-    state = runtime(request).state
+    rt = runtime(request)
+    state = rt.state
     token = _token(request)
+    if object_id in state.templates:
+        try:
+            template = state.templates[object_id]
+            _waba_for_token(state, template.waba_id, token)
+        except Refusal as refusal:
+            return _error(refusal)
+        templates.advance(rt)
+        return JSONResponse(templates.describe(template))
     if object_id in state.numbers:
         try:
             number = state.number_for_token(object_id, token)
@@ -191,23 +209,79 @@ async def media_bytes(media_id: str, request: Request) -> Response:
     return Response(content=content[0], media_type=content[1])
 
 
+def _waba_for_token(state: EmulatorState, waba_id: str, token: str | None) -> None:
+    """The bearer token must be one of the WABA's numbers' tokens."""
+    numbers = [n for n in state.numbers.values() if n.waba_id == waba_id]
+    if any(n.access_token == token for n in numbers):
+        return
+    if not numbers and any(n.access_token == token for n in state.numbers.values()):
+        raise Refusal(100, f"Unsupported request. Object with ID '{waba_id}' does not exist", 400)
+    raise Refusal(190, "Error validating access token", 401)
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError as exc:
+        raise Refusal(100, "(#100) Invalid JSON body") from exc
+
+
 @router.get("/{version}/{waba_id}/message_templates")
 async def list_templates(version: str, waba_id: str, request: Request) -> Response:
-    state = runtime(request).state
+    rt = runtime(request)
+    state = rt.state
     if not any(
         n.waba_id == waba_id and n.access_token == _token(request) for n in state.numbers.values()
     ):
         return _error(Refusal(190, "Error validating access token", 401))
-    data = [
-        {
-            "id": t.id,
-            "name": t.name,
-            "language": t.language,
-            "category": t.category,
-            "status": t.status,
-            "components": [{"type": "BODY", "text": t.body}],
-        }
-        for t in state.templates.values()
-        if t.waba_id == waba_id
-    ]
+    templates.advance(rt)
+    data = [templates.describe(t) for t in state.templates.values() if t.waba_id == waba_id]
     return JSONResponse({"data": data})
+
+
+@router.post("/{version}/{waba_id}/message_templates")
+async def create_template(version: str, waba_id: str, request: Request) -> Response:
+    """Submit a template for review: `{id, status: "PENDING", category}`."""
+    rt = runtime(request)
+    try:
+        _waba_for_token(rt.state, waba_id, _token(request))
+        templates.advance(rt)
+        template = templates.create(rt, waba_id, await _json(request))
+    except Refusal as refusal:
+        return _error(refusal)
+    return JSONResponse(
+        {"id": template.id, "status": template.status, "category": template.category}
+    )
+
+
+@router.delete("/{version}/{waba_id}/message_templates")
+async def delete_template(version: str, waba_id: str, request: Request) -> Response:
+    rt = runtime(request)
+    try:
+        _waba_for_token(rt.state, waba_id, _token(request))
+        templates.delete(
+            rt, waba_id, request.query_params.get("name"), request.query_params.get("hsm_id")
+        )
+    except Refusal as refusal:
+        return _error(refusal)
+    return JSONResponse({"success": True})
+
+
+@router.post("/{version}/{template_id}")
+async def edit_template(version: str, template_id: str, request: Request) -> Response:
+    """Edit a template's components and/or category; it goes back to review."""
+    rt = runtime(request)
+    try:
+        template = rt.state.templates.get(template_id)
+        if template is None:
+            raise Refusal(
+                100,
+                f"Unsupported post request. Object with ID '{template_id}' does not exist",
+                400,
+            )
+        _waba_for_token(rt.state, template.waba_id, _token(request))
+        templates.advance(rt)
+        templates.edit(rt, template, await _json(request))
+    except Refusal as refusal:
+        return _error(refusal)
+    return JSONResponse({"success": True})

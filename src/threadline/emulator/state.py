@@ -67,10 +67,30 @@ class TemplateDef:
     body: str = ""
     header: str | None = None
     buttons: list[dict[str, Any]] = field(default_factory=list)
+    # Lifecycle of templates created through the Graph API (emulator/templates.py).
+    components: list[dict[str, Any]] = field(default_factory=list)
+    parameter_format: str = "POSITIONAL"
+    rejection_reason: str | None = None
+    quality: str = "UNKNOWN"  # GREEN | YELLOW | RED | UNKNOWN
+    pause_count: int = 0
+    paused_until: datetime | None = None
+    review_due: datetime | None = None  # set while PENDING
+    edits: list[datetime] = field(default_factory=list)  # edits made while APPROVED
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     def body_params(self) -> tuple[int, set[str]]:
         positional = {int(n) for n in _POSITIONAL.findall(self.body)}
         return len(positional), set(_NAMED.findall(self.body))
+
+
+@dataclass
+class WabaTemplates:
+    """A WABA's template settings and bookkeeping."""
+
+    review_delay: float = 60.0  # emulator seconds from submission to review
+    reject_miscategorised: bool = False  # promotional UTILITY → REJECTED, not recategorised
+    created: deque[datetime] = field(default_factory=deque)  # for the hourly creation cap
+    deleted_names: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass
@@ -139,6 +159,9 @@ class EmulatorState:
         self.offset = timedelta()
         self.numbers: dict[str, Number] = {}
         self.templates: dict[str, TemplateDef] = {}
+        self.wabas: dict[str, WabaTemplates] = defaultdict(WabaTemplates)
+        self.template_hooks_due = 0.0  # keeps template webhooks in the order they happened
+        self._template_ids = 0
         self.users: dict[str, SimUser] = {}
         self.faults = Faults()
         self.requests: list[RequestRecord] = []
@@ -162,6 +185,10 @@ class EmulatorState:
         self._counter += 1
         raw = f"{self._counter}:{self.rng.getrandbits(64):016x}".encode()
         return "wamid." + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def new_template_id(self) -> str:
+        self._template_ids += 1
+        return str(10**15 + self._template_ids)
 
     # -- lookups ------------------------------------------------------------------------
     def number_for_token(self, phone_number_id: str, token: str | None) -> Number:

@@ -20,8 +20,10 @@ from threadline.kit.errors import NotFound, ThreadlineError
 from threadline.messages import service
 from threadline.messages.models import Message, MessageStatus
 from threadline.policy.types import Purpose
+from threadline.templates import service as templates
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
+WINDOW_REASONS = frozenset({"window_closed", "template_required"})
 
 
 class SendIn(BaseModel):
@@ -66,6 +68,11 @@ class MessageOut(BaseModel):
     pricing: dict[str, Any] | None
     created_at: datetime
     history: list[StatusOut] | None = None
+    suggestions: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="When refused because the window is closed: approved templates that may "
+        "go out instead, with their estimated cost",
+    )
 
 
 def message_out(message: Message, history: list[MessageStatus] | None = None) -> MessageOut:
@@ -120,7 +127,17 @@ async def send_message(
         ),
         now,
     )
-    return message_out(message)
+    answer = message_out(message)
+    if message.status == "refused" and message.reason in WINDOW_REASONS:
+        path = message.address.split(":", 1)[1]
+        answer.suggestions = await templates.suggestions(
+            session,
+            workspace.id,
+            purpose=body.purpose.value,
+            phone=path if path.startswith("+") else f"+{path}",
+            at=now,
+        )
+    return answer
 
 
 @router.get("/messages/{message_id}")

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import object_session
 
+from threadline import pricing
 from threadline.channels import events as ev
 from threadline.kit.ids import new_id
 from threadline.policy.types import TemplateCategory, TemplateFacts
@@ -167,3 +168,59 @@ async def history(session: AsyncSession, template: Template) -> list[TemplateEve
             .order_by(TemplateEvent.occurred_at, TemplateEvent.id)
         )
     )
+
+
+# Which template categories can stand in for a message of each purpose.
+FITS = {
+    "service": ("utility",),
+    "utility": ("utility",),
+    "marketing": ("marketing",),
+    "authentication": ("authentication",),
+}
+
+
+async def suggestions(
+    session: AsyncSession,
+    workspace_id: str,
+    *,
+    purpose: str,
+    phone: str | None,
+    at: datetime,
+) -> list[dict[str, Any]]:
+    """Approved templates that may go out instead of a free-form message the closed window
+    refuses, each with what it would cost this recipient."""
+    categories = FITS.get(purpose, ("utility",))
+    rows = await session.scalars(
+        select(Template)
+        .where(
+            Template.workspace_id == workspace_id,
+            Template.status == "approved",
+            Template.category.in_(categories),
+        )
+        .order_by(Template.name, Template.language)
+    )
+    market = pricing.market_for(phone) if phone else None
+    found = []
+    for template in rows:
+        try:
+            charge = pricing.estimate(
+                category=template.category,
+                market=market,
+                window_open=False,
+                entry_point_open=False,
+                business_market=None,
+                at=at,
+                card=pricing.default_card(),
+            )
+            cost: str | None = str(charge.amount)
+        except (ValueError, pricing.MissingRate):
+            cost = None
+        found.append(
+            {
+                "name": template.name,
+                "language": template.language,
+                "category": template.category,
+                "estimated_cost": cost,
+            }
+        )
+    return found

@@ -17,7 +17,7 @@ from threadline.kit.ids import new_id
 from threadline.messages import service as messages
 from threadline.messages.models import Message
 from threadline.policy.types import Channel, Purpose
-from threadline.templates.models import Template
+from threadline.templates import service as templates
 from threadline.tickets.models import Ticket
 from threadline.workspaces.models import Workspace
 
@@ -136,19 +136,6 @@ def customer_wrote(ticket: Ticket, now: datetime) -> None:
     note(ticket, now, "customer_message", "customer")
 
 
-async def _approved_templates(session: AsyncSession, workspace_id: str) -> list[dict[str, str]]:
-    rows = await session.scalars(
-        select(Template)
-        .where(Template.workspace_id == workspace_id, Template.status == "approved")
-        .order_by(Template.category.desc(), Template.name)
-    )
-    return [
-        {"name": t.name, "language": t.language, "category": t.category}
-        for t in rows
-        if t.category in {"utility", "marketing"}
-    ]
-
-
 async def reply(
     session: AsyncSession,
     workspace: Workspace,
@@ -185,7 +172,15 @@ async def reply(
                 + "; free-form replies would be refused by WhatsApp — send one of the "
                 "approved templates instead",
                 where="content",
-                details={"templates": await _approved_templates(session, workspace.id)},
+                details={
+                    "templates": await templates.suggestions(
+                        session,
+                        workspace.id,
+                        purpose="service",
+                        phone=await _phone_of(session, workspace.id, ticket.contact_id),
+                        at=now,
+                    )
+                },
             )
     message = await messages.enqueue(
         session,
@@ -203,6 +198,12 @@ async def reply(
     ticket.status = "pending"
     note(ticket, now, "agent_reply", agent, message_id=message.id, status=message.status)
     return message
+
+
+async def _phone_of(session: AsyncSession, workspace_id: str, contact_id: str) -> str | None:
+    address = await messages.whatsapp_address(session, workspace_id, contact_id)
+    path = address.split(":", 1)[1]
+    return path if path.startswith("+") else f"+{path}"
 
 
 def update(

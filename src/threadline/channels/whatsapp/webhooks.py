@@ -7,6 +7,7 @@ a single odd message must not cost the others in the same delivery.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -65,6 +66,9 @@ def _errors(raw: Any) -> tuple[ErrorDetail, ...]:
     return tuple(out)
 
 
+TEMPLATE_EVENTS = (TemplateStatusChange, TemplateCategoryChange, TemplateQualityChange)
+
+
 def parse(payload: Any) -> list[ChannelEvent]:
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
         raise WebhookFormatError("object must be 'whatsapp_business_account'")
@@ -76,11 +80,16 @@ def parse(payload: Any) -> list[ChannelEvent]:
         if not isinstance(entry, dict):
             raise WebhookFormatError("each entry must be an object")
         waba = str(entry.get("id", ""))
+        notified_at = entry.get("time") if isinstance(entry.get("time"), int) else None
         for change in entry.get("changes") or []:
             if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
                 events.append(Malformed("changes", "change without a value object"))
                 continue
-            events.extend(_parse_change(waba, str(change.get("field", "")), change["value"]))
+            field = str(change.get("field", ""))
+            for event in _parse_change(waba, field, change["value"]):
+                if notified_at is not None and isinstance(event, TEMPLATE_EVENTS):
+                    event = dataclasses.replace(event, notified_at=notified_at)
+                events.append(event)
     return events
 
 
