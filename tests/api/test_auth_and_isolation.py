@@ -13,7 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import T0, Tenant
+from threadline.kit.ids import new_id
 from threadline.models import Base
+from threadline.templates.models import Template
 
 BR = "+5511999990000"
 BR_2 = "+5511999990001"
@@ -170,6 +172,7 @@ class World:
     b_flow: str = ""
     b_session: str = ""
     b_ticket: str = ""
+    b_template: str = ""
     secrets: list[str] = field(default_factory=list)
 
 
@@ -633,6 +636,22 @@ def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
         ],
         ("GET", "/api/v1/contacts/{contact_id}/messages"): [Probe("GET", f"{c}/messages")],
         ("GET", "/api/v1/flows"): [Probe("GET", "/api/v1/flows", expect=(200,))],
+        ("POST", "/api/v1/channels/{channel_id}/templates"): [
+            Probe(
+                "POST",
+                f"/api/v1/channels/{world.b_channel}/templates",
+                json={
+                    "source": "name: probe\ncategory: UTILITY\nlanguage: en_US\n"
+                    "components: {body: {text: Hello there}}\n"
+                },
+            )
+        ],
+        ("GET", "/api/v1/templates"): [
+            Probe("GET", "/api/v1/templates", expect=(200,), check=_empty_list)
+        ],
+        ("GET", "/api/v1/templates/{template_id}"): [
+            Probe("GET", f"/api/v1/templates/{world.b_template}")
+        ],
         ("GET", "/api/v1/reports/cost"): [
             # A sent nothing: B's spend must not show up in A's report.
             Probe("GET", "/api/v1/reports/cost", expect=(200,), check=_empty_report),
@@ -692,6 +711,29 @@ def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
     }
 
 
+async def store_b_template(sessions: async_sessionmaker[AsyncSession], b: Tenant) -> str:
+    """A template of B's, as a sync or a webhook stores it."""
+    async with sessions() as session, session.begin():
+        template = Template(
+            id=new_id("tpl"),
+            workspace_id=b.id,
+            account_id="2000000001",
+            name="bravo_secret_offer",
+            language="en_US",
+            category="marketing",
+            status="approved",
+            components=[],
+            created_at=T0,
+            updated_at=T0,
+        )
+        session.add(template)
+    return template.id
+
+
+def _empty_list(response: httpx.Response) -> None:
+    assert response.json() == [], response.text
+
+
 def _empty_report(response: httpx.Response) -> None:
     body = response.json()
     assert body["lines"] == [] and body["total"]["messages"] == 0, body
@@ -711,6 +753,8 @@ async def test_workspace_a_cannot_read_or_change_workspace_b_through_any_route(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     world = await build_world(tenant, other_tenant)
+    world.b_template = await store_b_template(sessions, other_tenant)
+    world.secrets += [world.b_template, "bravo_secret_offer"]
     table = probes_for(world)
     routes = api_routes(app_of(tenant.client))
     missing = sorted(routes - set(table))

@@ -1,0 +1,121 @@
+"""Creating templates here: lint, submit to the platform, store them pending. The platform's
+status, category and quality webhooks then move them on (see service.apply_event)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from threadline.channels.models import ChannelAccount
+from threadline.channels.service import unseal
+from threadline.kit.crypto import SecretBox
+from threadline.kit.errors import Conflict, InvalidInput
+from threadline.templates import service
+from threadline.templates.definition import (
+    TemplateDefinition,
+    TemplateFileError,
+    parse,
+    to_graph_payload,
+)
+from threadline.templates.lint import Finding, lint
+from threadline.templates.models import Template
+from threadline.templates.sync import SyncFailed
+
+
+@dataclass
+class Submitted:
+    template: Template
+    warnings: list[Finding] = field(default_factory=list)
+
+
+def finding_out(defn: TemplateDefinition, f: Finding) -> dict[str, Any]:
+    return {
+        "template": defn.name,
+        "line": defn.line_of(f.where),
+        "rule": f.rule,
+        "severity": f.severity,
+        "where": f.where,
+        "message": f.message,
+    }
+
+
+def checked(
+    source: str, origin: str, require_opt_out_text: bool
+) -> list[tuple[TemplateDefinition, list[Finding]]]:
+    """Parse and lint; any error refuses the whole upload, naming line, rule and template."""
+    try:
+        definitions = parse(source, origin)
+    except TemplateFileError as exc:
+        raise InvalidInput(str(exc), where="source") from exc
+    linted = [(d, lint(d, require_opt_out_text=require_opt_out_text)) for d in definitions]
+    errors = [finding_out(d, f) for d, findings in linted for f in findings if f.is_error]
+    if errors:
+        first = errors[0]
+        raise InvalidInput(
+            f"template {first['template']}: {first['rule']}: {first['message']}",
+            where="source",
+            details={"findings": errors},
+        )
+    return linted
+
+
+async def submit(
+    session: AsyncSession,
+    channel: ChannelAccount,
+    box: SecretBox,
+    http: httpx.AsyncClient,
+    definition: TemplateDefinition,
+    now: datetime,
+) -> list[Template]:
+    """POST each language to /{WABA}/message_templates and store what the platform says."""
+    token = unseal(box, channel).access_token
+    url = f"{channel.base_url}/{channel.api_version}/{channel.account_id}/message_templates"
+    stored = []
+    for language in definition.localized():
+        existing = await service.find(
+            session, channel.workspace_id, channel.account_id, definition.name, language
+        )
+        if existing is not None:
+            raise Conflict(
+                f"template {definition.name} ({language}) already exists with status "
+                f"{existing.status}; edit it or choose another name",
+                where="source",
+            )
+        payload = to_graph_payload(definition, language)
+        try:
+            response = await http.post(
+                url, json=payload, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.HTTPError as exc:
+            raise SyncFailed(f"could not reach the platform: {exc}") from exc
+        answer = response.json() if response.content else {}
+        if response.status_code != 200:
+            error = (answer.get("error") or {}) if isinstance(answer, dict) else {}
+            raise InvalidInput(
+                f"the platform refused {definition.name} ({language}): "
+                f"{error.get('message') or response.text[:300]}",
+                where="source",
+                details={"platform_error": error},
+            )
+        template = await service.upsert(
+            session,
+            channel.workspace_id,
+            channel.account_id,
+            name=definition.name,
+            language=language,
+            category=str(answer.get("category") or definition.category),
+            status=str(answer.get("status") or "PENDING"),
+            provider_id=str(answer["id"]) if answer.get("id") else None,
+            components=list(payload.get("components", [])),
+            now=now,
+        )
+        template.parameter_format = definition.parameter_format
+        template.definition = definition.model_dump(mode="json", exclude_none=True)
+        template.submitted_at = now
+        service.record(template, "submitted", None, template.category, now)
+        stored.append(template)
+    return stored
