@@ -171,3 +171,53 @@ async def test_lint_errors_submit_nothing_and_name_line_and_rule(
         assert all(f["line"] for f in findings)
         assert (await stack.emulator.get("/_emulator/templates")).json() == []
         assert (await stack.api.get("/api/v1/templates")).json() == []
+
+
+async def test_variables_are_filled_from_the_contact_overrides_and_defaults(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        source = (EXAMPLES / "order_update.yaml").read_text(encoding="utf-8")
+        (created,) = await create(stack, source)
+        await review(stack)
+        await settled(stack, created["id"], status="approved")
+        r = await stack.api.post("/api/v1/fields", json={"key": "order_id", "value_type": "text"})
+        assert r.status_code == 201, r.text
+        await stack.add_user("5511933332222")
+        r = await stack.api.post(
+            "/api/v1/contacts",
+            json={
+                "name": "Ana Silva",
+                "urns": ["whatsapp:+5511933332222"],
+                "fields": {"order_id": "A-77"},
+            },
+        )
+        contact_id = r.json()["id"]
+        await stack.grant(contact_id, topic="transactional")
+
+        async def send(variables: dict[str, str]) -> Any:
+            return await stack.api.post(
+                "/api/v1/messages",
+                json={
+                    "contact_id": contact_id,
+                    "purpose": "utility",
+                    "content": {"type": "template", "name": "order_update"},
+                    "variables": variables,
+                },
+            )
+
+        missing = await send({})
+        assert missing.status_code == 422 and missing.json()["where"] == "variables"
+        assert "delivery_date" in missing.json()["message"]
+        ok = await send({"delivery_date": "Friday"})
+        assert ok.status_code == 201 and ok.json()["status"] == "queued", ok.text
+
+        async def arrived() -> bool:
+            return bool(await stack.inbox("5511933332222"))
+
+        await stack.until(arrived)
+        (item,) = await stack.inbox("5511933332222")
+        components = {c["type"]: c for c in item["template"]["components"]}
+        assert [p["text"] for p in components["body"]["parameters"]] == ["Ana", "A-77", "Friday"]
+        assert [p["text"] for p in components["header"]["parameters"]] == ["A-77"]
+        assert components["button"]["parameters"] == [{"type": "text", "text": "A-77"}]

@@ -10,13 +10,15 @@ import aiohttp
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.api.deps import CurrentWorkspace, Now, Session, app_state
+from threadline.channels import messages as content_types
 from threadline.channels import service as channels
 from threadline.channels.messages import Content
 from threadline.channels.whatsapp.client import WhatsAppClient, new_session
 from threadline.contacts.service import get_contact
-from threadline.kit.errors import NotFound, ThreadlineError
+from threadline.kit.errors import InvalidInput, NotFound, ThreadlineError
 from threadline.messages import service
 from threadline.messages.models import Message, MessageStatus
 from threadline.policy.types import Purpose
@@ -38,6 +40,12 @@ class SendIn(BaseModel):
     idempotency_key: str | None = Field(default=None, max_length=200)
     reply_to: str | None = Field(default=None, max_length=200)
     human_agent: bool = False
+    variables: dict[str, str] | None = Field(
+        default=None,
+        description="For a template created in Threadline: fill its variables from the "
+        "contact's fields, these values (`order_id`, `body.2`, `button.0`, `code`) and the "
+        "template's defaults, instead of listing parameters in content",
+    )
 
 
 class StatusOut(BaseModel):
@@ -111,13 +119,16 @@ async def send_message(
 ) -> MessageOut:
     """Decide and queue one message. The answer says `queued`, `deferred` (with
     `next_attempt_at`) or `refused` with the policy's reason code: never a silent drop."""
+    content = body.content
+    if body.variables is not None:
+        content = await _filled(session, workspace.id, body, content)
     message = await service.enqueue(
         session,
         workspace,
         service.SendRequest(
             contact_id=body.contact_id,
             purpose=body.purpose,
-            content=body.content,
+            content=content,
             channel_id=body.channel_id,
             topic=body.topic,
             campaign_id=body.campaign_id,
@@ -138,6 +149,24 @@ async def send_message(
             at=now,
         )
     return answer
+
+
+async def _filled(
+    session: AsyncSession, workspace_id: str, body: SendIn, content: Content
+) -> Content:
+    if not isinstance(content, content_types.Template):
+        raise InvalidInput("variables only go with a template", where="variables")
+    channel = await service.default_channel(session, workspace_id, body.channel_id)
+    stored = await templates.find(
+        session, workspace_id, channel.account_id, content.name, content.language
+    )
+    if stored is None:
+        raise InvalidInput(
+            f"unknown template '{content.name}' ({content.language})", where="content.name"
+        )
+    contact = await get_contact(session, workspace_id, body.contact_id)
+    values = templates.contact_values(contact.name, contact.fields or {})
+    return templates.fill(stored, content.language, values, body.variables or {})
 
 
 @router.get("/messages/{message_id}")

@@ -11,8 +11,11 @@ from sqlalchemy.orm import object_session
 
 from threadline import pricing
 from threadline.channels import events as ev
+from threadline.channels import messages as content_types
+from threadline.kit.errors import InvalidInput
 from threadline.kit.ids import new_id
 from threadline.policy.types import TemplateCategory, TemplateFacts
+from threadline.templates.definition import TemplateDefinition, TemplateSendError, send_parameters
 from threadline.templates.models import Template, TemplateEvent
 
 
@@ -224,3 +227,28 @@ async def suggestions(
             }
         )
     return found
+
+
+def contact_values(name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """What a template variable can name on a contact: its fields, `name` and `first_name`."""
+    first = name.split()[0] if name.strip() else None
+    return {"name": name or None, "first_name": first, **fields}
+
+
+def fill(
+    template: Template, language: str, values: dict[str, Any], overrides: dict[str, str]
+) -> content_types.Template:
+    """Send parameters for a template created here, from the contact's values, overrides
+    and the template's defaults. Templates made elsewhere have no declared variables."""
+    if template.definition is None:
+        raise InvalidInput(
+            f"template {template.name} was not created in Threadline, so its variables are "
+            "unknown: give the parameters in content instead of `variables`",
+            where="variables",
+        )
+    definition = TemplateDefinition.model_validate(template.definition)
+    # A value given by the name of the field a variable reads ("delivery_date") fills it too.
+    try:
+        return send_parameters(definition, language, {**values, **overrides}, overrides)
+    except TemplateSendError as exc:
+        raise InvalidInput(str(exc), where="variables") from exc
