@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from threadline import __version__
+from threadline import __version__, pricing
 from threadline.api.deps import AppState
 from threadline.api.errors import install_error_handlers
 from threadline.channels.directory import ChannelDirectory
@@ -37,6 +37,7 @@ from threadline.workspaces.endpoints import router as workspace_router
 def create_app(
     settings: Settings, clock: Clock | None = None, *, with_worker: bool = False
 ) -> FastAPI:
+    pricing.configure(settings.rate_card)
     engine = make_engine(settings.database_url)
     state = AppState(
         settings=settings,

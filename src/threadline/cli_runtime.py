@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from threadline import pricing
 from threadline.channels import service as channels
 from threadline.config import Settings
 from threadline.kit.clock import SystemClock
@@ -81,6 +82,7 @@ def worker() -> None:
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    pricing.configure(settings.rate_card)
 
     async def main() -> None:
         engine = make_engine(settings.database_url)

@@ -206,7 +206,7 @@ def _actual_cost(message: Message, block: ev.Pricing, at: datetime) -> Decimal |
             block,
             market=pricing.market_for(phone if phone.startswith("+") else f"+{phone}"),
             at=at,
-            card=pricing.default_card(),
+            card=pricing.current_card(),
         )
     except pricing.MissingRate:
         log.warning("no rate for message %s (%s)", message.id, block)

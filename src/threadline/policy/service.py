@@ -289,7 +289,7 @@ def _estimate(
             entry_point_open=window.entry_point_open(at),
             business_market=None,
             at=at,
-            card=pricing.default_card(),
+            card=pricing.current_card(),
         )
     except (ValueError, pricing.MissingRate):
         return None

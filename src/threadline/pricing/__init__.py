@@ -10,9 +10,12 @@ from threadline.pricing.ratecard import (
     RateCardError,
     RateCardProblem,
     RateCategory,
+    configure,
+    current_card,
     default_card,
     load,
     parse,
+    use_card,
 )
 from threadline.pricing.rules import (
     Charge,
@@ -34,9 +37,12 @@ __all__ = [
     "RateCardProblem",
     "RateCategory",
     "actual",
+    "configure",
+    "current_card",
     "default_card",
     "estimate",
     "load",
     "market_for",
     "parse",
+    "use_card",
 ]

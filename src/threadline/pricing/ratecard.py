@@ -229,6 +229,25 @@ def default_card() -> RateCard:
     return parse(text, source="threadline/pricing/data/rate_card.csv")
 
 
+_in_use: RateCard | None = None
+
+
+def use_card(card: RateCard | None) -> None:
+    """The card this process prices with (THREADLINE_RATE_CARD); None goes back to the shipped
+    one. One deployment, one price list: the card is process-wide."""
+    global _in_use
+    _in_use = card
+
+
+def configure(path: str | None) -> None:
+    """Price with the card at `path` (or the shipped one); a bad card stops the start-up."""
+    use_card(load(path) if path else None)
+
+
+def current_card() -> RateCard:
+    return _in_use or default_card()
+
+
 # --- internals -----------------------------------------------------------------------------
 
 

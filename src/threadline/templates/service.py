@@ -213,7 +213,7 @@ async def suggestions(
                 entry_point_open=False,
                 business_market=None,
                 at=at,
-                card=pricing.default_card(),
+                card=pricing.current_card(),
             )
             cost: str | None = str(charge.amount)
         except (ValueError, pricing.MissingRate):
