@@ -181,3 +181,19 @@ async def test_free_text_outside_the_window_is_refused_with_templates_and_their_
         for _ in range(3):
             await stack.work()
         assert len(await stack.requests()) == before  # refused before any HTTP call
+
+
+async def test_a_template_of_the_wrong_category_is_refused_before_any_http_call(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        await stack.add_template("spring_sale", "MARKETING", body="Sale {{1}}")
+        await stack.sync_templates()
+        contact_id = await contact(stack, BR_USER)
+        before = len(await stack.requests())
+        # A marketing template passed off as a utility message: billed differently, refused.
+        answer = await stack.send(contact_id, "utility", template("spring_sale", "20%"))
+        assert (answer["status"], answer["reason"]) == ("refused", "category_mismatch")
+        for _ in range(3):
+            await stack.work()
+        assert len(await stack.requests()) == before
