@@ -652,6 +652,16 @@ def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
         ("GET", "/api/v1/templates/{template_id}"): [
             Probe("GET", f"/api/v1/templates/{world.b_template}")
         ],
+        ("PATCH", "/api/v1/templates/{template_id}"): [
+            Probe(
+                "PATCH",
+                f"/api/v1/templates/{world.b_template}",
+                json={
+                    "source": "name: bravo_secret_offer\ncategory: MARKETING\n"
+                    "language: en_US\ncomponents: {body: {text: Mine now}}\n"
+                },
+            )
+        ],
         ("GET", "/api/v1/reports/cost"): [
             # A sent nothing: B's spend must not show up in A's report.
             Probe("GET", "/api/v1/reports/cost", expect=(200,), check=_empty_report),

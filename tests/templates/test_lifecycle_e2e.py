@@ -221,3 +221,27 @@ async def test_variables_are_filled_from_the_contact_overrides_and_defaults(
         assert [p["text"] for p in components["body"]["parameters"]] == ["Ana", "A-77", "Friday"]
         assert [p["text"] for p in components["header"]["parameters"]] == ["A-77"]
         assert components["button"]["parameters"] == [{"type": "text", "text": "A-77"}]
+
+
+async def test_an_edit_goes_back_to_review_within_the_platforms_limits(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        source = (EXAMPLES / "order_update.yaml").read_text(encoding="utf-8")
+        (created,) = await create(stack, source)
+        await review(stack)
+        await settled(stack, created["id"], status="approved")
+        changed = source.replace(
+            "Questions? Just reply to this message.", "Reply here with questions."
+        )
+        r = await stack.api.patch(f"/api/v1/templates/{created['id']}", json={"source": changed})
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "pending"
+        assert r.json()["history"][-1]["kind"] == "edited"
+        await stack.emulator.post("/_emulator/clock/advance", json={"seconds": 61})
+        await settled(stack, created["id"], status="approved")
+        again = await stack.api.patch(f"/api/v1/templates/{created['id']}", json={"source": source})
+        assert again.status_code == 409 and "once a day" in again.json()["message"]
+        other = source.replace("name: order_update", "name: order_other")
+        wrong = await stack.api.patch(f"/api/v1/templates/{created['id']}", json={"source": other})
+        assert wrong.status_code == 422 and "order_update" in wrong.json()["message"]

@@ -120,6 +120,19 @@ async def get(session: AsyncSession, workspace_id: str, channel_id: str) -> Chan
     return channel
 
 
+async def by_account(session: AsyncSession, workspace_id: str, account_id: str) -> ChannelAccount:
+    """A number of the business account (WABA) a template belongs to."""
+    channel = await session.scalar(
+        select(ChannelAccount)
+        .where(ChannelAccount.workspace_id == workspace_id, ChannelAccount.account_id == account_id)
+        .order_by(ChannelAccount.created_at)
+        .limit(1)
+    )
+    if channel is None:
+        raise NotFound("no number of this template's business account here", where="template_id")
+    return channel
+
+
 async def for_workspace(
     session: AsyncSession, workspace_id: str, kind: str | None = None
 ) -> list[ChannelAccount]:

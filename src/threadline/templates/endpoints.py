@@ -135,9 +135,42 @@ async def get_template(
 ) -> TemplateOut:
     """A template with its whole history: submitted, each status (with the reason), each
     category Meta gave it, each quality rating."""
+    template = await _template(session, workspace.id, template_id)
+    return template_out(template, history=await service.history(session, template))
+
+
+class TemplateEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1, max_length=200_000, description="the template, changed")
+    origin: str = Field(default="template.yaml", max_length=200)
+    require_opt_out: bool = False
+
+
+@router.patch("/templates/{template_id}")
+async def edit_template(
+    template_id: str,
+    body: TemplateEdit,
+    request: Request,
+    session: Session,
+    workspace: CurrentWorkspace,
+    now: Now,
+) -> TemplateOut:
+    """Change a template's components: linted, sent to the platform within its edit limits
+    (approved templates: once a day, 10 times in 30 days), then back in review (pending)."""
+    template = await _template(session, workspace.id, template_id)
+    ((definition, findings),) = submit.checked(body.source, body.origin, body.require_opt_out)
+    channel = await channels.by_account(session, workspace.id, template.account_id)
+    async with httpx.AsyncClient(timeout=20) as http:
+        await submit.edit(session, channel, app_state(request).box, http, template, definition, now)
+    warnings = [submit.finding_out(definition, f) for f in findings]
+    return template_out(template, warnings, await service.history(session, template))
+
+
+async def _template(session: Session, workspace_id: str, template_id: str) -> Template:
     template = await session.scalar(
-        select(Template).where(Template.workspace_id == workspace.id, Template.id == template_id)
+        select(Template).where(Template.workspace_id == workspace_id, Template.id == template_id)
     )
     if template is None:
         raise NotFound("no such template in this workspace", where="template_id")
-    return template_out(template, history=await service.history(session, template))
+    return template

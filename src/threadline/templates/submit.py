@@ -4,7 +4,7 @@ status, category and quality webhooks then move them on (see service.apply_event
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -119,3 +119,62 @@ async def submit(
         service.record(template, "submitted", None, template.category, now)
         stored.append(template)
     return stored
+
+
+EDITABLE = frozenset({"approved", "rejected", "paused"})
+EDITS_PER_DAY = 1
+EDITS_PER_30_DAYS = 10
+
+
+async def edit(
+    session: AsyncSession,
+    channel: ChannelAccount,
+    box: SecretBox,
+    http: httpx.AsyncClient,
+    template: Template,
+    definition: TemplateDefinition,
+    now: datetime,
+) -> Template:
+    """Send changed components to the platform, within its limits (an approved template: once
+    a day, ten times in 30 days), and put the template back in review."""
+    if definition.name != template.name or template.language not in definition.localized():
+        raise InvalidInput(
+            f"the file must define {template.name} in {template.language}", where="source"
+        )
+    if template.status not in EDITABLE or not template.provider_id:
+        raise Conflict(
+            f"a {template.status} template cannot be edited (only approved, rejected or paused)",
+            where="template_id",
+        )
+    if template.status == "approved":
+        edits = [
+            e.occurred_at for e in await service.history(session, template) if e.kind == "edited"
+        ]
+        if sum(now - at < timedelta(days=1) for at in edits) >= EDITS_PER_DAY:
+            raise Conflict("an approved template can be edited once a day", where="template_id")
+        if sum(now - at < timedelta(days=30) for at in edits) >= EDITS_PER_30_DAYS:
+            raise Conflict(
+                "an approved template can be edited 10 times in 30 days", where="template_id"
+            )
+    payload = to_graph_payload(definition, template.language)
+    body = {"components": payload["components"]}
+    token = unseal(box, channel).access_token
+    url = f"{channel.base_url}/{channel.api_version}/{template.provider_id}"
+    try:
+        response = await http.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError as exc:
+        raise SyncFailed(f"could not reach the platform: {exc}") from exc
+    if response.status_code != 200:
+        error = (response.json().get("error") or {}) if response.content else {}
+        raise InvalidInput(
+            f"the platform refused the edit: {error.get('message') or response.text[:300]}",
+            where="source",
+            details={"platform_error": error},
+        )
+    previous = template.status
+    template.components = list(payload["components"])
+    template.definition = definition.model_dump(mode="json", exclude_none=True)
+    template.status = "pending"
+    template.updated_at = now
+    service.record(template, "edited", previous, "pending", now)
+    return template
