@@ -245,3 +245,25 @@ async def test_an_edit_goes_back_to_review_within_the_platforms_limits(
         other = source.replace("name: order_update", "name: order_other")
         wrong = await stack.api.patch(f"/api/v1/templates/{created['id']}", json={"source": other})
         assert wrong.status_code == 422 and "order_update" in wrong.json()["message"]
+
+
+async def test_a_workspace_that_requires_opt_out_wording_refuses_marketing_without_it(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        r = await stack.api.patch(
+            "/api/v1/workspace/settings", json={"marketing_templates_need_opt_out": True}
+        )
+        assert r.status_code == 200, r.text
+        no_opt_out = (
+            "name: flash_sale\ncategory: MARKETING\nlanguage: en_US\n"
+            "components: {body: {text: 'Our flash sale starts today, see you there.'}}\n"
+        )
+        refused = await stack.api.post(
+            f"/api/v1/channels/{stack.channel_id}/templates", json={"source": no_opt_out}
+        )
+        assert refused.status_code == 422
+        assert "marketing-opt-out" in {f["rule"] for f in refused.json()["findings"]}
+        with_opt_out = no_opt_out.replace("see you there.", "see you there. Reply STOP to opt out.")
+        (created,) = await create(stack, with_opt_out)
+        assert created["category"] == "marketing"

@@ -15,6 +15,8 @@ from threadline.channels import service as channels
 from threadline.kit.errors import NotFound
 from threadline.templates import service, submit
 from threadline.templates.models import Template
+from threadline.workspaces.models import Workspace
+from threadline.workspaces.service import settings_of
 
 router = APIRouter(prefix="/api/v1", tags=["templates"])
 
@@ -101,7 +103,7 @@ async def create_templates(
     Account. Lint errors answer 422 with `findings` (line, rule, message) and nothing is
     submitted; warnings come back on each template. Review results arrive by webhook."""
     channel = await channels.get(session, workspace.id, channel_id)
-    linted = submit.checked(body.source, body.origin, body.require_opt_out)
+    linted = submit.checked(body.source, body.origin, _needs_opt_out(workspace, body))
     created = []
     async with httpx.AsyncClient(timeout=20) as http:
         for definition, findings in linted:
@@ -159,12 +161,18 @@ async def edit_template(
     """Change a template's components: linted, sent to the platform within its edit limits
     (approved templates: once a day, 10 times in 30 days), then back in review (pending)."""
     template = await _template(session, workspace.id, template_id)
-    ((definition, findings),) = submit.checked(body.source, body.origin, body.require_opt_out)
+    ((definition, findings),) = submit.checked(
+        body.source, body.origin, _needs_opt_out(workspace, body)
+    )
     channel = await channels.by_account(session, workspace.id, template.account_id)
     async with httpx.AsyncClient(timeout=20) as http:
         await submit.edit(session, channel, app_state(request).box, http, template, definition, now)
     warnings = [submit.finding_out(definition, f) for f in findings]
     return template_out(template, warnings, await service.history(session, template))
+
+
+def _needs_opt_out(workspace: Workspace, body: TemplateUpload | TemplateEdit) -> bool:
+    return body.require_opt_out or settings_of(workspace).marketing_templates_need_opt_out
 
 
 async def _template(session: Session, workspace_id: str, template_id: str) -> Template:

@@ -64,6 +64,10 @@ class WorkspaceSettings(BaseModel):
     frequency_caps: list[CapSetting] = Field(default_factory=_default_caps)
     quiet_hours: QuietHoursSetting = Field(default_factory=QuietHoursSetting)
     monthly_budget: Decimal | None = Field(default=None, ge=0)
+    marketing_templates_need_opt_out: bool = Field(
+        default=False,
+        description="the template linter refuses MARKETING templates without opt-out wording",
+    )
     campaign_budgets: dict[str, Annotated[Decimal, Field(ge=0)]] = Field(
         default_factory=dict, description="campaign id -> its whole budget (rate-card currency)"
     )
