@@ -168,11 +168,14 @@ async def _start_tagged(
 ) -> int:
     workspace = await db.get(Workspace, version.workspace_id)
     assert workspace is not None
+    tagged = select(ContactTag.contact_id).where(
+        ContactTag.workspace_id == workspace.id, ContactTag.tag.in_(tags)
+    )
+    # IN, not DISTINCT over a join: PostgreSQL cannot compare the JSON columns.
     contacts = await db.scalars(
         select(Contact)
-        .join(ContactTag, ContactTag.contact_id == Contact.id)
-        .where(Contact.workspace_id == workspace.id, ContactTag.tag.in_(tags))
-        .distinct()
+        .where(Contact.workspace_id == workspace.id, Contact.id.in_(tagged))
+        .order_by(Contact.id)
     )
     started = 0
     for contact in contacts:
