@@ -27,6 +27,7 @@ from threadline.kit.db import make_engine, make_sessionmaker
 from threadline.messages.endpoints import router as messages_router
 from threadline.policy.endpoints import router as policy_router
 from threadline.reports.endpoints import router as reports_router
+from threadline.secrets.endpoints import router as secrets_router
 from threadline.templates.endpoints import router as templates_router
 from threadline.tickets.endpoints import router as tickets_router
 from threadline.worker.loop import run_worker
@@ -96,6 +97,7 @@ def create_app(
         tickets_router,
         reports_router,
         templates_router,
+        secrets_router,
     ):
         app.include_router(router)
     return app

@@ -9,6 +9,7 @@ from threadline.inbox import models as inbox_models
 from threadline.kit.db import Base
 from threadline.messages import models as message_models
 from threadline.policy import models as policy_models
+from threadline.secrets import models as secret_models
 from threadline.templates import models as template_models
 from threadline.tickets import models as ticket_models
 from threadline.workspaces import models as workspace_models
@@ -23,6 +24,7 @@ __all__ = [
     "inbox_models",
     "message_models",
     "policy_models",
+    "secret_models",
     "template_models",
     "ticket_models",
     "workspace_models",

@@ -290,6 +290,9 @@ async def build_world(a: Tenant, b: Tenant) -> World:
             json={"summary": "Bravo ticket secret", "team": "bravo-team"},
         )
     )
+    await _ok(
+        await bc.put("/api/v1/secrets/bravo_token", json={"value": "bravo-secret-value"}), 200
+    )
     # A's own data: a contact reachable on WhatsApp, and a number to send from.
     mine = await _ok(
         await a.client.post(
@@ -321,6 +324,8 @@ async def build_world(a: Tenant, b: Tenant) -> World:
         world.b_ticket,
         "Bravo secret greeting",
         "Bravo ticket secret",
+        "bravo_token",
+        "bravo-secret-value",
         "bravo-team",
         b.id,
         world.b_contact,
@@ -376,6 +381,7 @@ async def b_snapshot(b: Tenant, world: World, sessions: async_sessionmaker[Async
         f"/api/v1/contacts/{world.b_contact}/flow-sessions",
         "/api/v1/tickets",
         f"/api/v1/tickets/{world.b_ticket}",
+        "/api/v1/secrets",
     ):
         response = await b.client.get(path)
         assert response.status_code == 200, (path, response.text)
@@ -661,6 +667,16 @@ def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
                     "language: en_US\ncomponents: {body: {text: Mine now}}\n"
                 },
             )
+        ],
+        ("GET", "/api/v1/secrets"): [
+            Probe("GET", "/api/v1/secrets", expect=(200,), check=_empty_list)
+        ],
+        ("PUT", "/api/v1/secrets/{name}"): [
+            # The same name in A is A's own secret; B's stays as it was (the row snapshot).
+            Probe("PUT", "/api/v1/secrets/bravo_token", json={"value": "alpha"}, expect=(200,))
+        ],
+        ("DELETE", "/api/v1/secrets/{name}"): [
+            Probe("DELETE", "/api/v1/secrets/bravo_token", expect=(204, 404))
         ],
         ("GET", "/api/v1/reports/cost"): [
             # A sent nothing: B's spend must not show up in A's report.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.flows.test_runtime_e2e import bot_says, shown, upload
@@ -439,3 +440,50 @@ async def test_buttons_titled_like_keywords_answer_the_flow_while_typed_help_get
         assert shown(inbox[4]) == "You chose cancel"
         consent = (await stack.api.get(f"/api/v1/contacts/{contact_id}/consent")).json()
         assert "revoked" not in str(consent)
+
+
+async def test_webhook_credentials_come_from_sealed_workspace_secrets_at_call_time(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    with_auth = ORDER_STATUS.replace(
+        "    timeout: 2s\n",
+        "    timeout: 2s\n    headers: {Authorization: 'Bearer {{secrets.shop_token}}'}\n",
+    )
+    async with whatsapp_stack(database_url, sessions) as stack:
+        flow_id = await upload(stack, flow("orders", "  - api: true", with_auth))
+        await stack.add_user(USER)
+        await stack.user_says(USER, "hi")
+        await stack.until(lambda: _known(stack))
+        contact_id = await stack.contact_for(USER)
+
+        async def ask_order(count: int, order: str) -> str:
+            r = await stack.api.post(
+                f"/api/v1/flows/{flow_id}/start",
+                json={"contact_id": contact_id, "params": {"shop": stack.emulator_url}},
+            )
+            assert r.status_code == 201, r.text
+            await bot_says(stack, USER, count)
+            await stack.user_says(USER, order)
+            return shown((await bot_says(stack, USER, count + 1))[count])
+
+        # No such secret yet: the call is not made and the flow takes its failure path.
+        assert await ask_order(1, "A-1005") == "I could not find order A-1005."
+        assert (await sessions_of(stack, USER))[0]["answers"]["order_error"] == (
+            "no workspace secret shop_token"
+        )
+        put = await stack.api.put("/api/v1/secrets/shop_token", json={"value": "s3cr3t-token"})
+        assert put.status_code == 200 and "s3cr3t" not in put.text
+        said = await ask_order(3, "A-1006")
+        assert said.startswith("Order A-1006 is ")
+        seen = (await stack.emulator.get("/_emulator/shop/requests")).json()
+        assert seen[-1]["authorization"] == "Bearer s3cr3t-token"
+        listed = await stack.api.get("/api/v1/secrets")
+        assert [s["name"] for s in listed.json()] == ["shop_token"]
+        assert "s3cr3t" not in listed.text
+        async with sessions() as db:
+            stored = [
+                str(row)
+                for table in ("flow_sessions", "workspace_secrets")
+                for row in (await db.execute(text(f"SELECT * FROM {table}"))).all()
+            ]
+        assert stored and not any("s3cr3t" in row for row in stored)

@@ -147,7 +147,12 @@ class Stack:
     async def work(self) -> int:
         """One round of the worker: ingest stored events, then dispatch."""
         done = await ingest_once(self.sessions, self.clock)
-        done += await tick_once(self.sessions, self.clock, self.http)
+        done += await tick_once(
+            self.sessions,
+            self.clock,
+            self.http,
+            SecretBox(self.settings.secret_key.get_secret_value()),
+        )
         done += await self.dispatcher.dispatch_all()
         return done
 

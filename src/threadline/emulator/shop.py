@@ -45,8 +45,22 @@ async def add_order(body: OrderIn, request: Request) -> dict[str, Any]:
     return body.model_dump()
 
 
+def _seen(request: Request) -> list[dict[str, Any]]:
+    log: list[dict[str, Any]] = request.app.state.__dict__.setdefault("shop_requests", [])
+    return log
+
+
+@router.get("/requests")
+async def requests_seen(request: Request) -> list[dict[str, Any]]:
+    """What the shop was asked, with the Authorization header it got (to test credentials)."""
+    return _seen(request)
+
+
 @router.get("/orders/{order_id}")
 async def get_order(order_id: str, request: Request) -> dict[str, Any]:
+    _seen(request).append(
+        {"path": request.url.path, "authorization": request.headers.get("authorization")}
+    )
     if not ORDER_ID.match(order_id) or order_id.startswith("000"):
         raise HTTPException(404, detail=f"no order {order_id}")
     known = _orders(request).get(order_id.upper())

@@ -57,8 +57,16 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+def _secret(name: str) -> bool:
+    # Secrets are filled in by the worker at the moment of a webhook call, never here: what
+    # the engine produces is stored (session state, pending calls) and must not hold them.
+    return name.startswith("secrets.")
+
+
 def interpolate(text: str, session: Session) -> str:
-    return _PLACEHOLDER.sub(lambda m: _shown(lookup(session, m.group(1))), text)
+    return _PLACEHOLDER.sub(
+        lambda m: m.group(0) if _secret(m.group(1)) else _shown(lookup(session, m.group(1))), text
+    )
 
 
 def interpolate_value(value: Any, session: Session) -> Any:
@@ -66,7 +74,9 @@ def interpolate_value(value: Any, session: Session) -> Any:
     placeholder keeps the value's type."""
     if isinstance(value, str):
         whole = _PLACEHOLDER.fullmatch(value.strip())
-        return lookup(session, whole.group(1)) if whole else interpolate(value, session)
+        if whole and not _secret(whole.group(1)):
+            return lookup(session, whole.group(1))
+        return interpolate(value, session)
     if isinstance(value, dict):
         return {k: interpolate_value(v, session) for k, v in value.items()}
     if isinstance(value, list):

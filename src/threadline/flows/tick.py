@@ -19,8 +19,10 @@ from threadline.flows.format import Schedule
 from threadline.flows.models import FlowSession, FlowVersion
 from threadline.flows.session import Timeout, WebhookDone
 from threadline.kit.clock import Clock
+from threadline.kit.crypto import SecretBox
 from threadline.kit.db import transaction
 from threadline.kit.errors import ThreadlineError
+from threadline.secrets import service as secrets
 from threadline.workspaces.models import Workspace
 
 log = logging.getLogger("threadline.flows")
@@ -32,10 +34,11 @@ async def tick_once(
     sessions: async_sessionmaker[AsyncSession],
     clock: Clock,
     http: httpx.AsyncClient,
+    box: SecretBox,
     limit: int = 100,
 ) -> int:
     worked = await _timeouts(sessions, clock, limit)
-    worked += await _webhooks(sessions, clock, http, limit)
+    worked += await _webhooks(sessions, clock, http, box, limit)
     worked += await _schedules(sessions, clock)
     return worked
 
@@ -111,22 +114,31 @@ async def call(http: httpx.AsyncClient, pending: dict[str, Any]) -> WebhookDone:
 
 
 async def _webhooks(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock, http: httpx.AsyncClient, limit: int
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    http: httpx.AsyncClient,
+    box: SecretBox,
+    limit: int,
 ) -> int:
     async with transaction(sessions) as db:
         waiting = list(
             await db.execute(
-                select(FlowSession.id, FlowSession.state)
+                select(FlowSession.id, FlowSession.workspace_id, FlowSession.state)
                 .where(FlowSession.status == "webhook")
                 .limit(limit)
             )
         )
     done = 0
-    for session_id, state in waiting:
+    for session_id, workspace_id, state in waiting:
         pending = (state or {}).get("pending_call")
         if not pending or not await _claim(sessions, session_id):
             continue
-        result = await call(http, pending)
+        async with transaction(sessions) as db:
+            request, missing = await secrets.reveal(db, box, workspace_id, pending)
+        if missing:
+            result = WebhookDone(status=None, error=f"no workspace secret {', '.join(missing)}")
+        else:
+            result = await call(http, request)
         try:
             done += await _feed(sessions, session_id, result, frozenset({CALLING}), clock.now())
         except Exception:

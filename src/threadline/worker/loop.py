@@ -40,7 +40,7 @@ async def run_worker(
         while not stop.is_set():
             try:
                 worked = await ingest_once(sessions, clock)
-                worked += await tick_once(sessions, clock, http)
+                worked += await tick_once(sessions, clock, http, box)
                 worked += await dispatcher.dispatch_all()
             except Exception:
                 log.exception("worker iteration failed; continuing")
