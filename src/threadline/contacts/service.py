@@ -241,10 +241,9 @@ def _add_urn_row(session: AsyncSession, contact: Contact, urn: URN, now: datetim
 
 
 async def get_contact(session: AsyncSession, workspace_id: str, contact_id: str) -> Contact:
-    contact = await session.scalar(
-        select(Contact).where(Contact.workspace_id == workspace_id, Contact.id == contact_id)
-    )
-    if contact is None:
+    # By primary key: a contact already loaded in this transaction costs no query.
+    contact = await session.get(Contact, contact_id)
+    if contact is None or contact.workspace_id != workspace_id:
         raise NotFound(f"no contact {contact_id} in this workspace", where="contact_id")
     return contact
 

@@ -345,11 +345,11 @@ async def _send(
             content=content,
             channel_id=row.channel_id,
             idempotency_key=f"flow:{row.id}:{row.steps}:{index}",
+            flow_session_id=row.id,
+            flow_node=action.node,
         ),
         now,
     )
-    message.flow_session_id = row.id
-    message.flow_node = action.node
     if message.status == "refused":
         log.info(
             "flow %s message at %s refused: %s (%s)",

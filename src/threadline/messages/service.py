@@ -52,6 +52,8 @@ class SendRequest:
     reply_to: str | None = None
     human_agent: bool = False
     cost_estimate: Decimal | None = None
+    flow_session_id: str | None = None
+    flow_node: str | None = None
 
 
 def kind_of(content: content_types.Content) -> str:
@@ -195,6 +197,8 @@ async def enqueue(
         attempts=0,
         reply_to=request.reply_to,
         cost_estimate=request.cost_estimate,
+        flow_session_id=request.flow_session_id,
+        flow_node=request.flow_node,
         created_at=now,
         updated_at=now,
     )
