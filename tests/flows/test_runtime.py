@@ -487,3 +487,30 @@ async def test_webhook_credentials_come_from_sealed_workspace_secrets_at_call_ti
                 for row in (await db.execute(text(f"SELECT * FROM {table}"))).all()
             ]
         assert stored and not any("s3cr3t" in row for row in stored)
+
+
+PHONE_ASK = """
+  - id: first
+    type: ask
+    text: Which number should we call?
+    expect: phone
+    save_as: phone
+    next: done
+  - id: done
+    type: end
+    outcome: lead_captured
+    text: "We'll call {{answers.phone}}."
+"""
+
+
+async def test_a_phone_answer_without_country_code_takes_the_contacts_country(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        await upload(stack, flow("callback", "  - keyword: [callback]", PHONE_ASK))
+        await stack.add_user(USER)  # a Brazilian number
+        await stack.user_says(USER, "callback")
+        await bot_says(stack, USER, 1)
+        await stack.user_says(USER, "(11) 98888-7777")
+        inbox = await bot_says(stack, USER, 2)
+        assert shown(inbox[1]) == "We'll call +5511988887777."

@@ -79,7 +79,8 @@ async def _contact_view(
         .order_by(ContactEvent.occurred_at.desc())
         .limit(50)
     )
-    region = region_for_phone(stored_urn(address).path) if address else None
+    phone = stored_urn(address).phone_e164 if address else None
+    region = region_for_phone(phone) if phone else None
     return s.ContactView(
         name=contact.name or "",
         fields=dict(contact.fields or {}),

@@ -200,11 +200,11 @@ async def _status(
 
 def _actual_cost(message: Message, block: ev.Pricing, at: datetime) -> Decimal | None:
     """What the platform says it charges, priced with the rate card (None: cannot be priced)."""
-    phone = stored_urn(message.address).path
+    phone = stored_urn(message.address).phone_e164
     try:
         charge = pricing.actual(
             block,
-            market=pricing.market_for(phone if phone.startswith("+") else f"+{phone}"),
+            market=pricing.market_for(phone) if phone else None,
             at=at,
             card=pricing.current_card(),
         )

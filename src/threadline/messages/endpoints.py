@@ -21,6 +21,7 @@ from threadline.contacts.service import get_contact
 from threadline.kit.errors import InvalidInput, NotFound, ThreadlineError
 from threadline.messages import service
 from threadline.messages.models import Message, MessageStatus
+from threadline.policy.service import stored_urn
 from threadline.policy.types import Purpose
 from threadline.templates import service as templates
 
@@ -140,12 +141,11 @@ async def send_message(
     )
     answer = message_out(message)
     if message.status == "refused" and message.reason in WINDOW_REASONS:
-        path = message.address.split(":", 1)[1]
         answer.suggestions = await templates.suggestions(
             session,
             workspace.id,
             purpose=body.purpose.value,
-            phone=path if path.startswith("+") else f"+{path}",
+            phone=stored_urn(message.address).phone_e164,
             at=now,
         )
     return answer

@@ -67,8 +67,8 @@ def _key(group_by: GroupBy, message: Message) -> str:
     if group_by == "category":
         return message.template_category or message.purpose or "service"
     if group_by == "market":
-        phone = stored_urn(message.address).path
-        return market_for(phone if phone.startswith("+") else f"+{phone}") or "unknown"
+        phone = stored_urn(message.address).phone_e164
+        return (market_for(phone) if phone else None) or "unknown"
     if group_by == "template":
         return message.template_name or "(free-form)"
     if group_by == "campaign":

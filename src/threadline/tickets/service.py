@@ -16,6 +16,7 @@ from threadline.kit.errors import Conflict, InvalidInput, NotFound
 from threadline.kit.ids import new_id
 from threadline.messages import service as messages
 from threadline.messages.models import Message
+from threadline.policy.service import stored_urn
 from threadline.policy.types import Channel, Purpose
 from threadline.templates import service as templates
 from threadline.tickets.models import Ticket
@@ -202,8 +203,7 @@ async def reply(
 
 async def _phone_of(session: AsyncSession, workspace_id: str, contact_id: str) -> str | None:
     address = await messages.whatsapp_address(session, workspace_id, contact_id)
-    path = address.split(":", 1)[1]
-    return path if path.startswith("+") else f"+{path}"
+    return stored_urn(address).phone_e164
 
 
 def update(
