@@ -178,6 +178,8 @@ async def test_agent_reply_outside_the_window_names_templates_instead(
         assert r.status_code == 409
         body = r.json()
         assert "24-hour window" in body["message"]
+        thread = (await stack.api.get(f"/api/v1/contacts/{contact_id}/messages")).json()
+        assert "Sorry for the wait" not in [m["text"] for m in thread]  # nothing half-written
         (suggested,) = body["templates"]
         assert (suggested["name"], suggested["category"]) == ("order_update", "utility")
         assert Decimal(suggested["estimated_cost"]) > 0  # a utility template outside the window

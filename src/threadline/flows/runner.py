@@ -32,6 +32,7 @@ from threadline.kit.errors import ThreadlineError
 from threadline.kit.ids import new_id
 from threadline.messages import service as messages
 from threadline.messages.models import Message
+from threadline.policy.decide import free_form_allowed
 from threadline.policy.service import stored_urn
 from threadline.policy.types import Channel, Purpose
 from threadline.tickets import service as tickets
@@ -325,7 +326,8 @@ async def _send(
     conversation = await conversations.get_conversation(
         session, workspace.id, row.contact_id, state.channel
     )
-    window_open = conversations.facts_of(conversation, state.channel).any_free_window_open(now)
+    facts = conversations.facts_of(conversation, state.channel)
+    window_open = free_form_allowed(facts, state.channel, now)
     content: content_types.Content = action.content
     started_by_person = row.trigger in REPLY_TRIGGERS or row.steps > 1
     purpose = Purpose.SERVICE if window_open and started_by_person else Purpose(flow.file.purpose)

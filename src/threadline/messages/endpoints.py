@@ -22,11 +22,10 @@ from threadline.kit.errors import InvalidInput, NotFound, ThreadlineError
 from threadline.messages import service
 from threadline.messages.models import Message, MessageStatus
 from threadline.policy.service import stored_urn
-from threadline.policy.types import Purpose
+from threadline.policy.types import WINDOW_REASONS, Purpose
 from threadline.templates import service as templates
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
-WINDOW_REASONS = frozenset({"window_closed", "template_required"})
 
 
 class SendIn(BaseModel):

@@ -24,6 +24,7 @@ from threadline.policy.types import (
     Reason,
     SendContext,
     TemplateCategory,
+    WindowFacts,
 )
 
 Check = Callable[[SendContext], Decision | None]
@@ -70,17 +71,31 @@ def check_opt_out(ctx: SendContext) -> Decision | None:
     return None
 
 
-def _window_open(ctx: SendContext) -> bool:
+def free_form_allowed(
+    window: WindowFacts,
+    channel: Channel,
+    now: datetime,
+    *,
+    purpose: Purpose = Purpose.SERVICE,
+    human_agent: bool = False,
+) -> bool:
     """Free-form messages may go: a service or entry-point window is open, or a human agent
-    answers within the Messenger/Instagram human-agent extension."""
-    if ctx.window.any_free_window_open(ctx.now):
+    answers within the Messenger/Instagram human-agent extension. (Flows ask this to choose
+    between their text and their template.)"""
+    if window.any_free_window_open(now):
         return True
     # The HUMAN_AGENT tag may carry no promotional content.
     return (
-        ctx.human_agent
-        and ctx.purpose is not Purpose.MARKETING
-        and ctx.channel in (Channel.MESSENGER, Channel.INSTAGRAM)
-        and ctx.window.human_agent_open(ctx.now)
+        human_agent
+        and purpose is not Purpose.MARKETING
+        and channel in (Channel.MESSENGER, Channel.INSTAGRAM)
+        and window.human_agent_open(now)
+    )
+
+
+def _window_open(ctx: SendContext) -> bool:
+    return free_form_allowed(
+        ctx.window, ctx.channel, ctx.now, purpose=ctx.purpose, human_agent=ctx.human_agent
     )
 
 

@@ -52,6 +52,10 @@ class Reason(StrEnum):
     REGION_BLOCKED = "region_blocked"
 
 
+# Refusals a template would have avoided: the answer names the templates that may go instead.
+WINDOW_REASONS = frozenset({Reason.WINDOW_CLOSED, Reason.TEMPLATE_REQUIRED})
+
+
 class ConsentStatus(StrEnum):
     GRANTED = "granted"
     PENDING = "pending"

@@ -11,13 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels import messages as content_types
-from threadline.conversations import service as conversations
 from threadline.kit.errors import Conflict, InvalidInput, NotFound
 from threadline.kit.ids import new_id
 from threadline.messages import service as messages
 from threadline.messages.models import Message
 from threadline.policy.service import stored_urn
-from threadline.policy.types import Channel, Purpose
+from threadline.policy.types import WINDOW_REASONS, Purpose
 from threadline.templates import service as templates
 from threadline.tickets.models import Ticket
 from threadline.workspaces.models import Workspace
@@ -160,29 +159,6 @@ async def reply(
         )
         assert found is not None
         purpose = Purpose(found.category.value)
-    else:
-        conversation = await conversations.get_conversation(
-            session, workspace.id, ticket.contact_id, Channel.WHATSAPP
-        )
-        facts = conversations.facts_of(conversation, Channel.WHATSAPP)
-        if not (facts.service_open(now) or facts.human_agent_open(now)):
-            closed_at = facts.service_open_until
-            raise Conflict(
-                "the customer's 24-hour window is closed"
-                + (f" (since {closed_at.isoformat()})" if closed_at else "")
-                + "; free-form replies would be refused by WhatsApp — send one of the "
-                "approved templates instead",
-                where="content",
-                details={
-                    "templates": await templates.suggestions(
-                        session,
-                        workspace.id,
-                        purpose="service",
-                        phone=await _phone_of(session, workspace.id, ticket.contact_id),
-                        at=now,
-                    )
-                },
-            )
     message = await messages.enqueue(
         session,
         workspace,
@@ -196,14 +172,27 @@ async def reply(
         ),
         now,
     )
+    if message.status == "refused" and message.reason in WINDOW_REASONS:
+        # The policy says the window is closed: answer with what may go instead. Raising rolls
+        # the refused row back with the request, so the agent's attempt leaves nothing behind.
+        raise Conflict(
+            "the customer's 24-hour window is closed; free-form replies would be refused by "
+            "WhatsApp — send one of the approved templates instead",
+            where="content",
+            details={
+                "reason": message.reason,
+                "templates": await templates.suggestions(
+                    session,
+                    workspace.id,
+                    purpose="service",
+                    phone=stored_urn(message.address).phone_e164,
+                    at=now,
+                ),
+            },
+        )
     ticket.status = "pending"
     note(ticket, now, "agent_reply", agent, message_id=message.id, status=message.status)
     return message
-
-
-async def _phone_of(session: AsyncSession, workspace_id: str, contact_id: str) -> str | None:
-    address = await messages.whatsapp_address(session, workspace_id, contact_id)
-    return stored_urn(address).phone_e164
 
 
 def update(
