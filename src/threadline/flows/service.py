@@ -7,7 +7,7 @@ import json
 from collections import OrderedDict
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.contacts.service import field_types
@@ -141,15 +141,4 @@ async def versions(session: AsyncSession, workspace_id: str, key: str) -> list[F
             .where(FlowVersion.workspace_id == workspace_id, FlowVersion.key == key)
             .order_by(FlowVersion.version)
         )
-    )
-
-
-async def count(session: AsyncSession, workspace_id: str) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(FlowVersion)
-            .where(FlowVersion.workspace_id == workspace_id)
-        )
-        or 0
     )

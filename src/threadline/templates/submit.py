@@ -3,7 +3,6 @@ status, category and quality webhooks then move them on (see service.apply_event
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,12 +23,6 @@ from threadline.templates.definition import (
 from threadline.templates.lint import Finding, lint
 from threadline.templates.models import Template
 from threadline.templates.sync import SyncFailed
-
-
-@dataclass
-class Submitted:
-    template: Template
-    warnings: list[Finding] = field(default_factory=list)
 
 
 def finding_out(defn: TemplateDefinition, f: Finding) -> dict[str, Any]:

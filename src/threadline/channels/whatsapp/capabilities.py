@@ -4,14 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MB = 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class MediaRule:
-    mime_types: frozenset[str]
-    max_bytes: int
-
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
@@ -39,14 +31,5 @@ class Capabilities:
 
 CAPABILITIES = Capabilities()
 
-MEDIA: dict[str, MediaRule] = {
-    "image": MediaRule(frozenset({"image/jpeg", "image/png"}), 5 * MB),
-    "video": MediaRule(frozenset({"video/mp4", "video/3gpp"}), 16 * MB),
-    "audio": MediaRule(
-        frozenset({"audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"}), 16 * MB
-    ),
-    "document": MediaRule(frozenset(), 100 * MB),  # any type
-    "sticker": MediaRule(frozenset({"image/webp"}), 500 * 1024),
-}
 # Audio and stickers cannot carry a caption.
 CAPTIONLESS = frozenset({"audio", "sticker"})
