@@ -156,13 +156,9 @@ async def _filled(
     if not isinstance(content, content_types.Template):
         raise InvalidInput("variables only go with a template", where="variables")
     channel = await service.default_channel(session, workspace_id, body.channel_id)
-    stored = await templates.find(
+    stored = await templates.known(
         session, workspace_id, channel.account_id, content.name, content.language
     )
-    if stored is None:
-        raise InvalidInput(
-            f"unknown template '{content.name}' ({content.language})", where="content.name"
-        )
     contact = await get_contact(session, workspace_id, body.contact_id)
     values = templates.contact_values(contact.name, contact.fields or {})
     return templates.fill(stored, content.language, values, body.variables or {})

@@ -137,15 +137,9 @@ async def template_facts_for(
 ) -> TemplateFacts | None:
     if not isinstance(content, content_types.Template):
         return None
-    found = await templates.find(
+    found = await templates.known(
         session, workspace_id, channel.account_id, content.name, content.language
     )
-    if found is None:
-        raise InvalidInput(
-            f"unknown template '{content.name}' ({content.language}) for this number; "
-            "sync or create it first",
-            where="content.name",
-        )
     return templates.facts(found)
 
 

@@ -32,6 +32,19 @@ async def find(
     )
 
 
+async def known(
+    session: AsyncSession, workspace_id: str, account_id: str, name: str, language: str
+) -> Template:
+    """The template a send names; an unknown one is the sender's mistake (422)."""
+    found = await find(session, workspace_id, account_id, name, language)
+    if found is None:
+        raise InvalidInput(
+            f"unknown template '{name}' ({language}) for this number; sync or create it first",
+            where="content.name",
+        )
+    return found
+
+
 def facts(template: Template) -> TemplateFacts:
     return TemplateFacts(
         name=template.name, category=TemplateCategory(template.category), status=template.status
