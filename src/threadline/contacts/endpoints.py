@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from threadline.api.deps import CurrentWorkspace, Now, Session
 from threadline.contacts import events as event_service
+from threadline.contacts import merge as merging
 from threadline.contacts import service
 from threadline.contacts.models import FieldDefinition
 from threadline.contacts.schemas import (
@@ -22,6 +23,7 @@ from threadline.contacts.schemas import (
     FieldDefinitionOut,
     FieldType,
     MergeIn,
+    MergeOut,
     UrnIn,
 )
 from threadline.flows import runner as flow_runner
@@ -130,9 +132,16 @@ async def remove_urn(
 @router.post("/contacts/merge")
 async def merge_contacts(
     body: MergeIn, session: Session, workspace: CurrentWorkspace, now: Now
-) -> ContactOut:
-    kept = await service.merge(session, workspace.id, body.keep_id, body.merge_id, now)
-    return await _one(session, kept.id, workspace)
+) -> MergeOut:
+    """Fold `merge_id` into `keep_id`: every row of the merged contact (messages, flow
+    sessions, tickets, events, consent, addresses, ...) moves to the kept one, which the
+    answer shows with what moved per table."""
+    result = await merging.merge(session, workspace.id, body.keep_id, body.merge_id, now)
+    return MergeOut(
+        contact=await _one(session, result.contact.id, workspace),
+        moved=result.moved,
+        combined=result.combined,
+    )
 
 
 @router.get("/fields")

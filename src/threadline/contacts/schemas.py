@@ -66,6 +66,16 @@ class MergeIn(BaseModel):
     merge_id: str
 
 
+class MergeOut(BaseModel):
+    """The kept contact, and per table how many rows of the merged contact now point at it
+    (`moved`, every table that references contacts) or were folded into an equal row it
+    already had (`combined`: shared tags, a conversation on a channel both had)."""
+
+    contact: ContactOut
+    moved: dict[str, int]
+    combined: dict[str, int]
+
+
 class FieldType(StrEnum):
     TEXT = "text"
     NUMBER = "number"

@@ -1,4 +1,4 @@
-"""Contacts, their addresses (URNs), tags, fields, merge and erasure."""
+"""Contacts, their addresses (URNs), tags, fields and erasure (merge: contacts.merge)."""
 
 from __future__ import annotations
 
@@ -9,25 +9,22 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from threadline.consent.models import ConsentEvent, Suppression
+from threadline.consent.models import Suppression
 from threadline.contacts.models import (
     Contact,
-    ContactEvent,
     ContactTag,
     ContactURN,
     FieldDefinition,
 )
 from threadline.contacts.schemas import ContactIn, ContactOut, ContactPatch, FieldType
 from threadline.contacts.urns import URN, parse_urn, timezone_for_phone
-from threadline.conversations.models import Conversation
 from threadline.kit.crypto import sha256_hex
 from threadline.kit.errors import Conflict, InvalidInput, NotFound
 from threadline.kit.ids import new_id
 from threadline.policy.holdout import new_bucket
-from threadline.policy.models import PressureEvent
 
 MAX_TAG_LENGTH = 100
 
@@ -437,77 +434,6 @@ async def search(
     rows = list(await session.scalars(stmt.order_by(Contact.id).limit(limit + 1)))
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     return rows[:limit], next_cursor
-
-
-async def merge(
-    session: AsyncSession, workspace_id: str, keep_id: str, merge_id: str, now: datetime
-) -> Contact:
-    """Fold `merge_id` into `keep_id`: addresses, tags, history and consent move over; the
-    kept contact's own values win where both have one."""
-    if keep_id == merge_id:
-        raise InvalidInput("cannot merge a contact into itself", where="merge_id")
-    keep = await get_contact(session, workspace_id, keep_id)
-    gone = await get_contact(session, workspace_id, merge_id)
-    keep.name = keep.name or gone.name
-    keep.language = keep.language or gone.language
-    keep.timezone = keep.timezone or gone.timezone
-    keep.fields = {**(gone.fields or {}), **(keep.fields or {})}
-    keep.interests = sorted(set(keep.interests or []) | set(gone.interests or []))
-    keep.updated_at = now
-    scoped = {"workspace_id": workspace_id}
-    for model in (ContactURN, ContactEvent, ConsentEvent, PressureEvent):
-        await session.execute(
-            update(model)
-            .where(model.workspace_id == workspace_id, model.contact_id == gone.id)
-            .values(contact_id=keep.id, **scoped)
-        )
-    kept_tags = set(
-        await session.scalars(select(ContactTag.tag).where(ContactTag.contact_id == keep.id))
-    )
-    for tag in await session.scalars(
-        select(ContactTag.tag).where(ContactTag.contact_id == gone.id)
-    ):
-        if tag not in kept_tags:
-            session.add(
-                ContactTag(id=new_id("tag"), workspace_id=workspace_id, contact_id=keep.id, tag=tag)
-            )
-    await _merge_conversations(session, workspace_id, keep.id, gone.id)
-    await session.flush()
-    await session.delete(gone)
-    await session.flush()
-    return keep
-
-
-async def _merge_conversations(
-    session: AsyncSession, workspace_id: str, keep_id: str, gone_id: str
-) -> None:
-    mine = {
-        c.channel: c
-        for c in await session.scalars(
-            select(Conversation).where(
-                Conversation.workspace_id == workspace_id, Conversation.contact_id == keep_id
-            )
-        )
-    }
-    theirs = await session.scalars(
-        select(Conversation).where(
-            Conversation.workspace_id == workspace_id, Conversation.contact_id == gone_id
-        )
-    )
-    for conversation in list(theirs):
-        existing = mine.get(conversation.channel)
-        if existing is None:
-            conversation.contact_id = keep_id
-            continue
-        existing.last_inbound_at = _latest(existing.last_inbound_at, conversation.last_inbound_at)
-        existing.entry_point_at = _latest(existing.entry_point_at, conversation.entry_point_at)
-        await session.delete(conversation)
-
-
-def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
-    if a is None or b is None:
-        return a or b
-    return max(a, b)
 
 
 async def erase(
