@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DB ?= sqlite:///$(CURDIR)/var/demo.db
 
-.PHONY: install demo test check bench clean
+.PHONY: install demo test check format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,17 @@ demo: $(STAMP)
 test: $(STAMP)
 	bash scripts/test.sh
 
-## make check: formatter, linter, type checker
+## make check: formatting, lint, types and import contracts; it never rewrites a file
 check: $(STAMP)
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## make format: rewrite files in the project's style
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
 
 ## make bench: benchmarks that print their figures
 bench: $(STAMP)

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 from sqlalchemy import func, select
-from tests.whatsapp.harness import (
+from tests.channels.whatsapp.harness import (
     PHONE_NUMBER_ID,
     WABA_ID,
     OffsetClock,

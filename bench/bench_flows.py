@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.whatsapp.harness import OffsetClock
+from tests.channels.whatsapp.harness import OffsetClock
 
 from threadline.channels import events as ev
 from threadline.channels import messages as m

@@ -18,7 +18,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.whatsapp.harness import OffsetClock, free_port
+from tests.channels.whatsapp.harness import OffsetClock, free_port
 
 from threadline.channels import service as channels
 from threadline.channels.whatsapp.signature import signature

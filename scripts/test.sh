@@ -4,9 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+# One pytest worker per core (pytest-xdist); each worker migrates its own database.
+WORKERS="${TEST_WORKERS:-auto}"
 
 echo "== tests on SQLite"
-$PY -m pytest "$@"
+$PY -m pytest -n "$WORKERS" "$@"
 
 pg_url="${THREADLINE_TEST_POSTGRES_URL:-}"
 if [ -z "$pg_url" ]; then
@@ -27,4 +29,4 @@ if [ -z "$pg_url" ]; then
   exit 0
 fi
 echo "== database tests on PostgreSQL (${pg_url%%@*}@...)"
-THREADLINE_TEST_DATABASE_URL="$pg_url" $PY -m pytest -m db "$@"
+THREADLINE_TEST_DATABASE_URL="$pg_url" $PY -m pytest -n "$WORKERS" -m db "$@"

@@ -165,5 +165,7 @@ def shared_fixtures(channel: str) -> Path:
     """Captured platform payloads in ../shared/fixtures/<channel>, or skip visibly."""
     folder = SHARED / "fixtures" / channel
     if not folder.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"../shared/fixtures/{channel} is missing; CI must run beside ../shared")
         pytest.skip(f"../shared/fixtures/{channel} is not present beside the checkout")
     return folder

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.channels.whatsapp.harness import free_port
 from tests.conftest import T0
-from tests.whatsapp.harness import free_port
 from threadline.contacts.service import field_types
 from threadline.demo import FLOW_FIELDS, seed_demo
 from threadline.demo_people import answer_for

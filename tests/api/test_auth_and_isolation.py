@@ -40,9 +40,9 @@ def api_routes(app: FastAPI) -> set[tuple[str, str]]:
     else:
         routes = list(iter_route_contexts(app.routes))
     found = {
-        (method, route.path)
+        (method, path)
         for route in routes
-        if isinstance(getattr(route, "path", None), str) and route.path.startswith("/api/v1/")
+        if isinstance(path := getattr(route, "path", None), str) and path.startswith("/api/v1/")
         for method in (getattr(route, "methods", None) or ())
         if method != "HEAD"
     }

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.whatsapp.harness import Stack, whatsapp_stack
+from tests.channels.whatsapp.harness import Stack, whatsapp_stack
 from threadline.contacts.models import ContactEvent
 from threadline.flows.analytics import (
     ConversionEvent,

@@ -31,6 +31,7 @@ from threadline.flows.session import (
     Start,
     Timeout,
     Wait,
+    WaitKind,
     WebhookDone,
 )
 from threadline.kit.clock import FrozenClock
@@ -88,7 +89,7 @@ KINDS = [
     "webhook",
     "end",
 ]  # the first nodes are shrunk to first: questions, where the escapes and timers are
-WAITS_FOR_PERSON = frozenset({"ask", "csat", "recommend", "fallback"})
+WAITS_FOR_PERSON: frozenset[WaitKind] = frozenset({"ask", "csat", "recommend", "fallback"})
 
 
 # ---------------------------------------------------------------- generated flows
@@ -239,7 +240,9 @@ def next_event(data: st.DataObject, flow: Flow, session: Session, clock: FrozenC
     """A plausible next event for the session's state; moves the clock for timers."""
     wait = session.wait
     if session.status == "handoff":
-        return data.draw(st.sampled_from([HandBack(), Close(), Reply(text="hello?")]))
+        choices: list[Event] = [HandBack(), Close(), Reply(text="hello?")]
+        chosen: Event = data.draw(st.sampled_from(choices))
+        return chosen
     assert wait is not None
     if session.status == "webhook":
         choice = data.draw(st.integers(min_value=0, max_value=4))
@@ -442,7 +445,9 @@ def sessions(draw: st.DrawFn) -> Session:
     status = draw(st.sampled_from(["waiting", "webhook", "handoff", "ended"]))
     wait = None
     if status in ("waiting", "webhook"):
-        kind = "webhook" if status == "webhook" else draw(st.sampled_from(sorted(WAITS_FOR_PERSON)))
+        kind: WaitKind = (
+            "webhook" if status == "webhook" else draw(st.sampled_from(sorted(WAITS_FOR_PERSON)))
+        )
         wait = Wait(
             node=draw(st.sampled_from(["n0", "sub.ask_email", FALLBACK_NODE])),
             kind=kind,

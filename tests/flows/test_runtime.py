@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.channels.whatsapp.harness import Stack, whatsapp_stack
 from tests.flows.test_runtime_e2e import bot_says, shown, upload
-from tests.whatsapp.harness import Stack, whatsapp_stack
 
 USER = "5511966665555"
 

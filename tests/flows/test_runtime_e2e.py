@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.whatsapp.harness import Stack, whatsapp_stack
+from tests.channels.whatsapp.harness import Stack, whatsapp_stack
 from threadline.flows.loader import bundle_from_path
 from threadline.messages.models import Message
 

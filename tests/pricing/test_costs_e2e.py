@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.whatsapp.harness import Stack, whatsapp_stack
+from tests.channels.whatsapp.harness import Stack, whatsapp_stack
 from threadline.pricing import default_card
 
 BR_USER = "5511955554444"

@@ -11,16 +11,10 @@ import pytest
 
 from threadline.channels import messages as m
 from threadline.channels.whatsapp.render import render
-from threadline.templates.definition import (
-    QuickReply,
-    TemplateDefinition,
-    TemplateFileError,
-    TemplateSendError,
-    load_file,
-    parse,
-    send_parameters,
-    to_graph_payload,
-)
+from threadline.templates.definition import QuickReply, TemplateDefinition, TemplateSendError
+from threadline.templates.graph_payload import to_graph_payload
+from threadline.templates.parsing import TemplateFileError, load_file, parse
+from threadline.templates.sending import send_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "templates"

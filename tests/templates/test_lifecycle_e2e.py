@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.whatsapp.harness import WABA_ID, Stack, whatsapp_stack
+from tests.channels.whatsapp.harness import WABA_ID, Stack, whatsapp_stack
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "templates"
 PROMO_UTILITY = """

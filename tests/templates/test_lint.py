@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from threadline.templates.definition import TemplateDefinition, load_file, parse
-from threadline.templates.lint import RULE_IDS, Finding, lint, promotional_terms
+from threadline.templates.definition import TemplateDefinition
+from threadline.templates.lint import RULE_IDS, Finding, lint
+from threadline.templates.lint.terms import promotional_terms
+from threadline.templates.parsing import load_file, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "templates"

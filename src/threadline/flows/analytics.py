@@ -166,6 +166,74 @@ def _conversion_row(
     }
 
 
+def _node_figures(sessions: Sequence[SessionFacts], nodes: Sequence[str]) -> dict[str, Any]:
+    """Per node: entries from paths, distinct sessions, where people stopped answering."""
+    visits: Counter[str] = Counter()
+    reached: Counter[str] = Counter()
+    drop_offs: Counter[str] = Counter()
+    for s in sessions:
+        visits.update(s.path)
+        reached.update(set(s.path))
+        if (at := s.dropped_at) is not None:
+            drop_offs[at] += 1
+    order = list(dict.fromkeys([*nodes, *visits, *drop_offs]))
+    return {
+        node: {
+            "visits": visits[node],
+            "sessions": reached[node],
+            "drop_offs": drop_offs[node],
+            "drop_off_rate": _rate(drop_offs[node], reached[node]),
+        }
+        for node in order
+    }
+
+
+def _outcome_figures(ended: Sequence[SessionFacts]) -> dict[str, Any]:
+    """Per outcome, over ended sessions: the flow format's outcomes first, then others."""
+    outcome_counts = Counter(s.outcome or "unknown" for s in ended)
+    outcome_names = list(dict.fromkeys([*OUTCOMES, *sorted(outcome_counts)]))
+    return {
+        name: {"count": outcome_counts[name], "rate": _rate(outcome_counts[name], len(ended))}
+        for name in outcome_names
+    }
+
+
+def _ranked_paths(ended: Sequence[SessionFacts]) -> list[tuple[str, list[SessionFacts]]]:
+    """Ended sessions grouped by path (repeats collapsed), the most taken first."""
+    by_path: defaultdict[str, list[SessionFacts]] = defaultdict(list)
+    for s in ended:
+        by_path[path_key(s.path)].append(s)
+    return sorted(by_path.items(), key=lambda item: (-len(item[1]), item[0]))
+
+
+def _conversion_figures(
+    ended: Sequence[SessionFacts],
+    ranked: list[tuple[str, list[SessionFacts]]],
+    conversions: Sequence[ConversionEvent],
+    now: datetime,
+    *,
+    conversion: str,
+    window: timedelta,
+    top: int,
+) -> dict[str, Any]:
+    """Conversion of ended sessions, overall and by path (the top paths, then the rest)."""
+    first = _first_conversions(ended, conversions, conversion, now, window)
+    conversion_paths = [_conversion_row(key, group, first) for key, group in ranked[:top]]
+    rest = [s for _, group in ranked[top:] for s in group]
+    if rest:
+        conversion_paths.append(_conversion_row(OTHER_PATHS, rest, first))
+    overall = _conversion_row(ALL_PATHS, ended, first)
+    del overall["path"]
+    return {
+        "event": conversion,
+        "window_days": _days(window),
+        # ended sessions whose window is still open: their figures may still grow
+        "window_open": sum(1 for s in ended if s.started_at + window > now),
+        "overall": overall,
+        "by_path": conversion_paths,
+    }
+
+
 def summarise(
     sessions: Sequence[SessionFacts],
     conversions: Sequence[ConversionEvent],
@@ -181,76 +249,28 @@ def summarise(
     such as the fallback, follow."""
     started = len(sessions)
     ended = [s for s in sessions if s.ended]
-
-    # ---- nodes: entries from paths, distinct sessions, where people stopped answering
-    visits: Counter[str] = Counter()
-    reached: Counter[str] = Counter()
-    drop_offs: Counter[str] = Counter()
-    for s in sessions:
-        visits.update(s.path)
-        reached.update(set(s.path))
-        if (at := s.dropped_at) is not None:
-            drop_offs[at] += 1
-    order = list(dict.fromkeys([*nodes, *visits, *drop_offs]))
-    node_figures = {
-        node: {
-            "visits": visits[node],
-            "sessions": reached[node],
-            "drop_offs": drop_offs[node],
-            "drop_off_rate": _rate(drop_offs[node], reached[node]),
-        }
-        for node in order
-    }
-
-    # ---- outcomes, over ended sessions
-    outcome_counts = Counter(s.outcome or "unknown" for s in ended)
-    outcome_names = list(dict.fromkeys([*OUTCOMES, *sorted(outcome_counts)]))
-    outcomes = {
-        name: {"count": outcome_counts[name], "rate": _rate(outcome_counts[name], len(ended))}
-        for name in outcome_names
-    }
     completed = [s for s in ended if s.completed]
     durations = [
         (s.ended_at - s.started_at).total_seconds() for s in completed if s.ended_at is not None
     ]
-
-    # ---- paths of ended sessions, repeats collapsed
-    by_path: defaultdict[str, list[SessionFacts]] = defaultdict(list)
-    for s in ended:
-        by_path[path_key(s.path)].append(s)
-    ranked = sorted(by_path.items(), key=lambda item: (-len(item[1]), item[0]))
+    ranked = _ranked_paths(ended)
     paths = [
         {"path": key, "count": len(group), "share": _rate(len(group), len(ended))}
         for key, group in ranked[:top]
     ]
-
-    # ---- conversion by path (ended sessions), and overall
-    first = _first_conversions(ended, conversions, conversion, now, window)
-    conversion_paths = [_conversion_row(key, group, first) for key, group in ranked[:top]]
-    rest = [s for _, group in ranked[top:] for s in group]
-    if rest:
-        conversion_paths.append(_conversion_row(OTHER_PATHS, rest, first))
-    overall = _conversion_row(ALL_PATHS, ended, first)
-    del overall["path"]
-
     return {
         "sessions": {"started": started, "active": started - len(ended), "ended": len(ended)},
-        "nodes": node_figures,
-        "outcomes": outcomes,
+        "nodes": _node_figures(sessions, nodes),
+        "outcomes": _outcome_figures(ended),
         "completion_rate": _rate(len(completed), started),
         "median_seconds_to_complete": (
             round(statistics.median(durations), 1) if durations else None
         ),
         "paths": paths,
-        "distinct_paths": len(by_path),
-        "conversion": {
-            "event": conversion,
-            "window_days": _days(window),
-            # ended sessions whose window is still open: their figures may still grow
-            "window_open": sum(1 for s in ended if s.started_at + window > now),
-            "overall": overall,
-            "by_path": conversion_paths,
-        },
+        "distinct_paths": len(ranked),
+        "conversion": _conversion_figures(
+            ended, ranked, conversions, now, conversion=conversion, window=window, top=top
+        ),
     }
 
 

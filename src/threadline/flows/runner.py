@@ -5,7 +5,8 @@ through the policy and the outbox, contact changes, tickets."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -235,6 +236,26 @@ def _save(row: FlowSession, state: s.Session, actions: list[s.Action], now: date
         row.active_contact_id = None
 
 
+@dataclass(slots=True)
+class _Carrying:
+    """What the action handlers of one step share; `sent` grows as messages go out."""
+
+    session: AsyncSession
+    workspace: Workspace
+    row: FlowSession
+    flow: Flow
+    state: s.Session
+    contact: Contact
+    now: datetime
+    reply_to: str | None
+    sent: list[Message]
+
+
+# Carries out one action (its index in the step numbers the message it sends). Returns the
+# session ended when the flow cannot go on, else None.
+_Handler = Callable[[_Carrying, Any, int], Awaitable[s.Session | None]]
+
+
 async def _carry_out(
     session: AsyncSession,
     workspace: Workspace,
@@ -245,72 +266,118 @@ async def _carry_out(
     now: datetime,
     reply_to: str | None,
 ) -> tuple[list[Message], s.Session]:
+    """Each action by its handler, in order. The actions without one (CallWebhook, Ended)
+    are already in the session's state, which `_save` stores."""
     contact = await get_contact(session, workspace.id, row.contact_id)
-    sent: list[Message] = []
+    job = _Carrying(session, workspace, row, flow, state, contact, now, reply_to, sent=[])
     for index, action in enumerate(actions):
-        if isinstance(action, s.Send):
-            try:
-                message = await _send(session, workspace, row, flow, state, action, index, now)
-            except ThreadlineError as exc:
-                # The flow asked for something the channel cannot carry: say so and stop.
-                log.warning("flow %s could not send at %s: %s", flow.key, action.node, exc)
-                return sent, _ended(state, now, f"could not send at {action.node}: {exc}")
-            if reply_to and not sent:
-                message.reply_to = None  # quoting the person's message adds nothing in a flow
-            sent.append(message)
-        elif isinstance(action, s.SetFields):
-            try:
-                checked = await check_fields(session, workspace.id, action.values)
-            except ThreadlineError as exc:
-                log.warning("flow %s: fields not set: %s", flow.key, exc)
-                continue
-            contact.fields = {**(contact.fields or {}), **checked}
-        elif isinstance(action, s.ChangeTags):
-            current = set(
-                await session.scalars(
-                    select(ContactTag.tag).where(ContactTag.contact_id == contact.id)
-                )
-            )
-            await set_tags(
-                session, contact, sorted((current | set(action.add)) - set(action.remove))
-            )
-        elif isinstance(action, s.AddInterests):
-            contact.interests = sorted(set(contact.interests or []) | set(action.interests))
-        elif isinstance(action, s.AddScore):
-            previous = (contact.fields or {}).get(flows.LEAD_SCORE_FIELD) or 0
-            contact.fields = {
-                **(contact.fields or {}),
-                flows.LEAD_SCORE_FIELD: float(previous) + action.delta,
-            }
-        elif isinstance(action, s.OpenTicket):
-            await tickets.open_for(
-                session,
-                workspace.id,
-                contact.id,
-                team=action.team,
-                summary=action.summary,
-                now=now,
-                session_id=row.id,
-                channel_id=row.channel_id,
-            )
-        elif isinstance(action, s.RecordCsat):
-            await ingest_event(
-                session,
-                workspace.id,
-                EventIn(
-                    idempotency_key=f"csat:{row.id}:{action.node}:{row.steps}",
-                    kind=EventKind.CUSTOM,
-                    contact_id=contact.id,
-                    name="csat",
-                    value=action.score,
-                    properties={"flow": flow.key, "session_id": row.id},
-                    occurred_at=now,
-                ),
-                now=now,
-                default_region=None,
-            )
+        handler = _HANDLERS.get(type(action))
+        if handler is None:
+            continue
+        ended = await handler(job, action, index)
+        if ended is not None:
+            return job.sent, ended
     contact.updated_at = now
-    return sent, state
+    return job.sent, state
+
+
+async def _do_send(job: _Carrying, action: s.Send, index: int) -> s.Session | None:
+    try:
+        message = await _send(
+            job.session, job.workspace, job.row, job.flow, job.state, action, index, job.now
+        )
+    except ThreadlineError as exc:
+        # The flow asked for something the channel cannot carry: say so and stop.
+        log.warning("flow %s could not send at %s: %s", job.flow.key, action.node, exc)
+        return _ended(job.state, job.now, f"could not send at {action.node}: {exc}")
+    if job.reply_to and not job.sent:
+        message.reply_to = None  # quoting the person's message adds nothing in a flow
+    job.sent.append(message)
+    return None
+
+
+async def _do_set_fields(job: _Carrying, action: s.SetFields, _index: int) -> s.Session | None:
+    try:
+        checked = await check_fields(job.session, job.workspace.id, action.values)
+    except ThreadlineError as exc:
+        log.warning("flow %s: fields not set: %s", job.flow.key, exc)
+        return None
+    job.contact.fields = {**(job.contact.fields or {}), **checked}
+    return None
+
+
+async def _do_change_tags(job: _Carrying, action: s.ChangeTags, _index: int) -> s.Session | None:
+    current = set(
+        await job.session.scalars(
+            select(ContactTag.tag).where(ContactTag.contact_id == job.contact.id)
+        )
+    )
+    await set_tags(
+        job.session, job.contact, sorted((current | set(action.add)) - set(action.remove))
+    )
+    return None
+
+
+async def _do_add_interests(
+    job: _Carrying, action: s.AddInterests, _index: int
+) -> s.Session | None:
+    job.contact.interests = sorted(set(job.contact.interests or []) | set(action.interests))
+    return None
+
+
+async def _do_add_score(job: _Carrying, action: s.AddScore, _index: int) -> s.Session | None:
+    previous = (job.contact.fields or {}).get(flows.LEAD_SCORE_FIELD) or 0
+    job.contact.fields = {
+        **(job.contact.fields or {}),
+        flows.LEAD_SCORE_FIELD: float(previous) + action.delta,
+    }
+    return None
+
+
+async def _do_open_ticket(job: _Carrying, action: s.OpenTicket, _index: int) -> s.Session | None:
+    await tickets.open_for(
+        job.session,
+        job.workspace.id,
+        job.contact.id,
+        team=action.team,
+        summary=action.summary,
+        now=job.now,
+        session_id=job.row.id,
+        channel_id=job.row.channel_id,
+    )
+    return None
+
+
+async def _do_record_csat(job: _Carrying, action: s.RecordCsat, _index: int) -> s.Session | None:
+    row = job.row
+    await ingest_event(
+        job.session,
+        job.workspace.id,
+        EventIn(
+            idempotency_key=f"csat:{row.id}:{action.node}:{row.steps}",
+            kind=EventKind.CUSTOM,
+            contact_id=job.contact.id,
+            name="csat",
+            value=action.score,
+            properties={"flow": job.flow.key, "session_id": row.id},
+            occurred_at=job.now,
+        ),
+        now=job.now,
+        default_region=None,
+    )
+    return None
+
+
+# The engine's action types and who carries each out.
+_HANDLERS: dict[type[Any], _Handler] = {
+    s.Send: _do_send,
+    s.SetFields: _do_set_fields,
+    s.ChangeTags: _do_change_tags,
+    s.AddInterests: _do_add_interests,
+    s.AddScore: _do_add_score,
+    s.OpenTicket: _do_open_ticket,
+    s.RecordCsat: _do_record_csat,
+}
 
 
 async def _send(

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from threadline.templates.definition import TemplateDefinition, TemplateFileError, load_file
+from threadline.templates.definition import TemplateDefinition
 from threadline.templates.lint import Finding, lint
+from threadline.templates.parsing import TemplateFileError, load_file
 
 templates_app = typer.Typer(
     help="Message templates: check files before submitting them.", no_args_is_help=True

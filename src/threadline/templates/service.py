@@ -15,8 +15,9 @@ from threadline.channels import messages as content_types
 from threadline.kit.errors import InvalidInput
 from threadline.kit.ids import new_id
 from threadline.policy.types import TemplateCategory, TemplateFacts
-from threadline.templates.definition import TemplateDefinition, TemplateSendError, send_parameters
+from threadline.templates.definition import TemplateDefinition, TemplateSendError
 from threadline.templates.models import Template, TemplateEvent
+from threadline.templates.sending import send_parameters
 
 
 async def find(

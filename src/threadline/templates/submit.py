@@ -14,14 +14,11 @@ from threadline.channels.service import unseal
 from threadline.kit.crypto import SecretBox
 from threadline.kit.errors import Conflict, InvalidInput
 from threadline.templates import service
-from threadline.templates.definition import (
-    TemplateDefinition,
-    TemplateFileError,
-    parse,
-    to_graph_payload,
-)
+from threadline.templates.definition import TemplateDefinition
+from threadline.templates.graph_payload import to_graph_payload
 from threadline.templates.lint import Finding, lint
 from threadline.templates.models import Template
+from threadline.templates.parsing import TemplateFileError, parse
 from threadline.templates.sync import SyncFailed
 
 

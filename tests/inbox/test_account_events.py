@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.whatsapp.harness import (
+from tests.channels.whatsapp.harness import (
     PHONE_NUMBER_ID,
     Stack,
     notification,

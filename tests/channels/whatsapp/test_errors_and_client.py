@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 from aiohttp import web
 
-from tests.whatsapp.harness import free_port
+from tests.channels.whatsapp.harness import free_port
 from threadline.channels.whatsapp import signature
 from threadline.channels.whatsapp.client import SendOutcome, WhatsAppClient, new_session
 from threadline.channels.whatsapp.errors import RETRYABLE, ErrorClass, classify

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.whatsapp.harness import (
+from tests.channels.whatsapp.harness import (
     Stack,
     messages_value,
     notification,
@@ -131,7 +131,7 @@ async def test_template_outside_the_window_goes_out_and_is_delivered(
 
         async def read() -> bool:
             r = await stack.api.get(f"/api/v1/messages/{message_id}")
-            return r.json()["status"] == "read"
+            return bool(r.json()["status"] == "read")
 
         await stack.until(read)
         detail = (await stack.api.get(f"/api/v1/messages/{message_id}")).json()

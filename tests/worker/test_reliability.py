@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.whatsapp.harness import Stack, whatsapp_stack
+from tests.channels.whatsapp.harness import Stack, whatsapp_stack
 from threadline.messages.models import Message
 from threadline.worker.dispatcher import DispatchConfig
 
@@ -102,7 +102,7 @@ async def test_5xx_timeouts_and_throttling_are_retried_until_delivered_exactly_o
 async def test_worker_killed_mid_dispatch_then_restarted_delivers_each_message_once(
     database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    async with whatsapp_stack(database_url, sessions, mps=200) as stack:
+    async with whatsapp_stack(database_url, sessions, mps=200, real_time=True) as stack:
         users = [f"551197{n:07d}" for n in range(120)]
         contacts = await open_windows(stack, users)
         # Slow answers, so that the kill lands while requests are in flight.

@@ -36,11 +36,21 @@ APP_SECRET = "emulator-app-secret"
 VERIFY_TOKEN = "verify-me"
 
 
+def to_sending_hours(now: datetime) -> timedelta:
+    """How far to move real time so the stack runs on the next Tuesday at 15:00 UTC.
+
+    Wall-clock tests otherwise depend on when they run: at 07:30 in São Paulo a marketing
+    send is rightly deferred by quiet hours."""
+    days = (1 - now.weekday()) % 7 or 7
+    target = (now + timedelta(days=days)).replace(hour=15, minute=0, second=0, microsecond=0)
+    return target - now
+
+
 class OffsetClock:
     """Real time plus an offset that tests move forward (the emulator keeps its own)."""
 
-    def __init__(self) -> None:
-        self.offset = timedelta()
+    def __init__(self, offset: timedelta | None = None) -> None:
+        self.offset = offset or timedelta()
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
@@ -199,6 +209,12 @@ class Stack:
         return contact_id
 
 
+async def _move_emulator_clock(emulator_url: str, delta: timedelta) -> None:
+    async with httpx.AsyncClient(base_url=emulator_url, timeout=10) as client:
+        r = await client.post("/_emulator/clock/advance", json={"seconds": delta.total_seconds()})
+        r.raise_for_status()
+
+
 @asynccontextmanager
 async def whatsapp_stack(
     database_url: str,
@@ -207,12 +223,18 @@ async def whatsapp_stack(
     mps: int = 80,
     seed: int = 7,
     config: DispatchConfig | None = None,
+    real_time: bool = False,
 ) -> AsyncIterator[Stack]:
+    """The app and the emulator over real HTTP. Both run on a clock moved to sending hours,
+    unless `real_time` (a test that starts `threadline worker` processes, which read the
+    machine's clock)."""
     settings = Settings(database_url=database_url, secret_key="integration-secret")
-    clock = OffsetClock()
+    start = timedelta() if real_time else to_sending_hours(datetime.now(UTC))
+    clock = OffsetClock(start)
     app = create_app(settings, clock)
     emulator_app = create_emulator(seed)
     async with serving(app) as base_url, serving(emulator_app) as emulator_url:
+        await _move_emulator_clock(emulator_url, start)
         async with transaction(sessions) as session:
             created = await create_workspace(session, "Integration Shop", clock.now())
             channel = await channels.add_whatsapp(

@@ -325,8 +325,18 @@ async def test_merge_moves_addresses_tags_events_and_consent(tenant: Tenant) -> 
         "/api/v1/contacts/merge", json={"keep_id": keep["id"], "merge_id": dup["id"]}
     )
     assert merged.status_code == 200, merged.text
-    body = merged.json()
+    answer = merged.json()
+    body = answer["contact"]
     assert body["id"] == keep["id"]
+    moved = {table: n for table, n in answer["moved"].items() if n}
+    assert moved == {
+        "contact_urns": 1,
+        "contact_tags": 1,  # "vip"; its "customer" was the kept contact's already
+        "contact_events": 1,
+        "consent_events": 1,
+        "conversations": 1,  # the window the inbound "oi" opened
+    }
+    assert answer["combined"] == {"contact_tags": 1, "conversations": 0}
     assert body["name"] == "Ana"  # the kept contact's values win
     assert body["language"] == "pt"  # ...and fill what it lacked
     assert body["timezone"] == "America/Sao_Paulo"

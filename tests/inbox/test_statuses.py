@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.whatsapp.harness import (
+from tests.channels.whatsapp.harness import (
     PHONE_NUMBER_ID,
     Stack,
     messages_value,
@@ -192,7 +192,7 @@ async def test_marketing_stop_and_resume_preferences_reach_the_ledger(
 
         async def marketing_status() -> str:
             state = (await stack.api.get(f"/api/v1/contacts/{contact_id}/consent")).json()
-            return next(s["status"] for s in state if s["topic"] == "marketing")
+            return str(next(s["status"] for s in state if s["topic"] == "marketing"))
 
         await stack.emulator.post(
             f"/_emulator/users/{USER}/marketing",

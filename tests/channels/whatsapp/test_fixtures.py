@@ -36,7 +36,7 @@ from threadline.channels.whatsapp.webhooks import WebhookFormatError, parse
 
 # The location the brief fixes; `shared_fixtures()` resolves the same folder and skips
 # visibly when it is not beside the checkout.
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "whatsapp"
+FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "whatsapp"
 
 # README "Type" notation → our InboundMessage.kind. The README writes `interactive/<sub>`,
 # `system/<sub>` and `voice` exactly as the parser reports them; "×N" (N identical copies)

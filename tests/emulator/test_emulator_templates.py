@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.whatsapp.harness import PHONE_NUMBER_ID, TOKEN, WABA_ID, Stack, whatsapp_stack
+from tests.channels.whatsapp.harness import PHONE_NUMBER_ID, TOKEN, WABA_ID, Stack, whatsapp_stack
 from threadline.emulator.app import create_emulator
 from threadline.inbox.models import InboxEvent
 from threadline.templates.models import Template
