@@ -19,6 +19,7 @@ from tests.channels.whatsapp.harness import OffsetClock
 from threadline.channels import events as ev
 from threadline.channels import messages as m
 from threadline.channels import service as channels
+from threadline.channels.kinds import Channel
 from threadline.contacts.models import FieldDefinition
 from threadline.demo import FLOW_FIELDS
 from threadline.flows import service as flow_service
@@ -31,7 +32,6 @@ from threadline.kit.crypto import SecretBox
 from threadline.kit.db import make_engine, make_sessionmaker, transaction
 from threadline.kit.ids import new_id
 from threadline.kit.migrate import upgrade
-from threadline.policy.types import Channel
 from threadline.worker.ingest import ingest_once
 from threadline.workspaces.service import create_workspace
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import uvloop
 
+from threadline.channels.kinds import Channel
 from threadline.consent.projection import Action
 from threadline.consent.service import ConsentChange, record
 from threadline.contacts.schemas import ContactIn
@@ -23,7 +24,6 @@ from threadline.policy.decide import decide
 from threadline.policy.schemas import ExplainRequest, TemplateIn
 from threadline.policy.service import explain
 from threadline.policy.types import (
-    Channel,
     ConsentFacts,
     ConsentStatus,
     FrequencyCap,

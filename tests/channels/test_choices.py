@@ -4,8 +4,8 @@ import pytest
 
 from threadline.channels import messages as m
 from threadline.channels.choices import Choice, match, present
+from threadline.channels.kinds import Channel
 from threadline.channels.whatsapp.render import render
-from threadline.policy.types import Channel
 
 SIZES = [Choice(id=f"size-{n}", title=f"Size {n}") for n in range(36, 48)]
 YES_NO = [Choice("yes", "Yes", synonyms=("sí", "sim", "yep")), Choice("no", "No")]

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.conftest import T0, Tenant
+from threadline.channels.kinds import Channel
 from threadline.channels.models import ChannelAccount
 from threadline.consent.models import ConsentEvent
 from threadline.contacts import merge as merging
@@ -24,7 +25,6 @@ from threadline.flows.session import ContactView, Session, Wait
 from threadline.kit.ids import new_id
 from threadline.messages.models import Message
 from threadline.policy.models import PressureEvent
-from threadline.policy.types import Channel
 from threadline.tickets.models import Ticket
 
 BR = "5511999990000"

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from threadline.channels.kinds import Channel
 from threadline.conversations.windows import window_facts
-from threadline.policy.types import Channel, WindowFacts
+from threadline.policy.types import WindowFacts
 
 INBOUND = datetime(2026, 3, 10, 15, 0, 0, tzinfo=UTC)  # the platform's timestamp
 SECOND = timedelta(seconds=1)

@@ -25,6 +25,7 @@ from fastapi import FastAPI, Request, Response
 
 from tests.channels.whatsapp.harness import serving
 from threadline.channels import messages as m
+from threadline.channels.errors import ErrorClass
 from threadline.channels.events import (
     ChannelEvent,
     InboundMessage,
@@ -35,7 +36,6 @@ from threadline.channels.events import (
 )
 from threadline.channels.whatsapp import signature
 from threadline.channels.whatsapp.client import WhatsAppClient, new_session
-from threadline.channels.whatsapp.errors import ErrorClass
 from threadline.channels.whatsapp.render import render
 from threadline.channels.whatsapp.webhooks import parse
 from threadline.emulator.app import create_emulator

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from threadline.channels import messages as m
+from threadline.channels.kinds import Channel
 from threadline.flows.engine import FALLBACK_NODE, new_session, step
 from threadline.flows.loader import Bundle, Flow, compile_bundle
 from threadline.flows.session import (
@@ -35,7 +36,6 @@ from threadline.flows.session import (
     WebhookDone,
 )
 from threadline.kit.clock import FrozenClock
-from threadline.policy.types import Channel
 
 T0 = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # a Tuesday, 15:00 UTC
 

@@ -14,6 +14,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from threadline.channels.kinds import Channel
 from threadline.flows import format as f
 from threadline.flows.engine import FALLBACK_NODE, new_session, step
 from threadline.flows.loader import Bundle, Flow, compile_bundle
@@ -35,7 +36,6 @@ from threadline.flows.session import (
     WebhookDone,
 )
 from threadline.kit.clock import FrozenClock
-from threadline.policy.types import Channel
 
 T0 = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 TITLES = ["Red", "Blue", "Green", "Yellow", "Black", "White", "Pink", "Grey", "Navy", "Teal"]

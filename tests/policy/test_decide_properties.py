@@ -10,11 +10,11 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from threadline.channels.kinds import Channel
 from threadline.policy.decide import decide
 from threadline.policy.holdout import in_slice
 from threadline.policy.quiet_hours import allowed_in_zone
 from threadline.policy.types import (
-    Channel,
     ChannelFacts,
     ConsentFacts,
     ConsentStatus,

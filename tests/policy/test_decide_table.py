@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from threadline.channels.kinds import Channel
 from threadline.policy.decide import decide
 from threadline.policy.rules import rules_for
 from threadline.policy.types import (
-    Channel,
     ChannelFacts,
     ConsentFacts,
     ConsentStatus,

@@ -13,10 +13,11 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import T0, Tenant
+from threadline.channels.kinds import Channel
 from threadline.contacts.models import Contact
 from threadline.kit.clock import FrozenClock
 from threadline.policy.pressure import record_send
-from threadline.policy.types import Channel, Purpose
+from threadline.policy.types import Purpose
 
 BR = "+5511999990000"
 BR_2 = "+5511999990001"

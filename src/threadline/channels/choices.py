@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from threadline.channels import messages as m
+from threadline.channels.kinds import Channel
 from threadline.channels.whatsapp.capabilities import CAPABILITIES
-from threadline.policy.types import Channel
 
 INTERACTIVE = frozenset({Channel.WHATSAPP})
 MAX_BUTTONS = CAPABILITIES.buttons_max

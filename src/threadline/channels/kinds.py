@@ -1,4 +1,5 @@
-"""The channel kinds Threadline knows by name (each one is a registered type)."""
+"""The channel kinds Threadline knows by name. Policy, consent and flows refer to a channel by
+its kind; the kinds live here, beside the channels, so no layer depends on the policy for them."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, status
 from sqlalchemy import select
 
 from threadline.api.deps import CurrentWorkspace, Now, Session
+from threadline.channels.kinds import Channel
 from threadline.channels.messages import Text
 from threadline.consent import service
 from threadline.consent.models import ConsentEvent, ConsentTopic
@@ -24,7 +25,7 @@ from threadline.contacts.service import get_contact
 from threadline.kit.errors import Conflict, InvalidInput, NotFound
 from threadline.kit.ids import new_id
 from threadline.messages import service as messages
-from threadline.policy.types import Channel, Purpose
+from threadline.policy.types import Purpose
 from threadline.workspaces.models import Workspace
 from threadline.workspaces.service import settings_of
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from threadline.channels.kinds import Channel
 from threadline.consent.keywords import KeywordKind, KeywordMatch, classify
 from threadline.consent.models import ConsentEvent, ConsentTopic
 from threadline.consent.projection import (
@@ -24,7 +25,7 @@ from threadline.consent.projection import (
 from threadline.kit.crypto import sha256_hex
 from threadline.kit.errors import Conflict, InvalidInput
 from threadline.kit.ids import new_id
-from threadline.policy.types import Channel, ConsentStatus
+from threadline.policy.types import ConsentStatus
 from threadline.workspaces.settings import WorkspaceSettings
 
 SOURCES = frozenset(

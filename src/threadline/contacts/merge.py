@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from threadline.contacts.models import Contact, ContactTag
 from threadline.contacts.service import get_contact
@@ -19,6 +20,7 @@ from threadline.flows.models import FlowSession
 from threadline.kit.errors import InvalidInput
 from threadline.models import Base
 from threadline.tickets.models import Ticket
+from threadline.tickets.service import note
 
 # The end reason of a flow session stopped because its contact was merged into another.
 MERGED_REASON = "contact_merged"
@@ -180,21 +182,29 @@ def _later(a: datetime | None, b: datetime | None) -> bool:
     return a is not None and (b is None or a > b)
 
 
+async def _held_by(
+    session: AsyncSession,
+    holder: InstrumentedAttribute[str | None],
+    workspace_id: str,
+    keep_id: str,
+    gone_id: str,
+) -> dict[str, Any]:
+    """The rows whose unique "one per contact" column (no foreign key) names either contact,
+    by that contact's id."""
+    model = holder.class_
+    found = await session.scalars(
+        select(model).where(model.workspace_id == workspace_id, holder.in_([keep_id, gone_id]))
+    )
+    return {getattr(row, holder.key): row for row in found}
+
+
 async def _settle_active_session(
     session: AsyncSession, workspace_id: str, keep_id: str, gone_id: str, now: datetime
 ) -> None:
     """One active flow session per contact (unique `active_contact_id`, which is no foreign
     key and so not moved with the rest). The kept contact's conversation goes on; the merged
     contact's ends the way `POST /flow-sessions/{id}/end` ends one, with its own reason."""
-    rows = {
-        row.active_contact_id: row
-        for row in await session.scalars(
-            select(FlowSession).where(
-                FlowSession.workspace_id == workspace_id,
-                FlowSession.active_contact_id.in_([keep_id, gone_id]),
-            )
-        )
-    }
+    rows = await _held_by(session, FlowSession.active_contact_id, workspace_id, keep_id, gone_id)
     theirs = rows.get(gone_id)
     if theirs is None:
         return
@@ -216,34 +226,16 @@ async def _settle_open_ticket(
     """One open ticket per contact (unique `open_contact_id`, no foreign key). Where both
     have one, the merged contact's is resolved as `merged`, and each ticket's history
     names the other so agents can follow the conversation across."""
-    rows = {
-        row.open_contact_id: row
-        for row in await session.scalars(
-            select(Ticket).where(
-                Ticket.workspace_id == workspace_id,
-                Ticket.open_contact_id.in_([keep_id, gone_id]),
-            )
-        )
-    }
+    rows = await _held_by(session, Ticket.open_contact_id, workspace_id, keep_id, gone_id)
     theirs = rows.get(gone_id)
     if theirs is None:
         return
     mine = rows.get(keep_id)
     if mine is None:
         theirs.open_contact_id = keep_id
-        _note_ticket(theirs, now, "contact_merged", merged_from=gone_id)
+        note(theirs, now, "contact_merged", "merge", merged_from=gone_id)
         return
     theirs.status, theirs.resolution = "resolved", "merged"
     theirs.resolved_at, theirs.open_contact_id = now, None
-    _note_ticket(theirs, now, "resolved", resolution="merged", continued_in=mine.id)
-    _note_ticket(mine, now, "contact_merged", merged_from=gone_id, merged_ticket=theirs.id)
-
-
-def _note_ticket(ticket: Ticket, now: datetime, event: str, **extra: str) -> None:
-    # tickets.service.note, repeated: importing tickets.service here would be circular
-    # (it imports messages.service, which imports this module).
-    ticket.history = [
-        *(ticket.history or []),
-        {"at": now.isoformat(), "event": event, "by": "merge", **extra},
-    ]
-    ticket.updated_at = now
+    note(theirs, now, "resolved", "merge", resolution="merged", continued_in=mine.id)
+    note(mine, now, "contact_merged", "merge", merged_from=gone_id, merged_ticket=theirs.id)

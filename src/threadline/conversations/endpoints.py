@@ -9,12 +9,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from threadline.api.deps import CurrentWorkspace, Now, Session
+from threadline.channels.kinds import Channel
 from threadline.consent.service import apply_inbound_text
 from threadline.contacts.service import get_contact
 from threadline.conversations import service
 from threadline.conversations.windows import window_facts
 from threadline.kit.errors import InvalidInput
-from threadline.policy.types import Channel
 from threadline.workspaces.service import settings_of
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])

@@ -9,11 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from threadline.channels.kinds import Channel
 from threadline.conversations.models import Conversation
 from threadline.conversations.windows import window_facts
 from threadline.kit.errors import InvalidInput
 from threadline.kit.ids import new_id
-from threadline.policy.types import Channel, WindowFacts
+from threadline.policy.types import WindowFacts
 
 # Platforms stamp messages with their own clock; one that is far ahead of ours is suspect.
 MAX_CLOCK_SKEW = timedelta(minutes=5)

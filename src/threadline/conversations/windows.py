@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from threadline.policy.types import Channel, WindowFacts
+from threadline.channels.kinds import Channel
+from threadline.policy.types import WindowFacts
 
 SERVICE_WINDOW = timedelta(hours=24)
 # A click-to-message ad entry opens a longer free window (WhatsApp 72 h, Messenger 7 days).

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from threadline.channels.choices import plain
+from threadline.channels.kinds import Channel
 from threadline.consent.keywords import KeywordKind, classify
 from threadline.flows import format as f
 from threadline.flows.loader import Flow, FlowError, Problem, load_path, parse
@@ -29,7 +30,6 @@ from threadline.flows.testing import (
     is_conversation_test,
     run_dir,
 )
-from threadline.policy.types import Channel
 
 flows_app = typer.Typer(
     help="Conversation flows: validate, test, simulate, schema.", no_args_is_help=True

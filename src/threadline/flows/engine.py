@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from threadline.channels import messages as m
 from threadline.channels.choices import Choice, match, plain, present
+from threadline.channels.kinds import Channel
 from threadline.consent.keywords import KeywordKind, classify
 from threadline.flows import answers
 from threadline.flows import format as f
@@ -41,7 +42,6 @@ from threadline.flows.session import (
     WebhookDone,
 )
 from threadline.kit.clock import Clock
-from threadline.policy.types import Channel
 
 # "I want to talk to a human" escapes; a paragraph that mentions a person does not.
 ESCAPE_MAX_TOKENS = 8

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from threadline.policy.types import Channel
+from threadline.channels.kinds import Channel
 
 FORMAT_VERSION = 1
 Outcome = Literal["resolved", "lead_captured", "purchased", "handed_off", "abandoned"]

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels import events as ev
 from threadline.channels import messages as content_types
+from threadline.channels.kinds import Channel
 from threadline.consent.keywords import KeywordKind
 from threadline.contacts.events import ingest as ingest_event
 from threadline.contacts.models import Contact, ContactEvent, ContactTag
@@ -35,7 +36,7 @@ from threadline.messages import service as messages
 from threadline.messages.models import Message
 from threadline.policy.decide import free_form_allowed
 from threadline.policy.service import stored_urn
-from threadline.policy.types import Channel, Purpose
+from threadline.policy.types import Purpose
 from threadline.tickets import service as tickets
 from threadline.workspaces.models import Workspace
 

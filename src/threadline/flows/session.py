@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from threadline.channels.kinds import Channel
 from threadline.channels.messages import CONTENT_ADAPTER, Content
 from threadline.flows.format import TemplateSpec
-from threadline.policy.types import Channel
 
 Status = Literal["waiting", "webhook", "handoff", "ended"]
 WaitKind = Literal["ask", "csat", "recommend", "fallback", "webhook"]

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from threadline.channels import messages as m
+from threadline.channels.kinds import Channel
 from threadline.flows.engine import new_session
 from threadline.flows.loader import Flow
 from threadline.flows.session import (
@@ -41,7 +42,6 @@ from threadline.flows.session import (
 )
 from threadline.flows.testing import Stubs, advance, offered
 from threadline.kit.clock import SystemClock
-from threadline.policy.types import Channel
 
 HELP = (
     "type a reply; a number taps a button or list row · "

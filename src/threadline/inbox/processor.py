@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from threadline import pricing
 from threadline.channels import codec
 from threadline.channels import events as ev
+from threadline.channels.errors import ErrorClass
+from threadline.channels.kinds import Channel
 from threadline.channels.messages import Text
 from threadline.channels.models import ChannelAccount
-from threadline.channels.whatsapp.errors import ErrorClass, classify
+from threadline.channels.whatsapp.errors import classify
 from threadline.consent import service as consent
 from threadline.consent.keywords import KeywordKind
 from threadline.consent.keywords import classify as classify_keyword
@@ -29,7 +31,7 @@ from threadline.inbox.models import InboxEvent
 from threadline.messages import service as messages
 from threadline.messages.models import Message
 from threadline.policy.service import stored_urn
-from threadline.policy.types import Channel, Purpose
+from threadline.policy.types import Purpose
 from threadline.templates import service as templates
 from threadline.workspaces.models import Workspace
 from threadline.workspaces.service import settings_of

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels import events as ev
 from threadline.channels import messages as content_types
+from threadline.channels.kinds import Channel
 from threadline.channels.models import ChannelAccount
 from threadline.channels.whatsapp.render import RenderError, render
 from threadline.contacts.service import get_contact, urns_of
@@ -21,7 +22,7 @@ from threadline.kit.errors import Conflict, InvalidInput, NotFound
 from threadline.kit.ids import new_id
 from threadline.messages.models import Message, MessageStatus
 from threadline.policy.service import SendQuestion, decide_many, stored_urn
-from threadline.policy.types import Channel, Decision, Outcome, Purpose, Quality, TemplateFacts
+from threadline.policy.types import Decision, Outcome, Purpose, Quality, TemplateFacts
 from threadline.templates import service as templates
 from threadline.workspaces.models import Workspace
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from threadline.channels.kinds import Channel
 from threadline.policy.holdout import in_slice
 from threadline.policy.quiet_hours import next_allowed
 from threadline.policy.rules import whatsapp_marketing_blocked
 from threadline.policy.types import (
     TRANSACTIONAL_PURPOSES,
-    Channel,
     ConsentStatus,
     Decision,
     Outcome,

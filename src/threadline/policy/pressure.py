@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from threadline.channels.kinds import Channel
 from threadline.kit.clock import as_utc
 from threadline.kit.ids import new_id
 from threadline.policy.models import PressureEvent
-from threadline.policy.types import Channel, Purpose
+from threadline.policy.types import Purpose
 
 LIMIT_WINDOW = timedelta(hours=24)
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from threadline.policy.types import Channel, Outcome, Purpose, Quality, Reason, TemplateCategory
+from threadline.channels.kinds import Channel
+from threadline.policy.types import Outcome, Purpose, Quality, Reason, TemplateCategory
 
 _STRICT = ConfigDict(extra="forbid")
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline import pricing
+from threadline.channels.kinds import Channel
 from threadline.consent import service as consent
 from threadline.consent.models import ConsentEvent
 from threadline.consent.projection import TRANSACTIONAL, Action, LedgerLine, status
@@ -36,7 +37,6 @@ from threadline.policy.models import PressureEvent
 from threadline.policy.rules import rules_for
 from threadline.policy.schemas import DecisionOut, ExplainRequest
 from threadline.policy.types import (
-    Channel,
     ChannelFacts,
     ConsentFacts,
     Decision,

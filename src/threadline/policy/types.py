@@ -7,14 +7,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-
-class Channel(StrEnum):
-    WHATSAPP = "whatsapp"
-    MESSENGER = "messenger"
-    INSTAGRAM = "instagram"
-    APPLE = "apple"
-    SMS = "sms"
-    EMAIL = "email"
+from threadline.channels.kinds import Channel
 
 
 class Purpose(StrEnum):

@@ -22,10 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from threadline.channels import messages as content_types
+from threadline.channels.errors import ErrorClass
+from threadline.channels.kinds import Channel
 from threadline.channels.models import ChannelAccount
+from threadline.channels.outcome import SendOutcome
 from threadline.channels.service import unseal
-from threadline.channels.whatsapp.client import SendOutcome, WhatsAppClient, new_session
-from threadline.channels.whatsapp.errors import ErrorClass
+from threadline.channels.whatsapp.client import WhatsAppClient, new_session
 from threadline.channels.whatsapp.render import RenderError, render
 from threadline.consent import service as consent
 from threadline.consent.projection import ALL_MARKETING, Action
@@ -38,7 +40,7 @@ from threadline.messages.models import Message, MessageStatus
 from threadline.policy import pressure
 from threadline.policy.models import PressureEvent
 from threadline.policy.service import decide_many, stored_urn
-from threadline.policy.types import Channel, Purpose, TemplateFacts
+from threadline.policy.types import Purpose, TemplateFacts
 from threadline.templates import service as templates
 from threadline.worker import leases
 from threadline.worker.ratelimit import PairLimiter, TokenBucket

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from threadline.policy.types import Channel, FrequencyCap, QuietHours
+from threadline.channels.kinds import Channel
+from threadline.policy.types import FrequencyCap, QuietHours
 
 DEFAULT_HELP_TEXT = (
     "{business}: reply STOP to unsubscribe, START to resubscribe. Message frequency varies. "

@@ -209,12 +209,6 @@ class Stack:
         return contact_id
 
 
-async def _move_emulator_clock(emulator_url: str, delta: timedelta) -> None:
-    async with httpx.AsyncClient(base_url=emulator_url, timeout=10) as client:
-        r = await client.post("/_emulator/clock/advance", json={"seconds": delta.total_seconds()})
-        r.raise_for_status()
-
-
 @asynccontextmanager
 async def whatsapp_stack(
     database_url: str,
@@ -234,7 +228,6 @@ async def whatsapp_stack(
     app = create_app(settings, clock)
     emulator_app = create_emulator(seed)
     async with serving(app) as base_url, serving(emulator_app) as emulator_url:
-        await _move_emulator_clock(emulator_url, start)
         async with transaction(sessions) as session:
             created = await create_workspace(session, "Integration Shop", clock.now())
             channel = await channels.add_whatsapp(
@@ -254,6 +247,11 @@ async def whatsapp_stack(
                 clock.now(),
             )
         emulator = httpx.AsyncClient(base_url=emulator_url, timeout=10)
+        if start:
+            moved = await emulator.post(
+                "/_emulator/clock/advance", json={"seconds": start.total_seconds()}
+            )
+            moved.raise_for_status()
         api = httpx.AsyncClient(
             base_url=base_url, timeout=10, headers={"Authorization": f"Bearer {created.api_key}"}
         )

@@ -6,29 +6,14 @@ dispatcher must sustain the platform's 1,000 msg/s per number."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from threadline.channels.errors import ErrorClass
 from threadline.channels.events import ErrorDetail
-from threadline.channels.whatsapp.errors import ErrorClass, classify
-
-
-@dataclass(frozen=True, slots=True)
-class SendOutcome:
-    provider_id: str | None = None
-    message_status: str | None = None  # accepted | held_for_quality_assessment
-    error: ErrorDetail | None = None
-    error_class: ErrorClass | None = None
-    http_status: int | None = None
-    # The request may or may not have reached the platform (timeout, dropped connection):
-    # the sender must reconcile before retrying, or it risks a duplicate.
-    outcome_unknown: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.provider_id is not None
+from threadline.channels.outcome import SendOutcome
+from threadline.channels.whatsapp.errors import classify
 
 
 def _error_from(status: int, body: Any) -> SendOutcome:

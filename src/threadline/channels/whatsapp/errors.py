@@ -3,24 +3,7 @@ or the title: Meta changes titles and returns throttling under several statuses.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-
-class ErrorClass(StrEnum):
-    RETRY = "retry"  # transient: retry with backoff
-    THROTTLE = "throttle"  # slow the number's token bucket, then retry
-    PAIR_LIMIT = "pair_limit"  # too fast to this one recipient: retry that recipient later
-    SPAM_LIMIT = "spam_limit"  # quality-based limit: pause marketing, check quality
-    WINDOW_CLOSED = "window_closed"  # free-form outside the 24 h window: send a template
-    OPTED_OUT = "opted_out"  # the person stopped marketing messages
-    PER_USER_MARKETING_LIMIT = "per_user_marketing_limit"  # try again after 24 h at the earliest
-    UNDELIVERABLE = "undeliverable"  # not on WhatsApp / can't receive: don't retry
-    TEMPLATE_PROBLEM = "template_problem"  # missing, unapproved, paused, wrong parameters
-    AUTH = "auth"  # token invalid or expired, or a permission missing: stop the channel
-    POLICY_BLOCK = "policy_block"  # account blocked or locked: stop the channel
-    INVALID_REQUEST = "invalid_request"  # our request was wrong: don't retry
-    NOT_SENT = "not_sent"  # deliberately not delivered (experiment): not billed, don't retry
-
+from threadline.channels.errors import ErrorClass, ErrorTable
 
 _EXACT: dict[int, ErrorClass] = {
     0: ErrorClass.AUTH,
@@ -53,18 +36,17 @@ _EXACT: dict[int, ErrorClass] = {
     131064: ErrorClass.SPAM_LIMIT,
 }
 
-RETRYABLE = frozenset(
-    {ErrorClass.RETRY, ErrorClass.THROTTLE, ErrorClass.PAIR_LIMIT, ErrorClass.SPAM_LIMIT}
+TABLE = ErrorTable(
+    exact=_EXACT,
+    ranges=(
+        (132000, 132999, ErrorClass.TEMPLATE_PROBLEM),
+        # Permission missing: fix the app's permissions, don't retry.
+        (10, 10, ErrorClass.AUTH),
+        (200, 299, ErrorClass.AUTH),
+        (131000, 131999, ErrorClass.RETRY),
+    ),
 )
 
 
 def classify(code: int) -> ErrorClass:
-    if code in _EXACT:
-        return _EXACT[code]
-    if 132000 <= code <= 132999:
-        return ErrorClass.TEMPLATE_PROBLEM
-    if code == 10 or 200 <= code <= 299:
-        return ErrorClass.AUTH  # permission missing: fix the app's permissions, don't retry
-    if 131000 <= code <= 131999:
-        return ErrorClass.RETRY
-    return ErrorClass.INVALID_REQUEST
+    return TABLE.classify(code)
