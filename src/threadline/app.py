@@ -16,7 +16,7 @@ from threadline.api.deps import AppState
 from threadline.api.errors import install_error_handlers
 from threadline.channels.directory import ChannelDirectory
 from threadline.channels.endpoints import router as channels_router
-from threadline.channels.whatsapp.endpoints import router as whatsapp_webhooks
+from threadline.channels.webhooks import ROUTERS as webhook_routers
 from threadline.config import Settings
 from threadline.consent.endpoints import router as consent_router
 from threadline.contacts.endpoints import router as contacts_router
@@ -85,7 +85,7 @@ def create_app(
         return JSONResponse({"status": "ok", "version": __version__, "database": "ok"})
 
     for router in (
-        whatsapp_webhooks,
+        *webhook_routers,
         channels_router,
         messages_router,
         workspace_router,

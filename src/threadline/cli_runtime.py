@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,51 +19,82 @@ from threadline.kit.logs import configure_logging
 from threadline.worker.settings import dispatch_config
 from threadline.workspaces import service as workspaces
 
-channels_app = typer.Typer(help="Sending identities (WhatsApp numbers).")
+channels_app = typer.Typer(help="Sending identities: WhatsApp numbers, Messenger pages, Instagram.")
+
+_REQUIRED = {
+    "whatsapp": ("phone_number_id", "waba_id"),
+    "messenger": ("page_id",),
+    "instagram": ("account_id", "page_id"),
+}
+
+
+def _spec(kind: str, ids: dict[str, str | None], **common: Any) -> channels.NewChannel:
+    """The registration for `kind`, or exit 2 naming the option that is missing."""
+    from threadline.cli import fail
+
+    if kind not in _REQUIRED:
+        raise fail(f"unknown channel kind '{kind}' (supported: {', '.join(_REQUIRED)})")
+    missing = [name for name in _REQUIRED[kind] if not ids.get(name)]
+    if missing:
+        options = ", ".join("--" + name.replace("_", "-") for name in missing)
+        raise fail(f"{kind} needs {options}")
+    if kind == "whatsapp":
+        return channels.whatsapp_number(str(ids["phone_number_id"]), str(ids["waba_id"]), **common)
+    display = common.pop("display_number", "")
+    if display:
+        raise fail("--display-number is for WhatsApp numbers only")
+    if kind == "messenger":
+        return channels.messenger_page(str(ids["page_id"]), **common)
+    return channels.instagram_account(str(ids["account_id"]), str(ids["page_id"]), **common)
 
 
 @channels_app.command("add")
 def channels_add(
-    kind: Annotated[str, typer.Argument(help="Channel kind: whatsapp")],
-    phone_number_id: Annotated[str, typer.Option("--phone-number-id")],
-    waba_id: Annotated[str, typer.Option("--waba-id")],
+    kind: Annotated[str, typer.Argument(help="Channel kind: whatsapp, messenger, instagram")],
     token: Annotated[str, typer.Option("--token", help="Access token (stored encrypted)")],
     app_secret: Annotated[str, typer.Option("--app-secret", help="App secret (stored encrypted)")],
     verify_token: Annotated[str, typer.Option("--verify-token")],
     workspace: Annotated[str, typer.Option("--workspace", "-w")],
+    phone_number_id: Annotated[str | None, typer.Option("--phone-number-id")] = None,
+    waba_id: Annotated[str | None, typer.Option("--waba-id")] = None,
+    page_id: Annotated[str | None, typer.Option("--page-id")] = None,
+    account_id: Annotated[
+        str | None, typer.Option("--account-id", help="Instagram professional account id")
+    ] = None,
     graph_url: Annotated[str, typer.Option("--graph-url")] = channels.DEFAULT_GRAPH_URL,
     api_version: Annotated[str, typer.Option("--api-version")] = channels.DEFAULT_API_VERSION,
     display_number: Annotated[str, typer.Option("--display-number")] = "",
-    mps: Annotated[int, typer.Option("--mps", help="Throughput limit, messages/second")] = 80,
+    mps: Annotated[
+        int | None, typer.Option("--mps", help="Throughput limit, messages/second")
+    ] = None,
 ) -> None:
-    """Register a WhatsApp phone number for a workspace."""
-    from threadline.cli import _run, fail
+    """Register a WhatsApp number, a Messenger page or an Instagram account for a workspace."""
+    from threadline.cli import _run
 
-    if kind != "whatsapp":
-        raise fail(f"unknown channel kind '{kind}' (supported: whatsapp)")
+    common: dict[str, Any] = {
+        "access_token": token,
+        "app_secret": app_secret,
+        "verify_token": verify_token,
+        "graph_url": graph_url,
+        "api_version": api_version,
+        "throughput_mps": mps,
+    }
+    if display_number:
+        common["display_number"] = display_number
+    ids = {
+        "phone_number_id": phone_number_id,
+        "waba_id": waba_id,
+        "page_id": page_id,
+        "account_id": account_id,
+    }
+    spec = _spec(kind, ids, **common)
     settings = Settings.from_env()
     box = settings.secret_box()
     now = SystemClock().now()
 
     async def work(session: AsyncSession) -> str:
         ws = await workspaces.find_workspace(session, workspace)
-        channel = await channels.add_whatsapp(
-            session,
-            ws.id,
-            channels.NewWhatsAppChannel(
-                phone_number_id=phone_number_id,
-                waba_id=waba_id,
-                access_token=token,
-                app_secret=app_secret,
-                verify_token=verify_token,
-                display_number=display_number,
-                graph_url=graph_url,
-                api_version=api_version,
-                throughput_mps=mps,
-            ),
-            box,
-            now,
-        )
+        channel = await channels.add(session, ws.id, spec, box, now)
         return channel.id
 
     typer.echo(_run(work, settings))

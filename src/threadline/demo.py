@@ -142,12 +142,12 @@ async def seed_demo(
         workspace = existing
     channel = await channels.by_address(session, "whatsapp", DEMO_PHONE_NUMBER_ID)
     if channel is None:
-        channel = await channels.add_whatsapp(
+        channel = await channels.add(
             session,
             workspace.id,
-            channels.NewWhatsAppChannel(
-                phone_number_id=DEMO_PHONE_NUMBER_ID,
-                waba_id=DEMO_WABA_ID,
+            channels.whatsapp_number(
+                DEMO_PHONE_NUMBER_ID,
+                DEMO_WABA_ID,
                 access_token=DEMO_TOKEN,
                 app_secret=DEMO_APP_SECRET,
                 verify_token=DEMO_VERIFY_TOKEN,

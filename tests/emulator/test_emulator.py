@@ -34,7 +34,7 @@ from threadline.channels.events import (
     Pricing,
     StatusUpdate,
 )
-from threadline.channels.whatsapp import signature
+from threadline.channels.meta import signature
 from threadline.channels.whatsapp.client import WhatsAppClient, new_session
 from threadline.channels.whatsapp.render import render
 from threadline.channels.whatsapp.webhooks import parse

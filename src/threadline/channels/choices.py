@@ -1,8 +1,9 @@
 """Offering choices the way each channel can show them, and reading the answer back.
 
-Up to 3 choices become reply buttons, up to 10 a list, and beyond that (or on channels
-without interactive messages) numbered text. Whatever was shown, the person may answer with
-the button, the number, the title or a synonym."""
+What a channel can show comes from its declared capabilities: as many choices as it has
+reply buttons (or quick replies) become buttons, as many as a list holds a list, and beyond
+that (or on channels without interactive messages) numbered text. Whatever was shown, the
+person may answer with the button, the number, the title or a synonym."""
 
 from __future__ import annotations
 
@@ -12,12 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from threadline.channels import messages as m
+from threadline.channels import registry
+from threadline.channels.capabilities import Capabilities
 from threadline.channels.kinds import Channel
-from threadline.channels.whatsapp.capabilities import CAPABILITIES
-
-INTERACTIVE = frozenset({Channel.WHATSAPP})
-MAX_BUTTONS = CAPABILITIES.buttons_max
-MAX_ROWS = CAPABILITIES.list_rows_max
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,16 +26,27 @@ class Choice:
     synonyms: tuple[str, ...] = field(default_factory=tuple)
 
 
+def _tappable(caps: Capabilities, choices: Sequence[Choice]) -> int:
+    """How many of these choices the channel shows as buttons (0: it cannot)."""
+    longest = max(len(c.title) for c in choices)
+    if len(choices) <= caps.buttons_max and longest <= caps.button_title_max:
+        return caps.buttons_max
+    if len(choices) <= caps.quick_replies_max and longest <= caps.quick_reply_title_max:
+        # Shown as quick replies: the channel's renderer turns extra buttons into them.
+        return caps.quick_replies_max
+    return 0
+
+
 def present(
     channel: Channel, body: str, choices: Sequence[Choice], *, list_button: str = "Choose"
 ) -> m.Text | m.Buttons | m.ListMessage:
     if not choices:
         raise ValueError("no choices to present")
-    fits_buttons = all(len(c.title) <= CAPABILITIES.button_title_max for c in choices)
-    fits_rows = all(len(c.title) <= CAPABILITIES.list_row_title_max for c in choices)
-    if channel in INTERACTIVE and len(choices) <= MAX_BUTTONS and fits_buttons:
+    caps = registry.capabilities_for(channel)
+    if caps is not None and _tappable(caps, choices):
         return m.Buttons(body=body, buttons=[m.Button(id=c.id, title=c.title) for c in choices])
-    if channel in INTERACTIVE and len(choices) <= MAX_ROWS and fits_rows:
+    fits_rows = caps is not None and all(len(c.title) <= caps.list_row_title_max for c in choices)
+    if caps is not None and len(choices) <= caps.list_rows_max and fits_rows:
         rows = [m.ListRow(id=c.id, title=c.title, description=c.description) for c in choices]
         return m.ListMessage(body=body, button=list_button, sections=[m.ListSection(rows=rows)])
     numbered = "\n".join(f"{n}. {c.title}" for n, c in enumerate(choices, start=1))

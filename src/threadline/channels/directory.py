@@ -1,4 +1,4 @@
-"""A short-lived in-memory view of the WhatsApp channels, for the webhook receiver.
+"""A short-lived in-memory view of the channels of each type, for the webhook receivers.
 
 Every notification must be matched to its channel and verified with that channel's app
 secret; reading and decrypting them per request cost more than everything else the receiver
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels import service as channels
+from threadline.channels.kinds import Channel
 from threadline.kit.crypto import SecretBox
 
 
@@ -21,11 +23,12 @@ from threadline.kit.crypto import SecretBox
 class KnownChannel:
     id: str
     workspace_id: str
+    kind: str
     address: str
     account_id: str
-    display_number: str
     app_secret: str
     verify_token: str
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 class ChannelDirectory:
@@ -35,29 +38,30 @@ class ChannelDirectory:
         self._box = box
         self._ttl = ttl
         self._clock = clock
-        self._loaded_at: float | None = None
-        self._channels: list[KnownChannel] = []
+        self._loaded: dict[Channel, tuple[float, list[KnownChannel]]] = {}
 
     def invalidate(self) -> None:
-        self._loaded_at = None
+        self._loaded.clear()
 
-    async def whatsapp(self, session: AsyncSession) -> list[KnownChannel]:
+    async def of_kind(self, session: AsyncSession, kind: Channel) -> list[KnownChannel]:
         now = self._clock()
-        if self._loaded_at is None or now - self._loaded_at > self._ttl:
-            rows = await channels.all_of_kind(session, "whatsapp")
-            known = []
-            for row in rows:
-                secrets = channels.unseal(self._box, row)
-                known.append(
-                    KnownChannel(
-                        id=row.id,
-                        workspace_id=row.workspace_id,
-                        address=row.address,
-                        account_id=row.account_id,
-                        display_number=row.display_number,
-                        app_secret=secrets.app_secret,
-                        verify_token=secrets.verify_token,
-                    )
+        cached = self._loaded.get(kind)
+        if cached is not None and now - cached[0] <= self._ttl:
+            return cached[1]
+        known = []
+        for row in await channels.all_of_kind(session, kind.value):
+            secrets = channels.unseal(self._box, row)
+            known.append(
+                KnownChannel(
+                    id=row.id,
+                    workspace_id=row.workspace_id,
+                    kind=row.kind,
+                    address=row.address,
+                    account_id=row.account_id,
+                    app_secret=secrets.app_secret,
+                    verify_token=secrets.verify_token,
+                    config=dict(row.config or {}),
                 )
-            self._channels, self._loaded_at = known, now
-        return self._channels
+            )
+        self._loaded[kind] = (now, known)
+        return known

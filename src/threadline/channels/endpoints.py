@@ -1,35 +1,50 @@
-"""/api/v1/channels: sending identities (secrets are never returned)."""
+"""/api/v1/channels: sending identities of every type (secrets are never returned)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from threadline.api.deps import CurrentWorkspace, Now, Session, app_state
-from threadline.channels import service
+from threadline.channels import registry, service
 from threadline.channels.models import ChannelAccount
+from threadline.kit.errors import InvalidInput
 from threadline.templates.sync import sync_templates as sync
 
 router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
 
 
-class WhatsAppChannelIn(BaseModel):
+class _ChannelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    phone_number_id: str = Field(min_length=1, max_length=100)
-    waba_id: str = Field(min_length=1, max_length=100)
     access_token: str = Field(min_length=1, max_length=2000)
     app_secret: str = Field(min_length=1, max_length=200)
     verify_token: str = Field(min_length=1, max_length=200)
-    display_number: str = Field(default="", max_length=32)
     name: str = Field(default="", max_length=200)
     graph_url: str = service.DEFAULT_GRAPH_URL
     api_version: str = service.DEFAULT_API_VERSION
-    throughput_mps: int = 80
+    throughput_mps: int | None = None
+
+
+class WhatsAppChannelIn(_ChannelIn):
+    phone_number_id: str = Field(min_length=1, max_length=100)
+    waba_id: str = Field(min_length=1, max_length=100)
+    display_number: str = Field(default="", max_length=32)
     messaging_limit: int | None = 250
+
+
+class MessengerChannelIn(_ChannelIn):
+    page_id: str = Field(min_length=1, max_length=100)
+
+
+class InstagramChannelIn(_ChannelIn):
+    account_id: str = Field(min_length=1, max_length=100)
+    page_id: str = Field(min_length=1, max_length=100)
+    username: str = Field(default="", max_length=100)
 
 
 class ChannelOut(BaseModel):
@@ -38,12 +53,11 @@ class ChannelOut(BaseModel):
     name: str
     address: str
     account_id: str
-    display_number: str
     base_url: str
     api_version: str
     throughput_mps: int
-    quality: str
-    messaging_limit: int | None
+    # The type's own settings and platform-reported state (quality, messaging limit, ...).
+    config: dict[str, Any]
     created_at: datetime
 
 
@@ -54,12 +68,10 @@ def channel_out(channel: ChannelAccount) -> ChannelOut:
         name=channel.name,
         address=channel.address,
         account_id=channel.account_id,
-        display_number=channel.display_number,
         base_url=channel.base_url,
         api_version=channel.api_version,
         throughput_mps=channel.throughput_mps,
-        quality=channel.quality,
-        messaging_limit=channel.messaging_limit,
+        config=channel.config or {},
         created_at=channel.created_at,
     )
 
@@ -67,6 +79,14 @@ def channel_out(channel: ChannelAccount) -> ChannelOut:
 @router.get("")
 async def list_channels(session: Session, workspace: CurrentWorkspace) -> list[ChannelOut]:
     return [channel_out(c) for c in await service.for_workspace(session, workspace.id)]
+
+
+async def _add(
+    spec: service.NewChannel, request: Request, session: Session, workspace_id: str, now: datetime
+) -> ChannelOut:
+    channel = await service.add(session, workspace_id, spec, app_state(request).box, now)
+    app_state(request).channels.invalidate()
+    return channel_out(channel)
 
 
 @router.post("/whatsapp", status_code=status.HTTP_201_CREATED)
@@ -77,12 +97,35 @@ async def add_whatsapp(
     workspace: CurrentWorkspace,
     now: Now,
 ) -> ChannelOut:
-    box = app_state(request).box
-    channel = await service.add_whatsapp(
-        session, workspace.id, service.NewWhatsAppChannel(**body.model_dump()), box, now
-    )
-    app_state(request).channels.invalidate()
-    return channel_out(channel)
+    fields = body.model_dump()
+    spec = service.whatsapp_number(fields.pop("phone_number_id"), fields.pop("waba_id"), **fields)
+    return await _add(spec, request, session, workspace.id, now)
+
+
+@router.post("/messenger", status_code=status.HTTP_201_CREATED)
+async def add_messenger(
+    body: MessengerChannelIn,
+    request: Request,
+    session: Session,
+    workspace: CurrentWorkspace,
+    now: Now,
+) -> ChannelOut:
+    fields = body.model_dump()
+    spec = service.messenger_page(fields.pop("page_id"), **fields)
+    return await _add(spec, request, session, workspace.id, now)
+
+
+@router.post("/instagram", status_code=status.HTTP_201_CREATED)
+async def add_instagram(
+    body: InstagramChannelIn,
+    request: Request,
+    session: Session,
+    workspace: CurrentWorkspace,
+    now: Now,
+) -> ChannelOut:
+    fields = body.model_dump()
+    spec = service.instagram_account(fields.pop("account_id"), fields.pop("page_id"), **fields)
+    return await _add(spec, request, session, workspace.id, now)
 
 
 @router.get("/{channel_id}")
@@ -96,6 +139,10 @@ async def sync_templates(
 ) -> dict[str, int]:
     """Pull the number's templates (with their category and status) from the platform."""
     channel = await service.get(session, workspace.id, channel_id)
+    if not registry.declaration(channel.kind).capabilities.templates:
+        raise InvalidInput(
+            f"{channel.kind} channels have no platform templates", where="channel_id"
+        )
     box = app_state(request).box
     async with httpx.AsyncClient(timeout=20) as http:
         count = await sync(session, channel, box, http, now)

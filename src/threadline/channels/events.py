@@ -14,6 +14,7 @@ class ErrorDetail:
     title: str = ""
     message: str | None = None
     details: str | None = None
+    subcode: int | None = None  # Graph's error_subcode (Messenger's 10/2018278)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,9 @@ class InboundMessage:
     reply_to: str | None = None
     forwarded: bool = False
     referral: dict[str, Any] | None = None
+    # Instagram: the story this message replies to or mentions ({"id", "url"}; the URL dies
+    # with the story, so `text` says what the message meant).
+    story: dict[str, Any] | None = None
     errors: tuple[ErrorDetail, ...] = ()
     raw: dict[str, Any] = dc_field(default_factory=dict)
 
@@ -157,6 +161,133 @@ class MarketingPreference:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusWatermark:
+    """Messenger/Instagram deliveries and reads: every message to `recipient` sent up to
+    `watermark` has reached that status (`mids` may name some of them)."""
+
+    account: str
+    recipient: str
+    status: str  # delivered, read
+    watermark: datetime
+    mids: tuple[str, ...] = ()
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"watermark:{self.recipient}:{self.status}:{self.watermark.isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Echo:
+    """A message the account sent that the platform echoes back: ours (matched by id) or
+    written elsewhere (the Page inbox, another app), which the conversation must show."""
+
+    account: str
+    external_id: str
+    recipient: str
+    timestamp: datetime
+    text: str | None = None
+    app_id: str | None = None
+    kind: str = "text"
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"echo:{self.external_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    """The person arrived through a link or an ad (m.me ?ref=, Click-to-Messenger) without a
+    message; an ad entry opens the channel's longer ad window."""
+
+    account: str
+    sender: Sender
+    timestamp: datetime
+    source: str  # SHORTLINK, ADS, CUSTOMER_CHAT_PLUGIN, ...
+    ref: str | None = None
+    ad_id: str | None = None
+    raw: dict[str, Any] = dc_field(default_factory=dict)
+
+    @property
+    def from_ad(self) -> bool:
+        return self.source.upper() == "ADS" or self.ad_id is not None
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"referral:{self.sender.address}:{self.timestamp.isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionChange:
+    """An opt-in to (or out of) a channel's marketing messages: the token is the consent
+    evidence and the key that lets marketing go outside the window."""
+
+    account: str
+    sender: Sender
+    timestamp: datetime
+    status: str  # granted, stopped, resumed
+    token: str | None = None
+    expires_at: datetime | None = None
+    topic: str | None = None  # what the person subscribed to, as the business titled it
+    frequency: str | None = None
+    payload: str | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"subscription:{self.sender.address}:{self.status}:{self.timestamp.isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
+class PluginOptIn:
+    """The person ticked a checkbox / sent to Messenger plugin: reachable by `user_ref`."""
+
+    account: str
+    timestamp: datetime
+    ref: str | None
+    user_ref: str | None
+    sender: Sender | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        who = self.sender.address if self.sender else self.user_ref
+        return f"optin:{who}:{self.timestamp.isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDeleted:
+    """The person unsent a message: it stays in the record, marked deleted."""
+
+    account: str
+    sender: Sender
+    external_id: str
+    timestamp: datetime
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"deleted:{self.external_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadControl:
+    """Handover / conversation routing: which app answers this person now."""
+
+    account: str
+    sender: Sender
+    timestamp: datetime
+    action: str  # pass, take, request, standby
+    app_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyEnforcement:
+    """The platform warned or blocked the account for a policy violation."""
+
+    account: str
+    timestamp: datetime
+    action: str  # warning, block, unblock
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Unhandled:
     """A well-formed notification Threadline does not act on (yet); kept for the record."""
 
@@ -182,6 +313,14 @@ ChannelEvent = (
     | TemplateQualityChange
     | NumberQualityChange
     | MarketingPreference
+    | StatusWatermark
+    | Echo
+    | Referral
+    | SubscriptionChange
+    | PluginOptIn
+    | MessageDeleted
+    | ThreadControl
+    | PolicyEnforcement
     | Unhandled
     | Malformed
 )

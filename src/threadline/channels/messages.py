@@ -132,6 +132,40 @@ class Template(BaseModel):
     )
 
 
+class CardButton(BaseModel):
+    model_config = _STRICT
+    title: str
+    # A postback answer (id) or a link (url): exactly one.
+    id: str | None = None
+    url: str | None = None
+
+
+class Card(BaseModel):
+    model_config = _STRICT
+    title: str
+    subtitle: str | None = None
+    image_url: str | None = None
+    url: str | None = None  # where tapping the card opens
+    buttons: list[CardButton] = Field(default_factory=list)
+
+
+class Cards(BaseModel):
+    """A carousel (Messenger/Instagram generic template); degraded where there is none."""
+
+    model_config = _STRICT
+    type: Literal["cards"] = "cards"
+    cards: list[Card] = Field(min_length=1)
+    body: str | None = None  # said before the cards where they become text
+
+
+class Typing(BaseModel):
+    """Show (or stop showing) that someone is writing."""
+
+    model_config = _STRICT
+    type: Literal["typing"] = "typing"
+    on: bool = True
+
+
 class MarkRead(BaseModel):
     model_config = _STRICT
     type: Literal["mark_read"] = "mark_read"
@@ -149,6 +183,8 @@ Content = Annotated[
     | CtaUrl
     | LocationRequest
     | Template
+    | Cards
+    | Typing
     | MarkRead,
     Field(discriminator="type"),
 ]

@@ -10,7 +10,8 @@ from threadline.kit.db import Base, JSONType, UTCDateTime
 
 
 class ChannelAccount(Base):
-    """A sending identity on a platform: for WhatsApp, one phone number."""
+    """A sending identity on a platform: a WhatsApp number, a Messenger page, an Instagram
+    account. What only one type has lives in `config`, typed by the type's declaration."""
 
     __tablename__ = "channels"
     __table_args__ = (UniqueConstraint("kind", "address"),)
@@ -19,18 +20,18 @@ class ChannelAccount(Base):
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
-    # The platform's id for this sender (WhatsApp phone_number_id); unique per platform.
+    # The platform's id for this sender (WhatsApp phone_number_id, page id, Instagram
+    # account id); unique per platform.
     address: Mapped[str] = mapped_column(String(100))
-    account_id: Mapped[str] = mapped_column(String(100))  # WhatsApp Business Account id
-    display_number: Mapped[str] = mapped_column(String(32), default="")
+    # The account it belongs to: the WhatsApp Business Account (templates live there), the
+    # Page (Messenger: itself; Instagram: the linked Page).
+    account_id: Mapped[str] = mapped_column(String(100))
     base_url: Mapped[str] = mapped_column(String(400))
     api_version: Mapped[str] = mapped_column(String(16))
     # Secrets (access token, app secret, verify token) as one SecretBox ciphertext.
     secrets: Mapped[str] = mapped_column(String(4000))
     throughput_mps: Mapped[int] = mapped_column(Integer, default=80)
-    quality: Mapped[str] = mapped_column(String(16), default="green")
-    messaging_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -1,15 +1,21 @@
-"""Registering sending identities and reading their (decrypted) secrets."""
+"""Registering sending identities of every type and reading their (decrypted) secrets and
+typed config."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from threadline.channels import registry
+from threadline.channels.kinds import Channel
 from threadline.channels.models import ChannelAccount
+from threadline.channels.types import ChannelType
 from threadline.kit.crypto import SecretBox
 from threadline.kit.errors import Conflict, InvalidInput, NotFound
 from threadline.kit.ids import new_id
@@ -17,6 +23,7 @@ from threadline.kit.ids import new_id
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"
 MAX_THROUGHPUT = 1000
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -27,18 +34,68 @@ class ChannelSecrets:
 
 
 @dataclass(frozen=True)
-class NewWhatsAppChannel:
-    phone_number_id: str
-    waba_id: str
+class NewChannel:
+    """A sending identity to register, of any type: what differs per type is in `config`,
+    validated by the type's declared config model."""
+
+    kind: Channel
+    address: str  # phone-number id, page id, Instagram account id
+    account_id: str  # WABA id, page id, the Instagram account's page id
     access_token: str
     app_secret: str
     verify_token: str
-    display_number: str = ""
     name: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
     graph_url: str = DEFAULT_GRAPH_URL
     api_version: str = DEFAULT_API_VERSION
-    throughput_mps: int = 80
-    messaging_limit: int | None = 250
+    throughput_mps: int | None = None  # None: the type's declared default
+
+
+# What each type calls its two ids, for error messages that name the option to fix.
+_ID_NAMES: dict[Channel, tuple[str, str]] = {
+    Channel.WHATSAPP: ("phone_number_id", "waba_id"),
+    Channel.MESSENGER: ("page_id", "page_id"),
+    Channel.INSTAGRAM: ("account_id", "page_id"),
+}
+
+
+def whatsapp_number(
+    phone_number_id: str,
+    waba_id: str,
+    *,
+    access_token: str,
+    app_secret: str,
+    verify_token: str,
+    display_number: str = "",
+    messaging_limit: int | None = 250,
+    **common: Any,
+) -> NewChannel:
+    return NewChannel(
+        kind=Channel.WHATSAPP,
+        address=phone_number_id,
+        account_id=waba_id,
+        access_token=access_token,
+        app_secret=app_secret,
+        verify_token=verify_token,
+        name=common.pop("name", "") or display_number,
+        config={"display_number": display_number, "messaging_limit": messaging_limit},
+        **common,
+    )
+
+
+def messenger_page(page_id: str, **common: Any) -> NewChannel:
+    return NewChannel(kind=Channel.MESSENGER, address=page_id, account_id=page_id, **common)
+
+
+def instagram_account(account_id: str, page_id: str, **common: Any) -> NewChannel:
+    username = common.pop("username", "")
+    return NewChannel(
+        kind=Channel.INSTAGRAM,
+        address=account_id,
+        account_id=page_id,
+        config={"page_id": page_id, "username": username},
+        **common,
+    )
 
 
 def seal(box: SecretBox, secrets: ChannelSecrets) -> str:
@@ -49,17 +106,37 @@ def unseal(box: SecretBox, channel: ChannelAccount) -> ChannelSecrets:
     return ChannelSecrets(**json.loads(box.decrypt(channel.secrets)))
 
 
-async def add_whatsapp(
-    session: AsyncSession,
-    workspace_id: str,
-    spec: NewWhatsAppChannel,
-    box: SecretBox,
-    now: datetime,
-) -> ChannelAccount:
-    if not spec.phone_number_id.isdigit():
-        raise InvalidInput("phone number id must be digits", where="phone_number_id")
-    if not spec.waba_id.isdigit():
-        raise InvalidInput("WhatsApp Business Account id must be digits", where="waba_id")
+def config_of(channel: ChannelAccount, model: type[ConfigT]) -> ConfigT:
+    """The channel's typed config (the model is its type's declared config)."""
+    return model.model_validate(channel.config or {})
+
+
+def update_config(channel: ChannelAccount, now: datetime, **changes: Any) -> None:
+    """Change config fields through the declared model, so a typo fails loudly."""
+    declared = registry.declaration(channel.kind).config
+    current = declared.model_validate(channel.config or {})
+    channel.config = declared.model_validate({**current.model_dump(), **changes}).model_dump(
+        mode="json"
+    )
+    channel.updated_at = now
+
+
+def sender_state(channel: ChannelAccount) -> tuple[str, int | None]:
+    """The sender's quality rating and messaging limit, for types whose rules have them
+    (green and unlimited for the others)."""
+    rules = registry.declaration(channel.kind).rules
+    config = channel.config or {}
+    quality = str(config.get("quality", "green")) if rules.quality_pauses_marketing else "green"
+    limit = config.get("messaging_limit") if rules.messaging_limit else None
+    return quality, int(limit) if limit is not None else None
+
+
+def _check(spec: NewChannel, declared: ChannelType) -> dict[str, Any]:
+    address_name, account_name = _ID_NAMES[spec.kind]
+    if not spec.address.isdigit():
+        raise InvalidInput(f"{address_name} must be digits", where=address_name)
+    if not spec.account_id.isdigit():
+        raise InvalidInput(f"{account_name} must be digits", where=account_name)
     for where, value in (
         ("token", spec.access_token),
         ("app_secret", spec.app_secret),
@@ -69,30 +146,39 @@ async def add_whatsapp(
             raise InvalidInput(f"{where} must not be empty", where=where)
     if not spec.graph_url.startswith(("https://", "http://")):
         raise InvalidInput("graph URL must be http(s)", where="graph_url")
-    if not 1 <= spec.throughput_mps <= MAX_THROUGHPUT:
+    throughput = spec.throughput_mps or declared.throughput_mps
+    if not 1 <= throughput <= MAX_THROUGHPUT:
         raise InvalidInput(f"throughput must be 1 to {MAX_THROUGHPUT} msg/s", where="throughput")
-    taken = await session.scalar(
-        select(ChannelAccount).where(
-            ChannelAccount.kind == "whatsapp", ChannelAccount.address == spec.phone_number_id
+    try:
+        config: dict[str, Any] = declared.config.model_validate(spec.config).model_dump(mode="json")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "config"
+        raise InvalidInput(f"{declared.title} config: {first['msg']}", where=where) from None
+    return config
+
+
+async def add(
+    session: AsyncSession, workspace_id: str, spec: NewChannel, box: SecretBox, now: datetime
+) -> ChannelAccount:
+    declared = registry.declaration(spec.kind)
+    config = _check(spec, declared)
+    if await by_address(session, spec.kind, spec.address) is not None:
+        raise Conflict(
+            f"{declared.title} {_ID_NAMES[spec.kind][0]} {spec.address} is already registered"
         )
-    )
-    if taken is not None:
-        raise Conflict(f"phone number id {spec.phone_number_id} is already registered")
     channel = ChannelAccount(
         id=new_id("chn"),
         workspace_id=workspace_id,
-        kind="whatsapp",
-        name=spec.name or spec.display_number or spec.phone_number_id,
-        address=spec.phone_number_id,
-        account_id=spec.waba_id,
-        display_number=spec.display_number,
+        kind=spec.kind.value,
+        name=spec.name or spec.address,
+        address=spec.address,
+        account_id=spec.account_id,
         base_url=spec.graph_url.rstrip("/"),
         api_version=spec.api_version,
         secrets=seal(box, ChannelSecrets(spec.access_token, spec.app_secret, spec.verify_token)),
-        throughput_mps=spec.throughput_mps,
-        quality="green",
-        messaging_limit=spec.messaging_limit,
-        settings={},
+        throughput_mps=spec.throughput_mps or declared.throughput_mps,
+        config=config,
         created_at=now,
         updated_at=now,
     )

@@ -23,5 +23,9 @@ class Conversation(Base):
     # Set when the platform tells us the window is gone (e.g. WhatsApp error 131047).
     window_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_referral: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    # Messenger Marketing Messages: the person's subscription token lets marketing go outside
+    # the window until it expires (None: not subscribed, or stopped).
+    subscription_token: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    subscription_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -113,6 +113,24 @@ async def mark_window_closed(
     await session.flush()
 
 
+async def set_subscription(
+    session: AsyncSession,
+    workspace_id: str,
+    contact_id: str,
+    channel: Channel,
+    *,
+    token: str | None,
+    expires_at: datetime | None,
+    at: datetime,
+) -> None:
+    """The person's marketing subscription on this channel (token None: stopped)."""
+    conversation, _ = await _get_or_create(session, workspace_id, contact_id, channel, at)
+    conversation.subscription_token = token
+    conversation.subscription_expires_at = expires_at
+    conversation.updated_at = at
+    await session.flush()
+
+
 def facts_of(conversation: Conversation | None, channel: Channel) -> WindowFacts:
     if conversation is None:
         return WindowFacts()

@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from threadline.emulator.control import router as control_router
 from threadline.emulator.graph import router as graph_router
 from threadline.emulator.hooks import WebhookSender
+from threadline.emulator.meta_control import router as meta_control_router
+from threadline.emulator.meta_send import router as meta_send_router
 from threadline.emulator.runtime import Runtime
 from threadline.emulator.shop import router as shop_router
 from threadline.emulator.state import EmulatorState
@@ -27,10 +29,15 @@ def create_emulator(seed: int = 0, throttle_http_status: int = 429) -> FastAPI:
         await rt.hooks.stop()
         await http.aclose()
 
-    app = FastAPI(title="Threadline platform emulator (WhatsApp Cloud API)", lifespan=lifespan)
+    app = FastAPI(
+        title="Threadline platform emulator (WhatsApp, Messenger, Instagram)", lifespan=lifespan
+    )
     app.state.emulator = rt
     # Control routes first: "/_emulator/x" would otherwise match "/{version}/{object_id}".
     app.include_router(control_router)
+    app.include_router(meta_control_router)
     app.include_router(shop_router)
+    # "/{v}/me/messages" (Messenger, Instagram) before "/{v}/{phone_number_id}/messages".
+    app.include_router(meta_send_router)
     app.include_router(graph_router)
     return app

@@ -9,15 +9,25 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from threadline.channels.whatsapp.signature import signature
+from threadline.channels.meta.signature import signature
 from threadline.emulator.state import Number
 
 log = logging.getLogger("threadline.emulator.hooks")
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+class HookTarget(Protocol):
+    """Where a webhook goes and what signs it: a WhatsApp number, a Page, an IG account."""
+
+    @property
+    def callback_url(self) -> str | None: ...
+
+    @property
+    def app_secret(self) -> str: ...
 
 
 def envelope(
@@ -50,7 +60,7 @@ def messages_value(number: Number, **items: Any) -> dict[str, Any]:
 class _Delivery:
     due: float
     seq: int
-    number: Number = field(compare=False)
+    number: HookTarget = field(compare=False)
     payload: dict[str, Any] = field(compare=False)
     attempt: int = field(default=0, compare=False)
 
@@ -79,7 +89,7 @@ class WebhookSender:
         for task in list(self._inflight):
             task.cancel()
 
-    def schedule(self, number: Number, payload: dict[str, Any], delay: float = 0.0) -> None:
+    def schedule(self, number: HookTarget, payload: dict[str, Any], delay: float = 0.0) -> None:
         if not number.callback_url:
             return
         self._seq += 1

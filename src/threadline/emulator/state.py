@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from threadline.emulator.meta_messaging import MetaState
+
 SERVICE_WINDOW = timedelta(hours=24)
 ENTRY_POINT_WINDOW = timedelta(hours=72)
 LIMIT_WINDOW = timedelta(hours=24)
@@ -171,6 +173,8 @@ class EmulatorState:
         self._pair: dict[tuple[str, str], tuple[float, datetime]] = {}
         self._business_initiated: dict[str, dict[str, datetime]] = defaultdict(dict)
         self._counter = 0
+        # Messenger Pages and Instagram accounts, on the same clock.
+        self.meta = MetaState(self.now, seed)
 
     # -- time ---------------------------------------------------------------------------
     def now(self) -> datetime:

@@ -130,8 +130,7 @@ async def start(
             "the contact is already in a flow; end it or wait for it to finish",
             where="contact_id",
         )
-    channel = await messages.default_channel(session, workspace.id, channel_id)
-    address = await messages.whatsapp_address(session, workspace.id, contact.id)
+    channel, address = await messages.channel_for(session, workspace.id, contact.id, channel_id)
     flow = flows.compiled(version)
     state = new_session(
         flow,
@@ -176,7 +175,8 @@ async def advance(
     version = await session.get(FlowVersion, row.flow_id)
     assert version is not None
     contact = await get_contact(session, workspace.id, row.contact_id)
-    address = await messages.whatsapp_address(session, workspace.id, contact.id)
+    channel = await messages.default_channel(session, workspace.id, row.channel_id)
+    address = await messages.address_for(session, workspace.id, contact.id, channel)
     state = s.Session.from_json(row.state).with_contact(
         await _contact_view(session, contact, address, now)
     )
@@ -519,7 +519,7 @@ async def on_contact_event(
         row, _ = await start(
             session, workspace, contact, version, now, trigger="event", params=match.params
         )
-    except ThreadlineError as exc:  # no channel, no WhatsApp address: nothing to start
+    except ThreadlineError as exc:  # no channel, no address on it: nothing to start
         log.info("event %s did not start %s: %s", event.id, version.key, exc)
         return None
     return row

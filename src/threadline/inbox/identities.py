@@ -15,23 +15,20 @@ from threadline.kit.ids import new_id
 from threadline.policy.holdout import new_bucket
 
 
-def urns_for(sender: Sender) -> list[URN]:
-    """A person's WhatsApp identities: the phone-number id and/or the business-scoped user id.
-    They come from the platform itself, so they are taken as given."""
-    out = []
-    if sender.phone_id:
-        out.append(URN("whatsapp", sender.phone_id))
-    if sender.user_id:
-        out.append(URN("whatsapp", sender.user_id))
-    return out
+def urns_for(sender: Sender, scheme: str) -> list[URN]:
+    """A person's identities on one channel type: on WhatsApp the phone-number id and/or the
+    business-scoped user id, on Messenger/Instagram the page-scoped id. They come from the
+    platform itself, so they are taken as given."""
+    paths = [p for p in (sender.phone_id, sender.user_id) if p] or [sender.address]
+    return [URN(scheme, path) for path in dict.fromkeys(paths)]
 
 
 async def contact_for(
-    session: AsyncSession, workspace_id: str, sender: Sender, now: datetime
+    session: AsyncSession, workspace_id: str, scheme: str, sender: Sender, now: datetime
 ) -> tuple[Contact, str]:
     """The contact (created on first contact) and the address to reply to. A person who
     asked to be erased and writes again starts afresh: suppressions stop outreach, not replies."""
-    urns = urns_for(sender)
+    urns = urns_for(sender, scheme)
     owners = dict(
         (
             await session.execute(

@@ -3,51 +3,41 @@ templates and channels. Runs inside one transaction per event."""
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from threadline import pricing
-from threadline.channels import codec
+from threadline.channels import codec, registry
 from threadline.channels import events as ev
-from threadline.channels.errors import ErrorClass
 from threadline.channels.kinds import Channel
 from threadline.channels.messages import Text
 from threadline.channels.models import ChannelAccount
-from threadline.channels.whatsapp.errors import classify
 from threadline.consent import service as consent
 from threadline.consent.keywords import KeywordKind
 from threadline.consent.keywords import classify as classify_keyword
-from threadline.consent.projection import ALL_MARKETING, Action
+from threadline.contacts.models import Contact
 from threadline.conversations import service as conversations
 from threadline.flows import runner as flow_runner
+from threadline.inbox import account_events, deliveries, subscriptions
 from threadline.inbox.identities import contact_for
 from threadline.inbox.models import InboxEvent
 from threadline.messages import service as messages
 from threadline.messages.models import Message
-from threadline.policy.service import stored_urn
 from threadline.policy.types import Purpose
 from threadline.templates import service as templates
 from threadline.workspaces.models import Workspace
 from threadline.workspaces.service import settings_of
 
 log = logging.getLogger("threadline.inbox")
-FLOW_TAP_KINDS = frozenset({"interactive/button_reply", "interactive/list_reply"})
-KEYWORD_KINDS = frozenset({"text", "button", "interactive/button_reply", "interactive/list_reply"})
-SIGNUP_DISCLOSURE = "Opted in to marketing messages through WhatsApp's own sign-up prompt"
-TIERS = {
-    "TIER_50": 50,
-    "TIER_250": 250,
-    "TIER_1K": 1000,
-    "TIER_2K": 2000,
-    "TIER_10K": 10_000,
-    "TIER_100K": 100_000,
-}
+# Taps on a flow's own buttons, list rows, quick replies and postbacks.
+FLOW_TAP_KINDS = frozenset(
+    {"interactive/button_reply", "interactive/list_reply", "quick_reply", "postback"}
+)
+KEYWORD_KINDS = frozenset({"text", "button", *FLOW_TAP_KINDS})
+TEMPLATE_EVENTS = (ev.TemplateStatusChange, ev.TemplateCategoryChange, ev.TemplateQualityChange)
 
 
 @dataclass
@@ -68,24 +58,79 @@ async def process(
     event = codec.load(row.payload)
     if isinstance(event, ev.InboundMessage):
         return await _inbound(session, channel, workspace, event, now)
+    if isinstance(event, ev.Referral):
+        await _referral(session, channel, event, now)
+    elif isinstance(event, ev.Echo):
+        contact, _ = await _contact(session, channel, ev.Sender(address=event.recipient), now)
+        await deliveries.echo(session, channel, event, contact.id, now)
+    else:
+        await _about_messages_or_account(session, channel, event, now)
+    return Processed()
+
+
+async def _about_messages_or_account(
+    session: AsyncSession, channel: ChannelAccount, event: ev.ChannelEvent, now: datetime
+) -> None:
     if isinstance(event, ev.StatusUpdate):
-        await _status(session, channel, event, now)
+        await deliveries.status(session, channel, event, now)
+    elif isinstance(event, ev.StatusWatermark):
+        await deliveries.watermark(session, channel, event, now)
+    elif isinstance(event, ev.MessageDeleted):
+        await deliveries.unsent(session, channel, event, now)
     elif isinstance(event, ev.MarketingPreference):
-        await _preference(session, channel, event, now)
-    elif isinstance(
-        event, ev.TemplateStatusChange | ev.TemplateCategoryChange | ev.TemplateQualityChange
-    ):
+        await subscriptions.marketing_preference(session, channel, event, now)
+    elif isinstance(event, ev.SubscriptionChange):
+        await subscriptions.subscription(session, channel, event, now)
+    elif isinstance(event, TEMPLATE_EVENTS):
         await templates.apply_event(session, channel.workspace_id, event, now)
     elif isinstance(event, ev.NumberQualityChange):
-        _number_quality(channel, event, now)
+        account_events.number_quality(channel, event, now)
     elif isinstance(event, ev.PlatformErrors):
-        channel.settings = {
-            **(channel.settings or {}),
-            "last_platform_errors": [dataclasses.asdict(e) for e in event.errors],
-            "last_platform_errors_at": now.isoformat(),
-        }
-        log.warning("platform reported errors for %s: %s", channel.address, event.errors)
-    return Processed()
+        account_events.platform_errors(channel, event, now)
+    elif isinstance(event, ev.PolicyEnforcement):
+        account_events.policy_enforcement(channel, event, now)
+    elif isinstance(event, ev.ThreadControl | ev.PluginOptIn):
+        # Kept in the inbox for the record; routing between apps is the platform's.
+        log.info("%s on %s: %s", type(event).__name__, channel.address, event)
+
+
+async def _contact(
+    session: AsyncSession, channel: ChannelAccount, sender: ev.Sender, now: datetime
+) -> tuple[Contact, str]:
+    scheme = registry.declaration(channel.kind).urn_scheme
+    return await contact_for(session, channel.workspace_id, scheme, sender, now)
+
+
+def _ad_referral(referral: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A referral that opens the ad window: a click-to-message ad (WhatsApp's CTWA carries
+    `source_type`; Messenger's says source ADS or names the ad). An m.me link does not."""
+    if not referral:
+        return None
+    from_ad = (
+        "source_type" in referral
+        or str(referral.get("source", "")).upper() == "ADS"
+        or bool(referral.get("ad_id"))
+    )
+    return referral if from_ad else None
+
+
+async def _referral(
+    session: AsyncSession, channel: ChannelAccount, event: ev.Referral, now: datetime
+) -> None:
+    """Opening the thread from a link or an ad is the person's action: it opens the window
+    (and an ad, the longer ad window) before they have typed anything."""
+    contact, _ = await _contact(session, channel, event.sender, now)
+    await conversations.record_inbound(
+        session,
+        channel.workspace_id,
+        contact.id,
+        Channel(channel.kind),
+        platform_timestamp=min(event.timestamp, now),
+        now=now,
+        referral=_ad_referral(
+            {"source": event.source, "ref": event.ref, "ad_id": event.ad_id, **event.raw}
+        ),
+    )
 
 
 async def _inbound(
@@ -95,7 +140,7 @@ async def _inbound(
     event: ev.InboundMessage,
     now: datetime,
 ) -> Processed:
-    contact, address = await contact_for(session, workspace.id, event.sender, now)
+    contact, address = await _contact(session, channel, event.sender, now)
     stored = await messages.record_inbound(session, channel, contact.id, address, event, now)
     if stored is None:
         return Processed()
@@ -103,10 +148,10 @@ async def _inbound(
         session,
         workspace.id,
         contact.id,
-        Channel.WHATSAPP,
+        Channel(channel.kind),
         platform_timestamp=min(event.timestamp, now),
         now=now,
-        referral=event.referral,
+        referral=_ad_referral(event.referral),
     )
     replies: list[Message] = []
     keyword = KeywordKind.NONE
@@ -120,7 +165,7 @@ async def _inbound(
             session,
             workspace.id,
             contact.id,
-            channel=Channel.WHATSAPP.value,
+            channel=channel.kind,
             text=event.text,
             message_id=event.external_id,
             address=address,
@@ -160,132 +205,3 @@ async def _tap_for_flow(
     if classify_keyword(event.text).kind is KeywordKind.NONE:
         return False
     return await flow_runner.waiting_for_reply(session, workspace_id, contact_id)
-
-
-async def _status(
-    session: AsyncSession, channel: ChannelAccount, update: ev.StatusUpdate, now: datetime
-) -> None:
-    message = await messages.find_for_status(session, channel, update)
-    if message is None:
-        log.info("status %s for unknown message %s", update.status, update.external_id)
-        return
-    error = update.errors[0] if update.errors else None
-    await messages.add_history(
-        session,
-        message,
-        update.status,
-        update.timestamp,
-        error_code=error.code if error else None,
-        detail=error.title if error else None,
-        now=now,
-    )
-    if update.pricing is not None:
-        message.pricing = {
-            "model": update.pricing.model,
-            "category": update.pricing.category,
-            "type": update.pricing.type,
-            "billable": update.pricing.billable,
-        }
-        message.cost_actual = _actual_cost(message, update.pricing, update.timestamp)
-    if messages.advance_status(message, update.status):
-        message.status = update.status
-        message.updated_at = now
-        if error is not None:
-            message.error_code = error.code
-            message.error_class = classify(error.code).value
-            message.error_detail = error.title
-    if update.status == "failed" and error is not None:
-        await _failure_effects(
-            session, channel, message, classify(error.code), update.timestamp, now
-        )
-
-
-def _actual_cost(message: Message, block: ev.Pricing, at: datetime) -> Decimal | None:
-    """What the platform says it charges, priced with the rate card (None: cannot be priced)."""
-    phone = stored_urn(message.address).phone_e164
-    try:
-        charge = pricing.actual(
-            block,
-            market=pricing.market_for(phone) if phone else None,
-            at=at,
-            card=pricing.current_card(),
-        )
-    except pricing.MissingRate:
-        log.warning("no rate for message %s (%s)", message.id, block)
-        return None
-    return charge.amount
-
-
-async def _failure_effects(
-    session: AsyncSession,
-    channel: ChannelAccount,
-    message: Message,
-    error_class: ErrorClass,
-    at: datetime,
-    now: datetime,
-) -> None:
-    """The platform knows better than our model: align the model so the next decision is right."""
-    if error_class is ErrorClass.WINDOW_CLOSED:
-        await conversations.mark_window_closed(
-            session, message.workspace_id, message.contact_id, Channel.WHATSAPP, min(at, now)
-        )
-    elif error_class is ErrorClass.OPTED_OUT:
-        change = consent.ConsentChange(
-            action=Action.REVOKE,
-            channel=Channel.WHATSAPP.value,
-            topic=ALL_MARKETING,
-            source="platform",
-            actor="whatsapp",
-            occurred_at=min(at, now),
-            address=message.address,
-            evidence={"message_id": message.provider_id, "error": 131050},
-        )
-        await consent.record(session, message.workspace_id, message.contact_id, change, now)
-
-
-async def _preference(
-    session: AsyncSession, channel: ChannelAccount, event: ev.MarketingPreference, now: datetime
-) -> None:
-    sender = ev.Sender(
-        address=event.address,
-        phone_id=event.address if event.address.isdigit() else None,
-        user_id=None if event.address.isdigit() else event.address,
-    )
-    contact, address = await contact_for(session, channel.workspace_id, sender, now)
-    change_of = functools.partial(
-        consent.ConsentChange,
-        channel="whatsapp",
-        source="platform",
-        actor="contact",
-        occurred_at=min(event.timestamp, now),
-        address=address,
-        evidence={"detail": event.detail, "value": event.value},
-    )
-    if event.value in ("stop", "resume"):
-        # The WhatsApp "stop promotions" switch covers every marketing topic; resume undoes it.
-        action = Action.REVOKE if event.value == "stop" else Action.RESTORE
-        change = change_of(action=action, topic=ALL_MARKETING)
-    else:
-        change = change_of(
-            action=Action.GRANT,
-            topic="marketing",
-            disclosure_text=SIGNUP_DISCLOSURE,
-            disclosure_version="whatsapp-signup",
-        )
-    await consent.record(session, channel.workspace_id, contact.id, change, now)
-
-
-def _number_quality(channel: ChannelAccount, event: ev.NumberQualityChange, now: datetime) -> None:
-    if event.event == "FLAGGED":
-        channel.quality = "red"
-    elif event.event == "UNFLAGGED":
-        channel.quality = "green"
-    if event.current_limit == "TIER_UNLIMITED":
-        channel.messaging_limit = None
-    elif event.current_limit in TIERS:
-        channel.messaging_limit = TIERS[event.current_limit]
-    elif event.current_limit and event.current_limit.startswith("TIER_"):
-        digits = event.current_limit[5:]
-        if digits.isdigit():
-            channel.messaging_limit = int(digits)
-    channel.updated_at = now

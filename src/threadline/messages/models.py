@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from threadline.kit.db import Base, JSONType, UTCDateTime
@@ -49,6 +49,9 @@ class Message(Base):
     cost_actual: Mapped[Decimal | None] = mapped_column(Numeric(12, 6), nullable=True)
     pricing: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     reply_to: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Written by a person (an agent), not a bot: Messenger/Instagram let such a reply go up
+    # to 7 days after the contact's message (HUMAN_AGENT), so the re-check must know it.
+    human_agent: Mapped[bool] = mapped_column(Boolean, default=False)
     # Messages a flow sent, by session and node: flow analytics can be checked against them.
     flow_session_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     flow_node: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -14,10 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels import events as ev
 from threadline.channels import messages as content_types
+from threadline.channels import registry
+from threadline.channels.adapter import Envelope, RenderError
 from threadline.channels.kinds import Channel
 from threadline.channels.models import ChannelAccount
-from threadline.channels.whatsapp.render import RenderError, render
+from threadline.channels.service import for_workspace, sender_state
 from threadline.contacts.service import get_contact, urns_of
+from threadline.conversations.models import Conversation
 from threadline.kit.errors import Conflict, InvalidInput, NotFound
 from threadline.kit.ids import new_id
 from threadline.messages.models import Message, MessageStatus
@@ -69,11 +72,18 @@ def text_of(content: content_types.Content) -> str | None:
     return None
 
 
-async def whatsapp_address(session: AsyncSession, workspace_id: str, contact_id: str) -> str:
+async def address_for(
+    session: AsyncSession, workspace_id: str, contact_id: str, channel: ChannelAccount
+) -> str:
+    """The contact's URN on the channel's type (the oldest, if they have several)."""
+    scheme = registry.declaration(channel.kind).urn_scheme
     for text in await urns_of(session, workspace_id, contact_id):
-        if text.startswith("whatsapp:"):
+        if text.startswith(f"{scheme}:"):
             return text
-    raise InvalidInput(f"contact {contact_id} has no whatsapp: address", where="contact_id")
+    raise InvalidInput(
+        f"contact {contact_id} has no {scheme}: address for channel {channel.id}",
+        where="contact_id",
+    )
 
 
 async def default_channel(
@@ -88,30 +98,61 @@ async def default_channel(
         raise NotFound(
             "no such channel in this workspace"
             if channel_id
-            else "this workspace has no WhatsApp channel yet",
+            else "this workspace has no channel yet",
             where=where,
         )
     return channel
+
+
+async def channel_for(
+    session: AsyncSession, workspace_id: str, contact_id: str, channel_id: str | None
+) -> tuple[ChannelAccount, str]:
+    """The channel to write on, and the contact's address there. Without a channel id: the
+    channel the contact last wrote on, else the workspace's first channel they can be
+    reached on."""
+    if channel_id:
+        channel = await default_channel(session, workspace_id, channel_id)
+        return channel, await address_for(session, workspace_id, contact_id, channel)
+    schemes = {text.partition(":")[0] for text in await urns_of(session, workspace_id, contact_id)}
+    last_kind = await session.scalar(
+        select(Conversation.channel)
+        .where(Conversation.workspace_id == workspace_id, Conversation.contact_id == contact_id)
+        .order_by(Conversation.last_inbound_at.desc().nulls_last())
+        .limit(1)
+    )
+    candidates = [
+        c
+        for c in await for_workspace(session, workspace_id)
+        if registry.declaration(c.kind).urn_scheme in schemes
+    ]
+    if not candidates:
+        await default_channel(session, workspace_id, None)  # "no channel yet" when none
+        raise InvalidInput(
+            f"contact {contact_id} has no address on any channel of this workspace",
+            where="contact_id",
+        )
+    chosen = next((c for c in candidates if c.kind == last_kind), candidates[0])
+    return chosen, await address_for(session, workspace_id, contact_id, chosen)
 
 
 def question_for(
     message: Message,
     channel: ChannelAccount,
     template_facts: TemplateFacts | None,
-    human_agent: bool = False,
 ) -> SendQuestion:
+    quality, limit = sender_state(channel)
     return SendQuestion(
         contact_id=message.contact_id,
         channel=Channel(channel.kind),
         purpose=Purpose(message.purpose or "service"),
         topic=message.topic or "marketing",
         template=template_facts,
-        human_agent=human_agent,
+        human_agent=message.human_agent,
         campaign_id=message.campaign_id,
         cost_estimate=message.cost_estimate,
         sender=channel.address,
-        quality=Quality(channel.quality),
-        messaging_limit=channel.messaging_limit,
+        quality=Quality(quality),
+        messaging_limit=limit,
     )
 
 
@@ -165,10 +206,12 @@ async def enqueue(
                 )
             return existing
     contact = await get_contact(session, workspace.id, request.contact_id)
-    channel = await default_channel(session, workspace.id, request.channel_id)
-    address = await whatsapp_address(session, workspace.id, contact.id)
+    channel, address = await channel_for(session, workspace.id, contact.id, request.channel_id)
     try:
-        render(request.content, stored_urn(address).path, reply_to=request.reply_to)
+        # The shape is checked now, so a message the channel cannot carry is never queued.
+        registry.adapter(channel.kind).render(
+            request.content, Envelope(to=stored_urn(address).path, reply_to=request.reply_to)
+        )
     except RenderError as exc:
         raise InvalidInput(exc.message, where=f"content.{exc.where}") from exc
     facts = await template_facts_for(session, workspace.id, channel, request.content)
@@ -191,6 +234,7 @@ async def enqueue(
         idempotency_key=request.idempotency_key,
         attempts=0,
         reply_to=request.reply_to,
+        human_agent=request.human_agent,
         cost_estimate=request.cost_estimate,
         flow_session_id=request.flow_session_id,
         flow_node=request.flow_node,
@@ -200,7 +244,7 @@ async def enqueue(
     if isinstance(request.content, content_types.MarkRead):
         message.status, message.next_attempt_at = "queued", now
     else:
-        question = question_for(message, channel, facts, request.human_agent)
+        question = question_for(message, channel, facts)
         question = dataclasses.replace(
             question, campaign_holdout_percent=request.campaign_holdout_percent
         )
@@ -284,6 +328,7 @@ async def record_inbound(
             "media": dataclasses.asdict(event.media) if event.media else None,
             "location": event.location,
             "referral": event.referral,
+            "story": event.story,
             "forwarded": event.forwarded,
         },
         text=event.text,

@@ -8,19 +8,17 @@ only delay a message that every other rule already lets through.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from threadline.channels.kinds import Channel
+from threadline.channels.rules import Basis, ChannelRules, Outreach
 from threadline.policy.holdout import in_slice
 from threadline.policy.quiet_hours import next_allowed
-from threadline.policy.rules import whatsapp_marketing_blocked
 from threadline.policy.types import (
     TRANSACTIONAL_PURPOSES,
     ConsentStatus,
     Decision,
     Outcome,
     Purpose,
-    Quality,
     Reason,
     SendContext,
     TemplateCategory,
@@ -28,9 +26,6 @@ from threadline.policy.types import (
 )
 
 Check = Callable[[SendContext], Decision | None]
-
-# Channels where only the customer can open a conversation.
-_USER_INITIATED_ONLY = frozenset({Channel.MESSENGER, Channel.INSTAGRAM, Channel.APPLE})
 
 _CATEGORY_FOR_PURPOSE = {
     Purpose.MARKETING: TemplateCategory.MARKETING,
@@ -59,6 +54,16 @@ def _defer(ctx: SendContext, reason: Reason, detail: str, until: datetime) -> De
     )
 
 
+def _span(span: timedelta) -> str:
+    whole_days = span >= timedelta(days=2) and not span % timedelta(days=1)
+    return f"{span.days} days" if whole_days else f"{span // timedelta(hours=1)} h"
+
+
+def _window_name(rules: ChannelRules) -> str:
+    span = rules.service_window
+    return f"the {_span(span)} window" if span is not None else "the conversation"
+
+
 def check_opt_out(ctx: SendContext) -> Decision | None:
     # A reply to the person's own message is not outreach (it is also how an opt-out is
     # confirmed), so service messages are the one purpose an opt-out does not stop.
@@ -71,76 +76,152 @@ def check_opt_out(ctx: SendContext) -> Decision | None:
     return None
 
 
+def free_form_basis(
+    window: WindowFacts,
+    rules: ChannelRules,
+    now: datetime,
+    *,
+    purpose: Purpose = Purpose.SERVICE,
+    human_agent: bool = False,
+) -> Basis | None:
+    """The window that lets a free-form message go now, if any: the service window, the
+    free window an ad opened, or a human agent's reply within the type's human-agent window."""
+    if window.service_open(now):
+        return Basis.SERVICE_WINDOW
+    if window.entry_point_open(now):
+        return Basis.AD_WINDOW
+    # The HUMAN_AGENT tag may carry no promotional content, and a bot is no human agent.
+    if (
+        human_agent
+        and purpose is not Purpose.MARKETING
+        and rules.human_agent_window is not None
+        and window.human_agent_open(now)
+    ):
+        return Basis.HUMAN_AGENT
+    return None
+
+
 def free_form_allowed(
     window: WindowFacts,
-    channel: Channel,
+    rules: ChannelRules,
     now: datetime,
     *,
     purpose: Purpose = Purpose.SERVICE,
     human_agent: bool = False,
 ) -> bool:
-    """Free-form messages may go: a service or entry-point window is open, or a human agent
-    answers within the Messenger/Instagram human-agent extension. (Flows ask this to choose
-    between their text and their template.)"""
-    if window.any_free_window_open(now):
-        return True
-    # The HUMAN_AGENT tag may carry no promotional content.
-    return (
-        human_agent
-        and purpose is not Purpose.MARKETING
-        and channel in (Channel.MESSENGER, Channel.INSTAGRAM)
-        and window.human_agent_open(now)
+    """Free-form messages may go now. (Flows ask this to choose between their text and their
+    template.)"""
+    basis = free_form_basis(window, rules, now, purpose=purpose, human_agent=human_agent)
+    return basis is not None
+
+
+def _free_window(ctx: SendContext) -> Basis | None:
+    return free_form_basis(
+        ctx.window, ctx.rules, ctx.now, purpose=ctx.purpose, human_agent=ctx.human_agent
     )
 
 
-def _window_open(ctx: SendContext) -> bool:
-    return free_form_allowed(
-        ctx.window, ctx.channel, ctx.now, purpose=ctx.purpose, human_agent=ctx.human_agent
+def send_basis(ctx: SendContext) -> Basis | None:
+    """Why this send may go, ignoring consent and pressure: a template where the type takes
+    them, else an open window, else the type's outreach outside every window. None: no way."""
+    outreach = ctx.rules.outreach
+    if ctx.template is not None and Outreach.TEMPLATE in outreach:
+        return Basis.TEMPLATE
+    window = _free_window(ctx)
+    if window is not None:
+        return window
+    if ctx.purpose is Purpose.SERVICE:
+        return None  # a reply needs the person's own message to answer
+    if ctx.purpose is Purpose.MARKETING and Outreach.SUBSCRIPTION in outreach and ctx.subscribed():
+        return Basis.SUBSCRIPTION
+    if Outreach.CONSENT in outreach:
+        return Basis.CONSENT
+    return None
+
+
+def _outreach_covers(ctx: SendContext) -> bool:
+    """The type offers some way to send this purpose outside every window (whether or not
+    this send has it ready: a later check names what is missing)."""
+    outreach = ctx.rules.outreach
+    return (
+        Outreach.TEMPLATE in outreach
+        or (Outreach.SUBSCRIPTION in outreach and ctx.purpose is Purpose.MARKETING)
+        or (Outreach.CONSENT in outreach and ctx.purpose is not Purpose.SERVICE)
     )
 
 
 def check_channel_can_initiate(ctx: SendContext) -> Decision | None:
-    if ctx.channel not in _USER_INITIATED_ONLY or _window_open(ctx):
+    rules = ctx.rules
+    if not rules.customer_must_start or _free_window(ctx) is not None or _outreach_covers(ctx):
         return None
-    if ctx.channel is Channel.APPLE:
+    if rules.service_window is None:
+        # No reply deadline: nothing is open only because the customer never started.
         return _refuse(
-            ctx, Reason.CHANNEL_CANNOT_INITIATE, "Apple Messages: only the customer starts a chat"
+            ctx, Reason.CHANNEL_CANNOT_INITIATE, f"{ctx.channel}: only the customer starts a chat"
         )
+    agent = rules.human_agent_window
+    extension = f" (a human agent may reply for {_span(agent)})" if agent is not None else ""
     return _refuse(
         ctx,
         Reason.CHANNEL_CANNOT_INITIATE,
-        f"{ctx.channel}: the 24 h window is closed (a human agent may reply for 7 days)",
+        f"{ctx.channel}: {_window_name(rules)} is closed{extension}",
         "inbound_message",
     )
 
 
 def check_window(ctx: SendContext) -> Decision | None:
-    if ctx.template is not None and ctx.channel is Channel.WHATSAPP:
+    rules = ctx.rules
+    if ctx.template is not None and Outreach.TEMPLATE in rules.outreach:
         return None
-    if ctx.channel is Channel.WHATSAPP and ctx.purpose is Purpose.AUTHENTICATION:
+    if rules.authentication_needs_template and ctx.purpose is Purpose.AUTHENTICATION:
         return _refuse(
             ctx,
             Reason.TEMPLATE_REQUIRED,
-            "WhatsApp one-time codes must use an authentication template",
+            f"{ctx.channel}: one-time codes must use an authentication template",
             "template:authentication",
         )
-    window_open = _window_open(ctx)
-    if ctx.purpose is Purpose.SERVICE and not window_open:
-        requires = ("template",) if ctx.channel is Channel.WHATSAPP else ("inbound_message",)
+    if ctx.purpose is Purpose.SERVICE and _free_window(ctx) is None:
+        requires = "template" if Outreach.TEMPLATE in rules.outreach else "inbound_message"
+        span = rules.service_window
+        since = f"written in the last {_span(span)}" if span else "started a conversation"
         return _refuse(
             ctx,
             Reason.WINDOW_CLOSED,
-            "no customer-service window is open: the contact has not written in the last 24 h",
-            *requires,
+            f"no customer-service window is open: the contact has not {since}",
+            requires,
         )
-    if ctx.channel is Channel.WHATSAPP and not window_open:
+    return None
+
+
+def check_outreach(ctx: SendContext) -> Decision | None:
+    """Outside every window a send goes only by the type's outreach; name what is missing."""
+    if send_basis(ctx) is not None:
+        return None
+    rules = ctx.rules
+    window = _window_name(rules)
+    if Outreach.TEMPLATE in rules.outreach:
         return _refuse(
             ctx,
             Reason.TEMPLATE_REQUIRED,
-            "outside the 24 h window WhatsApp accepts only approved templates",
+            f"outside {window} {ctx.channel} accepts only approved templates",
             f"template:{ctx.purpose}",
         )
-    return None
+    if ctx.purpose is Purpose.MARKETING and Outreach.SUBSCRIPTION in rules.outreach:
+        return _refuse(
+            ctx,
+            Reason.SUBSCRIPTION_REQUIRED,
+            f"outside {window} {ctx.channel} takes marketing only on the contact's "
+            "marketing-messages subscription, and none is live",
+            "subscription:marketing",
+        )
+    # Only reached by a type that declares neither a customer-started rule nor an outreach
+    # covering this purpose: nothing may go outside the window.
+    return _refuse(
+        ctx,
+        Reason.WINDOW_CLOSED,
+        f"outside {window} {ctx.channel} offers no way to write first",
+        "inbound_message",
+    )
 
 
 def check_template_status(ctx: SendContext) -> Decision | None:
@@ -199,9 +280,9 @@ def check_consent(ctx: SendContext) -> Decision | None:
 
 
 def check_region(ctx: SendContext) -> Decision | None:
-    if ctx.channel is not Channel.WHATSAPP or ctx.purpose is not Purpose.MARKETING:
+    if ctx.purpose is not Purpose.MARKETING:
         return None
-    why = whatsapp_marketing_blocked(ctx.recipient.region)
+    why = ctx.rules.marketing_blocked(ctx.recipient.region)
     if why is None:
         return None
     return _refuse(ctx, Reason.REGION_BLOCKED, why)
@@ -222,7 +303,7 @@ def check_holdout(ctx: SendContext) -> Decision | None:
 
 def check_quality(ctx: SendContext) -> Decision | None:
     if (
-        ctx.channel is Channel.WHATSAPP
+        ctx.rules.quality_pauses_marketing
         and ctx.purpose is Purpose.MARKETING
         and ctx.channel_state.quality is Quality.RED
     ):
@@ -279,7 +360,7 @@ def check_frequency(ctx: SendContext) -> Decision | None:
 def check_messaging_limit(ctx: SendContext) -> Decision | None:
     state = ctx.channel_state
     if (
-        ctx.channel is not Channel.WHATSAPP
+        not ctx.rules.messaging_limit
         or ctx.window.any_free_window_open(ctx.now)
         or state.messaging_limit is None
         or state.recipient_already_counted
@@ -314,6 +395,7 @@ CHECKS: tuple[Check, ...] = (
     check_opt_out,
     check_channel_can_initiate,
     check_window,
+    check_outreach,
     check_template_status,
     check_template_category,
     check_consent,
@@ -332,14 +414,29 @@ def decide(ctx: SendContext) -> Decision:
         verdict = check(ctx)
         if verdict is not None:
             return verdict
+    basis = send_basis(ctx)
+    # check_outreach refuses every send without a basis, so one is always found here.
+    assert basis is not None
     return Decision(
-        outcome=Outcome.ALLOWED, detail=_allowed_detail(ctx), cost_estimate=ctx.cost_estimate
+        outcome=Outcome.ALLOWED,
+        detail=_allowed_detail(ctx, basis),
+        cost_estimate=ctx.cost_estimate,
+        basis=basis,
     )
 
 
-def _allowed_detail(ctx: SendContext) -> str:
-    if ctx.template is not None:
+def _allowed_detail(ctx: SendContext, basis: Basis) -> str:
+    if basis is Basis.TEMPLATE and ctx.template is not None:
         return f"approved {ctx.template.category} template '{ctx.template.name}'"
-    if ctx.window.any_free_window_open(ctx.now):
+    if basis is Basis.SERVICE_WINDOW:
         return "inside the customer-service window"
-    return f"{ctx.purpose} message on {ctx.channel}"
+    if basis is Basis.AD_WINDOW:
+        return "inside the free window the contact's ad entry opened"
+    if basis is Basis.HUMAN_AGENT:
+        return "a human agent's reply within the human-agent window"
+    if basis is Basis.SUBSCRIPTION and ctx.subscription_until is not None:
+        return (
+            f"marketing on the contact's subscription, live until "
+            f"{ctx.subscription_until.isoformat()}"
+        )
+    return f"{ctx.purpose} message on {ctx.channel} with recorded consent"

@@ -8,6 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from threadline.channels.kinds import Channel
+from threadline.channels.rules import Basis, ChannelRules
 
 
 class Purpose(StrEnum):
@@ -43,6 +44,7 @@ class Reason(StrEnum):
     HOLDOUT = "holdout"
     BUDGET_EXCEEDED = "budget_exceeded"
     REGION_BLOCKED = "region_blocked"
+    SUBSCRIPTION_REQUIRED = "subscription_required"
 
 
 # Refusals a template would have avoided: the answer names the templates that may go instead.
@@ -153,9 +155,10 @@ class HoldoutFacts:
 @dataclass(frozen=True, slots=True)
 class SendContext:
     now: datetime
-    channel: Channel
+    channel: Channel  # named in explanations only: every rule is read from `rules`
     purpose: Purpose
     recipient: Recipient
+    rules: ChannelRules  # the channel type's declared rules (`channels.registry.rules_for`)
     topic: str = "marketing"
     template: TemplateFacts | None = None
     human_agent: bool = False
@@ -169,6 +172,12 @@ class SendContext:
     budget_remaining: Decimal | None = None
     campaign_budget_remaining: Decimal | None = None
     cost_estimate: Decimal | None = None
+    # Until when the person's marketing-messages subscription lets marketing go outside every
+    # window (a channel whose outreach is SUBSCRIPTION); None: no live subscription.
+    subscription_until: datetime | None = None
+
+    def subscribed(self) -> bool:
+        return self.subscription_until is not None and self.now < self.subscription_until
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +188,9 @@ class Decision:
     requires: tuple[str, ...] = ()
     cost_estimate: Decimal | None = None
     defer_until: datetime | None = None
+    # Why an allowed send may go (adapters render it, e.g. Messenger's messaging_type and
+    # tag); None when the send is refused or deferred.
+    basis: Basis | None = None
 
     @property
     def allowed(self) -> bool:

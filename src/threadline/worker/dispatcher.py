@@ -22,20 +22,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from threadline.channels import messages as content_types
+from threadline.channels import registry
+from threadline.channels.adapter import AccountAccess, Client, Envelope, RenderError
 from threadline.channels.errors import ErrorClass
 from threadline.channels.kinds import Channel
+from threadline.channels.meta.graph import new_session
 from threadline.channels.models import ChannelAccount
 from threadline.channels.outcome import SendOutcome
+from threadline.channels.rules import Basis
 from threadline.channels.service import unseal
-from threadline.channels.whatsapp.client import WhatsAppClient, new_session
-from threadline.channels.whatsapp.render import RenderError, render
-from threadline.consent import service as consent
-from threadline.consent.projection import ALL_MARKETING, Action
-from threadline.conversations import service as conversations
+from threadline.conversations.models import Conversation
 from threadline.kit.clock import Clock
 from threadline.kit.crypto import SecretBox
 from threadline.kit.db import transaction as transaction_for
 from threadline.messages import service as messages
+from threadline.messages.failures import apply_failure_effects
 from threadline.messages.models import Message, MessageStatus
 from threadline.policy import pressure
 from threadline.policy.models import PressureEvent
@@ -76,9 +77,10 @@ class _Job:
 
 @dataclass
 class _ChannelRuntime:
-    client: WhatsAppClient
+    client: Client
     bucket: TokenBucket
-    pairs: PairLimiter = field(default_factory=PairLimiter)
+    # None: the type meters no pair of business and person.
+    pairs: PairLimiter | None = field(default_factory=PairLimiter)
 
 
 CLAIMABLE = ("queued", "deferred")
@@ -131,14 +133,19 @@ class Dispatcher:
         runtime = self._runtimes.get(channel.id)
         if runtime is None or runtime.bucket.nominal != channel.throughput_mps:
             secrets = unseal(self.box, channel)
-            client = WhatsAppClient(
-                self.http,
+            adapter = registry.adapter(channel.kind)
+            access = AccountAccess(
                 base_url=channel.base_url,
                 api_version=channel.api_version,
-                phone_number_id=channel.address,
+                address=channel.address,
                 access_token=secrets.access_token,
             )
-            runtime = _ChannelRuntime(client, TokenBucket(channel.throughput_mps))
+            interval = adapter.type.pair_interval_seconds
+            runtime = _ChannelRuntime(
+                adapter.client(self.http, access),
+                TokenBucket(channel.throughput_mps),
+                PairLimiter(interval=interval) if interval else None,
+            )
             self._runtimes[channel.id] = runtime
         return runtime
 
@@ -173,7 +180,7 @@ class Dispatcher:
         semaphore = asyncio.Semaphore(self.config.concurrency)
 
         async def run(job: _Job) -> None:
-            wait = runtime.pairs.wait_for(job.recipient)
+            wait = runtime.pairs.wait_for(job.recipient) if runtime.pairs else 0.0
             if wait > 0:
                 job.postponed_for = wait
                 return
@@ -182,7 +189,7 @@ class Dispatcher:
                 job.outcome = await runtime.client.send(job.body)
                 if job.outcome.error_class is ErrorClass.THROTTLE:
                     runtime.bucket.slow_down()
-                elif job.outcome.error_class is ErrorClass.PAIR_LIMIT:
+                elif job.outcome.error_class is ErrorClass.PAIR_LIMIT and runtime.pairs:
                     runtime.pairs.penalise(job.recipient)
 
         await asyncio.gather(*(run(job) for job in jobs))
@@ -288,6 +295,45 @@ class Dispatcher:
                 )
                 continue
             to_decide.append(message)
+        decided = await self._decide(session, workspace, channel, to_decide, now)
+        tokens = await self._subscription_tokens(session, channel, decided)
+        adapter = registry.adapter(channel.kind)
+        jobs: list[_Job] = []
+        for message, basis, business_initiated in decided:
+            envelope = Envelope(
+                to=stored_urn(message.address).path,
+                basis=basis,
+                purpose=message.purpose or "service",
+                reply_to=message.reply_to,
+                callback_data=message.id,
+                subscription_token=tokens.get(message.contact_id),
+            )
+            try:
+                content = content_types.CONTENT_ADAPTER.validate_python(message.content)
+                body = adapter.render(content, envelope)
+            except (RenderError, ValueError) as exc:
+                message.status, message.error_detail = "failed", f"cannot render: {exc}"
+                await messages.add_history(
+                    session, message, "failed", now, detail=str(exc), flush=False
+                )
+                continue
+            message.status = "sending"
+            message.attempts += 1
+            message.claimed_until = now + self.config.lease
+            message.updated_at = now
+            jobs.append(_Job(message.id, envelope.to, body, business_initiated))
+        return jobs
+
+    async def _decide(
+        self,
+        session: AsyncSession,
+        workspace: Workspace,
+        channel: ChannelAccount,
+        to_decide: list[Message],
+        now: datetime,
+    ) -> list[tuple[Message, Basis, bool]]:
+        """The messages the policy still allows, with why each may go and whether it opens
+        business-initiated outreach; the others get the policy's verdict written on them."""
         questions = []
         # Template state is read once per template per batch (it may have been paused).
         facts_by_template: dict[tuple[str, str], TemplateFacts | None] = {}
@@ -300,46 +346,46 @@ class Dispatcher:
                     facts_by_template[key] = templates.facts(found) if found else None
                 facts = facts_by_template[key]
             questions.append(messages.question_for(message, channel, facts))
-        decided = await decide_many(
-            session,
-            workspace,
-            [q for q, m in zip(questions, to_decide, strict=True) if m.kind != "mark_read"],
-            now,
+        verdicts = iter(
+            await decide_many(
+                session,
+                workspace,
+                [q for q, m in zip(questions, to_decide, strict=True) if m.kind != "mark_read"],
+                now,
+            )
         )
-        verdicts = iter(decided)
-        jobs: list[_Job] = []
+        allowed: list[tuple[Message, Basis, bool]] = []
         for message in to_decide:
-            business_initiated = False
-            if message.kind != "mark_read":
-                decision, ctx = next(verdicts)
-                if not decision.allowed:
-                    messages.apply_decision(message, decision, now)
-                    await messages.add_history(
-                        session, message, message.status, now, detail=decision.detail, flush=False
-                    )
-                    continue
-                business_initiated = not ctx.window.any_free_window_open(ctx.now)
-            try:
-                body = render(
-                    content_types.CONTENT_ADAPTER.validate_python(message.content),
-                    stored_urn(message.address).path,
-                    reply_to=message.reply_to,
-                    callback_data=message.id,
-                )
-            except (RenderError, ValueError) as exc:
-                message.status, message.error_detail = "failed", f"cannot render: {exc}"
+            if message.kind == "mark_read":
+                allowed.append((message, Basis.SERVICE_WINDOW, False))
+                continue
+            decision, ctx = next(verdicts)
+            if not decision.allowed:
+                messages.apply_decision(message, decision, now)
                 await messages.add_history(
-                    session, message, "failed", now, detail=str(exc), flush=False
+                    session, message, message.status, now, detail=decision.detail, flush=False
                 )
                 continue
-            message.status = "sending"
-            message.attempts += 1
-            message.claimed_until = now + self.config.lease
-            message.updated_at = now
-            jobs.append(
-                _Job(message.id, stored_urn(message.address).path, body, business_initiated)
+            free = ctx.window.any_free_window_open(ctx.now)
+            allowed.append((message, decision.basis or Basis.SERVICE_WINDOW, not free))
+        return allowed
+
+    @staticmethod
+    async def _subscription_tokens(
+        session: AsyncSession, channel: ChannelAccount, decided: list[tuple[Message, Basis, bool]]
+    ) -> dict[str, str]:
+        """Contact id → subscription token, for the sends that go on a subscription."""
+        contacts = [m.contact_id for m, basis, _ in decided if basis is Basis.SUBSCRIPTION]
+        if not contacts:
+            return {}
+        rows = await session.execute(
+            select(Conversation.contact_id, Conversation.subscription_token).where(
+                Conversation.workspace_id == channel.workspace_id,
+                Conversation.channel == channel.kind,
+                Conversation.contact_id.in_(contacts),
             )
-        return jobs
+        )
+        return {contact: token for contact, token in rows.all() if token}
 
     async def _record(self, channel_id: str, jobs: list[_Job]) -> None:
         now = self.clock.now()
@@ -434,27 +480,9 @@ class Dispatcher:
         lines.history.append(
             messages.history_row(message, "failed", now, error_code=error.code, detail=error.title)
         )
-        if outcome.error_class is ErrorClass.WINDOW_CLOSED:
-            await conversations.mark_window_closed(
-                session, message.workspace_id, message.contact_id, Channel.WHATSAPP, now
-            )
-        elif outcome.error_class is ErrorClass.OPTED_OUT:
-            await consent.record(
-                session,
-                message.workspace_id,
-                message.contact_id,
-                consent.ConsentChange(
-                    action=Action.REVOKE,
-                    channel="whatsapp",
-                    topic=ALL_MARKETING,
-                    source="platform",
-                    actor="whatsapp",
-                    occurred_at=now,
-                    address=message.address,
-                    evidence={"error": error.code},
-                ),
-                now,
-            )
+        await apply_failure_effects(
+            session, message, Channel(channel.kind), outcome.error_class, error.code, now, now
+        )
 
     @staticmethod
     def _retry_delay(error_class: ErrorClass, attempts: int) -> timedelta | None:
@@ -471,11 +499,7 @@ class Dispatcher:
 
     async def dispatch_all(self) -> int:
         async with self.sessions() as session:
-            ids = list(
-                await session.scalars(
-                    select(ChannelAccount.id).where(ChannelAccount.kind == "whatsapp")
-                )
-            )
+            ids = list(await session.scalars(select(ChannelAccount.id)))
         total = 0
         for channel_id in ids:
             total += await self.dispatch_channel(channel_id)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from threadline.app import create_app
 from threadline.channels import service as channels
-from threadline.channels.whatsapp.signature import signature
+from threadline.channels.meta.signature import signature
 from threadline.config import Settings
 from threadline.emulator.app import create_emulator
 from threadline.flows.tick import tick_once
@@ -230,12 +230,12 @@ async def whatsapp_stack(
     async with serving(app) as base_url, serving(emulator_app) as emulator_url:
         async with transaction(sessions) as session:
             created = await create_workspace(session, "Integration Shop", clock.now())
-            channel = await channels.add_whatsapp(
+            channel = await channels.add(
                 session,
                 created.workspace.id,
-                channels.NewWhatsAppChannel(
-                    phone_number_id=PHONE_NUMBER_ID,
-                    waba_id=WABA_ID,
+                channels.whatsapp_number(
+                    PHONE_NUMBER_ID,
+                    WABA_ID,
                     access_token=TOKEN,
                     app_secret=APP_SECRET,
                     verify_token=VERIFY_TOKEN,

@@ -10,38 +10,16 @@ from typing import Any
 
 import aiohttp
 
-from threadline.channels.errors import ErrorClass
-from threadline.channels.events import ErrorDetail
+from threadline.channels.meta.graph import (
+    accepted_without_id,
+    error_outcome,
+    new_session,
+    post_json,
+)
 from threadline.channels.outcome import SendOutcome
-from threadline.channels.whatsapp.errors import classify
+from threadline.channels.whatsapp.errors import TABLE
 
-
-def _error_from(status: int, body: Any) -> SendOutcome:
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict) or "code" not in error:
-        # No Graph error body: a proxy or an outage. Retry.
-        detail = ErrorDetail(code=-status, title=f"HTTP {status}")
-        return SendOutcome(error=detail, error_class=ErrorClass.RETRY, http_status=status)
-    data = error.get("error_data") if isinstance(error.get("error_data"), dict) else {}
-    detail = ErrorDetail(
-        code=int(error["code"]),
-        title=str(error.get("message", "")),
-        message=str(error.get("message", "")),
-        details=(data or {}).get("details"),
-    )
-    return SendOutcome(error=detail, error_class=classify(detail.code), http_status=status)
-
-
-def new_session(timeout: float = 10.0, connections: int = 32) -> aiohttp.ClientSession:
-    # No total timeout: waiting for a pooled connection is not the platform being slow.
-    # Connecting and reading are timed separately, so a connect timeout (request never
-    # sent) can be retried safely while a read timeout (maybe sent) is reconciled.
-    return aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(
-            total=None, sock_connect=min(timeout, 5.0), sock_read=timeout
-        ),
-        connector=aiohttp.TCPConnector(limit=connections),
-    )
+__all__ = ["WhatsAppClient", "new_session"]
 
 
 class WhatsAppClient:
@@ -61,26 +39,15 @@ class WhatsAppClient:
 
     async def send(self, body: dict[str, Any]) -> SendOutcome:
         url = f"{self._root}/{self._phone_number_id}/messages"
-        try:
-            async with self._http.post(url, json=body, headers=self._headers) as response:
-                status = response.status
-                try:
-                    payload = await response.json(content_type=None)
-                except ValueError:
-                    payload = None
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            # Never connected: the platform did not see the request, a retry is safe.
-            detail = ErrorDetail(code=-1, title=f"connection failed: {type(exc).__name__}")
-            return SendOutcome(error=detail, error_class=ErrorClass.RETRY)
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            detail = ErrorDetail(code=-2, title=f"no answer: {type(exc).__name__}")
-            return SendOutcome(error=detail, error_class=ErrorClass.RETRY, outcome_unknown=True)
+        answer = await post_json(self._http, url, body, self._headers)
+        if isinstance(answer, SendOutcome):
+            return answer
+        status, payload = answer
         if status >= 400:
-            return _error_from(status, payload)
+            return error_outcome(status, payload, TABLE)
         sent = ((payload or {}).get("messages") or [{}])[0] if isinstance(payload, dict) else {}
         if not sent.get("id"):
-            detail = ErrorDetail(code=-3, title="accepted without a message id")
-            return SendOutcome(error=detail, error_class=ErrorClass.RETRY, outcome_unknown=True)
+            return accepted_without_id()
         return SendOutcome(
             provider_id=str(sent["id"]),
             message_status=sent.get("message_status"),

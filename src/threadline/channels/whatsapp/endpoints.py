@@ -1,52 +1,15 @@
-"""GET/POST /webhooks/whatsapp: the verification handshake, and notifications that are
-verified on the raw body, stored once and acknowledged at once. Processing happens in the
-worker, so a slow step never makes the platform retry."""
+"""GET/POST /webhooks/whatsapp on the shared Meta receiver. WhatsApp names the number in
+`metadata.phone_number_id`, and the business account (WABA) in `entry.id`."""
 
 from __future__ import annotations
 
-import json
-import logging
-from collections import defaultdict
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
-
-from threadline.api.deps import Now, Session, app_state
 from threadline.channels.directory import KnownChannel
 from threadline.channels.events import ChannelEvent, NumberQualityChange
-from threadline.channels.whatsapp import signature
-from threadline.channels.whatsapp.webhooks import WebhookFormatError, parse
-from threadline.inbox import service as inbox
-from threadline.kit.crypto import constant_time_equals
-
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
-log = logging.getLogger("threadline.webhooks")
-
-
-@router.get("/whatsapp")
-async def verify(
-    request: Request,
-    session: Session,
-    mode: Annotated[str | None, Query(alias="hub.mode")] = None,
-    token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
-    challenge: Annotated[str | None, Query(alias="hub.challenge")] = None,
-) -> Response:
-    """Meta's subscription handshake: echo the challenge if the verify token is ours."""
-    if mode != "subscribe" or not token or challenge is None:
-        return JSONResponse(
-            {
-                "error": "bad_request",
-                "message": "expected hub.mode=subscribe, hub.verify_token and hub.challenge",
-            },
-            status_code=400,
-        )
-    for channel in await app_state(request).channels.whatsapp(session):
-        if constant_time_equals(channel.verify_token, token):
-            return PlainTextResponse(challenge)
-    return JSONResponse(
-        {"error": "forbidden", "message": "verify token does not match"}, status_code=403
-    )
+from threadline.channels.meta.receiver import webhook_router
+from threadline.channels.whatsapp.adapter import ADAPTER
 
 
 def _referenced(payload: Any) -> tuple[set[str], set[str]]:
@@ -65,65 +28,22 @@ def _referenced(payload: Any) -> tuple[set[str], set[str]]:
     return numbers, accounts
 
 
-async def _channels_for(
-    request: Request, session: Session, numbers: set[str], accounts: set[str]
-) -> list[KnownChannel]:
-    known = await app_state(request).channels.whatsapp(session)
-    return [c for c in known if c.address in numbers or (not numbers and c.account_id in accounts)]
-
-
 def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
 
-@router.post("/whatsapp")
-async def receive(request: Request, session: Session, now: Now) -> Response:
-    raw = await request.body()
-    try:
-        payload = json.loads(raw)
-    except ValueError:
-        return JSONResponse(
-            {"error": "bad_request", "message": "body is not JSON"}, status_code=400
+def _owner(event: ChannelEvent, targets: Sequence[KnownChannel]) -> KnownChannel:
+    """Number events name the number; account events (templates) go to the first number of
+    the account; a quality change names the number by its display form."""
+    if isinstance(event, NumberQualityChange):
+        wanted = _digits(event.display_phone_number)
+        found = next(
+            (c for c in targets if _digits(str(c.config.get("display_number", ""))) == wanted),
+            None,
         )
-    numbers, accounts = _referenced(payload)
-    targets = await _channels_for(request, session, numbers, accounts)
-    if not targets:
-        return JSONResponse(
-            {
-                "error": "not_found",
-                "message": "no channel for phone number "
-                f"ids {sorted(numbers)} / accounts {sorted(accounts)}",
-            },
-            status_code=404,
-        )
-    header = request.headers.get("x-hub-signature-256")
-    secrets = {c.app_secret for c in targets}
-    if len(secrets) != 1 or not signature.valid(secrets.pop(), raw, header):
-        log.warning("rejected a WhatsApp webhook with a bad signature")
-        return JSONResponse(
-            {
-                "error": "unauthorized",
-                "message": "X-Hub-Signature-256 does not match the app secret",
-            },
-            status_code=401,
-        )
-    try:
-        events = parse(payload)
-    except WebhookFormatError as exc:
-        return JSONResponse({"error": "bad_request", "message": str(exc)}, status_code=400)
-    by_number = {c.address: c for c in targets}
-    by_display = {_digits(c.display_number): c for c in targets if c.display_number}
-    grouped: dict[str, list[ChannelEvent]] = defaultdict(list)
-    owner: dict[str, KnownChannel] = {}
-    for event in events:
-        account = getattr(event, "account", None)
-        channel = by_number.get(str(account)) or targets[0]
-        if isinstance(event, NumberQualityChange):
-            channel = by_display.get(_digits(event.display_phone_number), channel)
-        grouped[channel.id].append(event)
-        owner[channel.id] = channel
-    stored = duplicates = 0
-    for channel_id, batch in grouped.items():
-        new, dup = await inbox.store(session, owner[channel_id], batch, now)
-        stored, duplicates = stored + new, duplicates + dup
-    return JSONResponse({"stored": stored, "duplicates": duplicates})
+        return found or targets[0]
+    account = str(getattr(event, "account", ""))
+    return next((c for c in targets if c.address == account), targets[0])
+
+
+router = webhook_router(ADAPTER, referenced=_referenced, owner=_owner)

@@ -8,16 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from threadline.channels import messages as m
+from threadline.channels.adapter import RenderError
+from threadline.channels.meta.send_render_text import cards_text
 from threadline.channels.whatsapp.capabilities import CAPABILITIES, CAPTIONLESS
 
 CAP = CAPABILITIES
 
-
-class RenderError(ValueError):
-    def __init__(self, where: str, message: str) -> None:
-        super().__init__(f"{where}: {message}")
-        self.where = where
-        self.message = message
+__all__ = ["RenderError", "render"]
 
 
 def _limit(where: str, value: str | None, maximum: int, *, required: bool = False) -> None:
@@ -66,7 +63,59 @@ def _render_content(content: m.Content) -> dict[str, Any]:
         }
     if isinstance(content, m.Template):
         return {"type": "template", "template": _template(content)}
+    if isinstance(content, m.Cards):
+        return _cards(content)
+    if isinstance(content, m.Typing):
+        raise RenderError(
+            "typing", "WhatsApp shows typing only together with a read receipt (MarkRead)"
+        )
     return {"type": "interactive", "interactive": _interactive(content)}
+
+
+# WhatsApp has no carousel. Cards that are a choice (each one postback, nothing to open)
+# become a list, so the tapped row answers with the same id a Messenger postback would;
+# anything else is said as numbered text with its links. Images have no place in either.
+CARDS_LIST_BUTTON = "Choose"  # the label `choices.present` gives its lists
+
+
+def _cards(content: m.Cards) -> dict[str, Any]:
+    for i, card in enumerate(content.cards):
+        _limit(f"cards[{i}].title", card.title, CAP.text_max, required=True)
+        for j, button in enumerate(card.buttons):
+            if (button.id is None) == (button.url is None):
+                raise RenderError(f"cards[{i}].buttons[{j}]", "give exactly one of id or url")
+        if sum(1 for button in card.buttons if button.id) > 1:
+            raise RenderError(f"cards[{i}].buttons", "WhatsApp can take one answer per card")
+    if _cards_fit_a_list(content):
+        rows = [
+            m.ListRow(id=card.buttons[0].id or "", title=card.title, description=card.subtitle)
+            for card in content.cards
+        ]
+        listing = m.ListMessage(
+            body=content.body or "",
+            button=CARDS_LIST_BUTTON,
+            sections=[m.ListSection(rows=rows)],
+        )
+        return {"type": "interactive", "interactive": _list(listing)}
+    text = cards_text(content)
+    _limit("cards", text, CAP.text_max)
+    return {"type": "text", "text": {"body": text, "preview_url": False}}
+
+
+def _cards_fit_a_list(content: m.Cards) -> bool:
+    def fits(card: m.Card) -> bool:
+        button = card.buttons[0] if len(card.buttons) == 1 else None
+        return (
+            button is not None
+            and button.id is not None
+            and len(button.id) <= CAP.list_row_id_max
+            and not card.url
+            and len(card.title) <= CAP.list_row_title_max
+            and len(card.subtitle or "") <= CAP.list_row_description_max
+        )
+
+    body_fits = bool(content.body) and len(content.body or "") <= CAP.interactive_body_max
+    return body_fits and len(content.cards) <= CAP.list_rows_max and all(map(fits, content.cards))
 
 
 def _media_object(media: m.Media) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from threadline.channels.adapter import WebhookFormatError
 from threadline.channels.events import (
     ChannelEvent,
     ErrorDetail,
@@ -36,10 +37,6 @@ STATUSES = frozenset({"sent", "delivered", "read", "played", "failed"})
 _PHONE_ID = re.compile(r"^\d{3,20}$")
 # Business-scoped user ids: a region code, a dot, digits (e.g. US.13491208655302741918).
 _USER_ID = re.compile(r"^[A-Z]{2}(\.ENT)?\.\d+$")
-
-
-class WebhookFormatError(ValueError):
-    """The body is not a WhatsApp Business Account notification."""
 
 
 def _timestamp(value: Any) -> datetime:

@@ -1,4 +1,4 @@
-"""X-Hub-Signature-256: HMAC-SHA256 of the raw body with the app secret."""
+"""X-Hub-Signature-256 (every Meta webhook): HMAC-SHA256 of the raw body with the app secret."""
 
 from __future__ import annotations
 

@@ -1,0 +1,68 @@
+"""The one handler shape every channel type implements: parse a verified webhook body into
+neutral events, render neutral content into the platform's request, and send it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+
+from threadline.channels import messages as m
+from threadline.channels.events import ChannelEvent
+from threadline.channels.outcome import SendOutcome
+from threadline.channels.rules import Basis
+from threadline.channels.types import ChannelType
+
+
+class RenderError(ValueError):
+    """Content the channel cannot carry, with where in the content the problem is."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message
+
+
+class WebhookFormatError(ValueError):
+    """The body is not a notification of this channel type at all (HTTP 400)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """How one message goes: to whom, why it may go (the policy's basis) and what it answers."""
+
+    to: str  # the platform address: phone-number id, PSID, IGSID
+    basis: Basis = Basis.SERVICE_WINDOW
+    purpose: str = "service"
+    reply_to: str | None = None  # the platform id of the message this answers
+    callback_data: str | None = None  # our message id, echoed back in status webhooks
+    subscription_token: str | None = None  # Messenger marketing messages
+
+
+@dataclass(frozen=True, slots=True)
+class AccountAccess:
+    """What a client needs to reach one account's API (secrets already decrypted)."""
+
+    base_url: str
+    api_version: str
+    address: str  # phone-number id, page id, Instagram account id
+    access_token: str
+
+
+class Client(Protocol):
+    async def send(self, body: dict[str, Any]) -> SendOutcome: ...
+
+
+class Adapter(Protocol):
+    type: ChannelType
+
+    def parse(self, payload: Any) -> list[ChannelEvent]:
+        """Neutral events from a verified body; raises WebhookFormatError if not this type's."""
+        ...
+
+    def render(self, content: m.Content, envelope: Envelope) -> dict[str, Any]:
+        """The exact request body; raises RenderError for content the channel cannot carry."""
+        ...
+
+    def client(self, http: aiohttp.ClientSession, access: AccountAccess) -> Client: ...

@@ -1,0 +1,1 @@
+"""Instagram Direct (Messenger Platform, Page-linked), on the shared Meta layer."""

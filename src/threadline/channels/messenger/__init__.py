@@ -1,0 +1,1 @@
+"""Facebook Messenger: the Send API and page webhooks, on the shared Meta layer."""

@@ -1,0 +1,66 @@
+"""Every channel type Threadline speaks, by kind: the one place that names them all.
+
+Neutral layers ask the registry for a type's declaration (facts) or adapter (code) and
+never import `channels.<type>` themselves."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from threadline.channels.adapter import Adapter
+from threadline.channels.capabilities import Capabilities
+from threadline.channels.instagram.adapter import ADAPTER as INSTAGRAM_ADAPTER
+from threadline.channels.instagram.declaration import INSTAGRAM
+from threadline.channels.kinds import Channel
+from threadline.channels.messenger.adapter import ADAPTER as MESSENGER_ADAPTER
+from threadline.channels.messenger.declaration import MESSENGER
+from threadline.channels.rules import ChannelRules, Outreach
+from threadline.channels.types import ChannelType
+from threadline.channels.whatsapp.adapter import ADAPTER as WHATSAPP_ADAPTER
+from threadline.channels.whatsapp.declaration import WHATSAPP
+from threadline.kit.errors import InvalidInput
+
+TYPES: dict[Channel, ChannelType] = {t.kind: t for t in (WHATSAPP, MESSENGER, INSTAGRAM)}
+ADAPTERS: dict[Channel, Adapter] = {
+    Channel.WHATSAPP: WHATSAPP_ADAPTER,
+    Channel.MESSENGER: MESSENGER_ADAPTER,
+    Channel.INSTAGRAM: INSTAGRAM_ADAPTER,
+}
+
+# Kinds whose adapters come later, known by their rules alone so the policy can already
+# explain a send on them (Apple: only the customer starts, no reply deadline; SMS and email:
+# anything with recorded consent).
+_PLANNED_RULES: dict[Channel, ChannelRules] = {
+    Channel.APPLE: ChannelRules(service_window=None, customer_must_start=True),
+    Channel.SMS: ChannelRules(
+        service_window=timedelta(hours=24), outreach=frozenset({Outreach.CONSENT})
+    ),
+    Channel.EMAIL: ChannelRules(
+        service_window=timedelta(hours=24), outreach=frozenset({Outreach.CONSENT})
+    ),
+}
+
+
+def declaration(kind: str | Channel) -> ChannelType:
+    try:
+        return TYPES[Channel(kind)]
+    except (KeyError, ValueError):
+        supported = ", ".join(sorted(TYPES))
+        raise InvalidInput(
+            f"unknown channel type '{kind}' (supported: {supported})", where="kind"
+        ) from None
+
+
+def adapter(kind: str | Channel) -> Adapter:
+    return ADAPTERS[declaration(kind).kind]
+
+
+def capabilities_for(kind: Channel) -> Capabilities | None:
+    """What the type can show; None for kinds whose adapter is not built yet."""
+    found = TYPES.get(kind)
+    return found.capabilities if found is not None else None
+
+
+def rules_for(kind: Channel) -> ChannelRules:
+    found = TYPES.get(kind)
+    return found.rules if found is not None else _PLANNED_RULES[kind]
