@@ -19,9 +19,9 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.channels.whatsapp.harness import OffsetClock, free_port
+from threadline.channels.whatsapp.signature import signature
 
 from threadline.channels import service as channels
-from threadline.channels.whatsapp.signature import signature
 from threadline.kit.crypto import SecretBox
 from threadline.kit.db import make_engine, make_sessionmaker, transaction
 from threadline.kit.migrate import upgrade

@@ -194,6 +194,16 @@ def whatsapp_channel(phone_number_id: str, name: str) -> dict[str, str]:
     }
 
 
+def meta_channel(**ids: str) -> dict[str, str]:
+    return {
+        **ids,
+        "access_token": "a-token",
+        "app_secret": "app-secret",
+        "verify_token": "verify-token",
+        "graph_url": "http://127.0.0.1:9",
+    }
+
+
 B_FLOW = """
 format: 1
 flow: bravo_flow
@@ -588,6 +598,23 @@ def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
                 "POST",
                 "/api/v1/channels/whatsapp",
                 json=whatsapp_channel("1012345679", "A second"),
+                expect=(201,),
+            )
+        ],
+        # Registering is not reading: A gets its own page/account, B's stay out of A's list.
+        ("POST", "/api/v1/channels/messenger"): [
+            Probe(
+                "POST",
+                "/api/v1/channels/messenger",
+                json=meta_channel(page_id="3012345678"),
+                expect=(201,),
+            )
+        ],
+        ("POST", "/api/v1/channels/instagram"): [
+            Probe(
+                "POST",
+                "/api/v1/channels/instagram",
+                json=meta_channel(account_id="4012345678", page_id="3012345678"),
                 expect=(201,),
             )
         ],

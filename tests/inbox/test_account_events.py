@@ -73,12 +73,12 @@ async def test_number_flagged_red_pauses_marketing_and_limit_tier_is_recorded(
         async def flagged() -> bool:
             async with sessions() as s:
                 channel = await s.get(ChannelAccount, stack.channel_id)
-            return channel is not None and channel.quality == "red"
+            return channel is not None and channel.config["quality"] == "red"
 
         await stack.until(flagged)
         async with sessions() as s:
             channel = await s.get(ChannelAccount, stack.channel_id)
-        assert channel is not None and channel.messaging_limit == 2000
+        assert channel is not None and channel.config["messaging_limit"] == 2000
         await stack.add_template("spring_sale", "MARKETING", "Sale: {{1}}")
         await stack.sync_templates()
         created = await stack.api.post(
@@ -112,4 +112,4 @@ async def test_platform_errors_outside_messages_are_kept_on_the_channel(
         async with sessions() as s:
             channel = await s.get(ChannelAccount, stack.channel_id)
         assert channel is not None
-        assert channel.settings["last_platform_errors"][0]["code"] == 131000
+        assert channel.config["last_platform_errors"][0]["code"] == 131000

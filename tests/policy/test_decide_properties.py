@@ -10,6 +10,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from threadline.channels import registry
 from threadline.channels.kinds import Channel
 from threadline.policy.decide import decide
 from threadline.policy.holdout import in_slice
@@ -178,9 +179,11 @@ def send_contexts(
         RecentSend(sent_at=now - timedelta(minutes=ago), channel=channel)
         for ago, channel in draw(recent_sends)
     )
+    channel = draw(channels)
     return SendContext(
         now=now,
-        channel=draw(channels),
+        channel=channel,
+        rules=registry.rules_for(channel),
         purpose=draw(purposes),
         recipient=draw(recipients),
         topic=draw(topics),
@@ -201,9 +204,11 @@ def send_contexts(
 @st.composite
 def marketing_otherwise_allowed(draw: st.DrawFn) -> SendContext:
     """Marketing that only the clock can stop: consent, no caps, limits, holdouts or budget."""
+    channel = draw(sms_or_email)
     return SendContext(
         now=draw(nows),
-        channel=draw(sms_or_email),
+        channel=channel,
+        rules=registry.rules_for(channel),
         purpose=Purpose.MARKETING,
         recipient=Recipient(contact_id="c1", timezones=draw(zone_tuples)),
         consent=ConsentFacts(marketing=ConsentStatus.GRANTED),

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from threadline.channels import registry
 from threadline.channels.kinds import Channel
 from threadline.policy.decide import decide
 from threadline.policy.rules import rules_for
@@ -95,6 +96,7 @@ BASE = SendContext(
     channel=Channel.WHATSAPP,
     purpose=Purpose.MARKETING,
     recipient=BERLIN,
+    rules=registry.rules_for(Channel.WHATSAPP),
     topic="offers",
     template=MARKETING_TEMPLATE,
     consent=MARKETING_OK,
@@ -102,6 +104,9 @@ BASE = SendContext(
 
 
 def ctx(**changes: Any) -> SendContext:
+    """BASE with changes; a changed channel brings its type's declared rules along."""
+    if "channel" in changes and "rules" not in changes:
+        changes["rules"] = registry.rules_for(changes["channel"])
     return replace(BASE, **changes)
 
 
@@ -475,11 +480,72 @@ CASES: list[tuple[str, Row]] = [
         ),
     ),
     (
-        "channel_cannot_initiate/messenger-window-closed",
+        "channel_cannot_initiate/instagram-marketing-window-closed",
         refused(
-            ctx(channel=Channel.MESSENGER, template=None, window=CLOSED),
+            ctx(channel=Channel.INSTAGRAM, template=None, window=CLOSED),
             Reason.CHANNEL_CANNOT_INITIATE,
             ("inbound_message",),
+        ),
+    ),
+    (
+        "channel_cannot_initiate/messenger-utility-window-closed",
+        refused(
+            ctx(
+                channel=Channel.MESSENGER,
+                purpose=Purpose.UTILITY,
+                template=None,
+                consent=TRANSACTIONAL_OK,
+                window=CLOSED,
+            ),
+            Reason.CHANNEL_CANNOT_INITIATE,
+            ("inbound_message",),
+        ),
+    ),
+    # ---------------------------------------------------------------- subscription_required
+    (
+        "subscription_required/messenger-marketing-window-closed",
+        refused(
+            ctx(channel=Channel.MESSENGER, template=None, window=CLOSED),
+            Reason.SUBSCRIPTION_REQUIRED,
+            ("subscription:marketing",),
+        ),
+    ),
+    (
+        "subscription_required/messenger-subscription-expired",
+        refused(
+            ctx(
+                channel=Channel.MESSENGER,
+                template=None,
+                window=CLOSED,
+                subscription_until=NOW - timedelta(minutes=1),
+            ),
+            Reason.SUBSCRIPTION_REQUIRED,
+            ("subscription:marketing",),
+        ),
+    ),
+    (
+        "allowed/messenger-marketing-on-a-live-subscription",
+        allowed(
+            ctx(
+                channel=Channel.MESSENGER,
+                template=None,
+                window=CLOSED,
+                subscription_until=NOW + timedelta(days=30),
+            ),
+            detail_contains="subscription",
+        ),
+    ),
+    (
+        "no_consent/messenger-subscription-without-recorded-consent",
+        refused(
+            ctx(
+                channel=Channel.MESSENGER,
+                template=None,
+                window=CLOSED,
+                consent=NO_CONSENT,
+                subscription_until=NOW + timedelta(days=30),
+            ),
+            Reason.NO_CONSENT,
         ),
     ),
     (
@@ -511,7 +577,7 @@ CASES: list[tuple[str, Row]] = [
         ),
     ),
     (
-        "channel_cannot_initiate/messenger-human-agent-tag-carries-no-marketing",
+        "subscription_required/messenger-human-agent-tag-carries-no-marketing",
         refused(
             ctx(
                 channel=Channel.MESSENGER,
@@ -520,8 +586,8 @@ CASES: list[tuple[str, Row]] = [
                 window=HUMAN_AGENT_ONLY,
                 human_agent=True,
             ),
-            Reason.CHANNEL_CANNOT_INITIATE,
-            ("inbound_message",),
+            Reason.SUBSCRIPTION_REQUIRED,
+            ("subscription:marketing",),
         ),
     ),
     (

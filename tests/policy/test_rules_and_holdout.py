@@ -7,12 +7,13 @@ from datetime import time, timedelta
 
 import pytest
 
+from threadline.channels import registry
+from threadline.channels.kinds import Channel
 from threadline.policy.holdout import BUCKETS, campaign_bucket, in_slice, new_bucket
 from threadline.policy.rules import (
     default_quiet_hours,
     rules_for,
     strictest,
-    whatsapp_marketing_blocked,
 )
 from threadline.policy.types import FrequencyCap, QuietHours
 
@@ -90,14 +91,14 @@ def test_strictest_is_symmetric_and_takes_the_later_start_and_earlier_end() -> N
 
 
 def test_whatsapp_marketing_is_blocked_to_us_numbers() -> None:
-    reason = whatsapp_marketing_blocked("US")
+    reason = registry.rules_for(Channel.WHATSAPP).marketing_blocked("US")
     assert reason is not None
     assert "US" in reason
 
 
 @pytest.mark.parametrize("region", ["CA", "BR", "FR", "MX", None])
 def test_whatsapp_marketing_is_not_blocked_elsewhere(region: str | None) -> None:
-    assert whatsapp_marketing_blocked(region) is None
+    assert registry.rules_for(Channel.WHATSAPP).marketing_blocked(region) is None
 
 
 # ------------------------------------------------------------------------- holdout

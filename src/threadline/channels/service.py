@@ -131,12 +131,16 @@ def sender_state(channel: ChannelAccount) -> tuple[str, int | None]:
     return quality, int(limit) if limit is not None else None
 
 
+def _label(field_name: str) -> str:
+    return field_name.replace("_", " ")
+
+
 def _check(spec: NewChannel, declared: ChannelType) -> dict[str, Any]:
     address_name, account_name = _ID_NAMES[spec.kind]
     if not spec.address.isdigit():
-        raise InvalidInput(f"{address_name} must be digits", where=address_name)
+        raise InvalidInput(f"{_label(address_name)} must be digits", where=address_name)
     if not spec.account_id.isdigit():
-        raise InvalidInput(f"{account_name} must be digits", where=account_name)
+        raise InvalidInput(f"{_label(account_name)} must be digits", where=account_name)
     for where, value in (
         ("token", spec.access_token),
         ("app_secret", spec.app_secret),
@@ -164,9 +168,8 @@ async def add(
     declared = registry.declaration(spec.kind)
     config = _check(spec, declared)
     if await by_address(session, spec.kind, spec.address) is not None:
-        raise Conflict(
-            f"{declared.title} {_ID_NAMES[spec.kind][0]} {spec.address} is already registered"
-        )
+        address_name = _label(_ID_NAMES[spec.kind][0])
+        raise Conflict(f"{declared.title} {address_name} {spec.address} is already registered")
     channel = ChannelAccount(
         id=new_id("chn"),
         workspace_id=workspace_id,

@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels import events as ev
 from threadline.channels import messages as content_types
+from threadline.channels import registry
 from threadline.channels.kinds import Channel
+from threadline.channels.rules import Outreach
 from threadline.consent.keywords import KeywordKind
 from threadline.contacts.events import ingest as ingest_event
 from threadline.contacts.models import Contact, ContactEvent, ContactTag
@@ -395,11 +397,14 @@ async def _send(
         session, workspace.id, row.contact_id, state.channel
     )
     facts = conversations.facts_of(conversation, state.channel)
-    window_open = free_form_allowed(facts, state.channel, now)
+    rules = registry.rules_for(state.channel)
+    window_open = free_form_allowed(facts, rules, now)
     content: content_types.Content = action.content
     started_by_person = row.trigger in REPLY_TRIGGERS or row.steps > 1
     purpose = Purpose.SERVICE if window_open and started_by_person else Purpose(flow.file.purpose)
-    if not window_open and action.template is not None:
+    # A flow's fallback template only helps on a type that sends templates outside the window.
+    takes_templates = Outreach.TEMPLATE in rules.outreach
+    if not window_open and action.template is not None and takes_templates:
         content = content_types.Template(
             name=action.template.name,
             language=action.template.language,

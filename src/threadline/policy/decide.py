@@ -19,6 +19,7 @@ from threadline.policy.types import (
     Decision,
     Outcome,
     Purpose,
+    Quality,
     Reason,
     SendContext,
     TemplateCategory,

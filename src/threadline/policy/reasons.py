@@ -27,6 +27,9 @@ REASON_DESCRIPTIONS: dict[Reason, str] = {
     "rolling window (workspace caps and legal limits such as Florida's 3 per 24 h).",
     Reason.MESSAGING_LIMIT: "The number reached its messaging-limit tier of unique "
     "business-initiated recipients per rolling 24 h; deferred until a slot frees.",
+    Reason.SUBSCRIPTION_REQUIRED: "Outside the window Messenger and Instagram take marketing "
+    "only on the person's Marketing Messages subscription (its token is the consent evidence), "
+    "and none is live.",
     Reason.QUIET_HOURS: "Outside the recipient's local sending hours (08:00-21:00 by default, "
     "stricter by region): deferred to the next allowed time, never dropped.",
 }

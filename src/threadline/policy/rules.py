@@ -67,11 +67,3 @@ def rules_for(
                 )
             )
     return RegionalRules(quiet_hours=hours, caps=tuple(caps))
-
-
-def whatsapp_marketing_blocked(region: str | None) -> str | None:
-    """Why marketing templates can't reach this region on WhatsApp, or None."""
-    if region is None:
-        return None
-    reason: str | None = _data()["whatsapp_marketing_blocked_regions"].get(region)
-    return reason

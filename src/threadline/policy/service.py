@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline import pricing
+from threadline.channels import registry
 from threadline.channels.kinds import Channel
+from threadline.channels.rules import ChannelRules, PricingModel
 from threadline.consent import service as consent
 from threadline.consent.models import ConsentEvent
 from threadline.consent.projection import TRANSACTIONAL, Action, LedgerLine, status
@@ -230,7 +232,9 @@ def _context(loaded: _Loaded, q: SendQuestion, now: datetime) -> SendContext:
     recipient = _recipient(contact, urns, settings.default_timezone)
     regional = rules_for(recipient.region, recipient.subdivision, settings.quiet_hours.to_hours())
     lines = loaded.ledgers.get(contact.id, [])
-    window = facts_of(loaded.conversations.get((contact.id, q.channel.value)), q.channel)
+    conversation = loaded.conversations.get((contact.id, q.channel.value))
+    window = facts_of(conversation, q.channel)
+    rules = registry.rules_for(q.channel)
     channel_state = ChannelFacts(quality=q.quality, messaging_limit=q.messaging_limit)
     if q.sender in loaded.usage:
         counted = loaded.usage[q.sender]
@@ -247,6 +251,7 @@ def _context(loaded: _Loaded, q: SendQuestion, now: datetime) -> SendContext:
         channel=q.channel,
         purpose=q.purpose,
         recipient=recipient,
+        rules=rules,
         topic=q.topic,
         template=q.template,
         human_agent=q.human_agent,
@@ -269,16 +274,25 @@ def _context(loaded: _Loaded, q: SendQuestion, now: datetime) -> SendContext:
         campaign_budget_remaining=loaded.campaign_remaining.get(q.campaign_id or ""),
         cost_estimate=q.cost_estimate
         if q.cost_estimate is not None
-        else _estimate(q, urns, window, at),
+        else _estimate(q, rules, urns, window, at),
+        subscription_until=_subscription_until(conversation),
     )
 
 
+def _subscription_until(conversation: Conversation | None) -> datetime | None:
+    """Until when the person's marketing subscription is live (None: there is none)."""
+    if conversation is None or not conversation.subscription_token:
+        return None
+    # A subscription without a stated end lasts until the person stops it.
+    return conversation.subscription_expires_at or datetime.max.replace(tzinfo=UTC)
+
+
 def _estimate(
-    q: SendQuestion, urns: list[URN], window: WindowFacts, at: datetime
+    q: SendQuestion, rules: ChannelRules, urns: list[URN], window: WindowFacts, at: datetime
 ) -> Decimal | None:
     """What the platform will charge for this send, from the rate card (None: not priced —
     another channel, no rate, or a free-form send the window no longer allows)."""
-    if q.channel is not Channel.WHATSAPP:
+    if rules.pricing is not PricingModel.PER_MESSAGE:
         return None
     phone = next((u.phone_e164 for u in urns if u.phone_e164), None)
     try:

@@ -13,8 +13,8 @@ from aiohttp import web
 
 from tests.channels.whatsapp.harness import free_port
 from threadline.channels.errors import RETRYABLE, ErrorClass
-from threadline.channels.outcome import SendOutcome
 from threadline.channels.meta import signature
+from threadline.channels.outcome import SendOutcome
 from threadline.channels.whatsapp.client import WhatsAppClient, new_session
 from threadline.channels.whatsapp.errors import classify
 

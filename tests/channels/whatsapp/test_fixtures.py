@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import shared_fixtures
 from threadline.channels import codec
+from threadline.channels.adapter import WebhookFormatError
 from threadline.channels.events import (
     ChannelEvent,
     InboundMessage,
@@ -32,7 +33,7 @@ from threadline.channels.events import (
     TemplateStatusChange,
     Unhandled,
 )
-from threadline.channels.whatsapp.webhooks import WebhookFormatError, parse
+from threadline.channels.whatsapp.webhooks import parse
 
 # The location the brief fixes; `shared_fixtures()` resolves the same folder and skips
 # visibly when it is not beside the checkout.
