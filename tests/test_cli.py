@@ -297,6 +297,56 @@ def test_channels_add_with_a_bad_phone_number_id_fails_readably(tmp_path: Path) 
     assert_one_error_line(result, "phone number id must be digits")
 
 
+META_SECRETS = ["--token", "EAAG-page-token", "--app-secret", "page-app-secret"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "ids", "stored"),
+    [
+        ("messenger", ["--page-id", "104242981234567"], ("104242981234567", "104242981234567")),
+        (
+            "instagram",
+            ["--account-id", "17841400000000001", "--page-id", "104242981234567"],
+            ("17841400000000001", "104242981234567"),
+        ),
+    ],
+)
+def test_channels_add_messenger_and_instagram_store_ids_and_encrypted_secrets(
+    tmp_path: Path, kind: str, ids: list[str], stored: tuple[str, str]
+) -> None:
+    db = tmp_path / "cli.db"
+    migrated_db(db, "Acme")
+    args = ["channels", "add", kind, "--workspace", "Acme", *ids, *META_SECRETS]
+    result = run_cli([*args, "--verify-token", "hub-verify"], sqlite_url(db), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    channel_id = result.stdout.strip()
+    rows = query(db, "SELECT kind, address, account_id FROM channels WHERE id = ?", channel_id)
+    assert rows == [(kind, *stored)]
+    stored_bytes = database_bytes(db)
+    for secret in (b"EAAG-page-token", b"page-app-secret", b"hub-verify"):
+        assert secret not in stored_bytes
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["messenger", "--page-id", "my-page"], "page id must be digits"),
+        (["instagram", "--account-id", "17841400000000001"], "--page-id"),
+        (["telegram", "--page-id", "1"], "telegram"),
+    ],
+)
+def test_channels_add_with_bad_meta_ids_fails_readably(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    db = tmp_path / "cli.db"
+    migrated_db(db, "Acme")
+    kind, *rest = args
+    full = ["channels", "add", kind, "--workspace", "Acme", *rest, *META_SECRETS]
+    result = run_cli([*full, "--verify-token", "v"], sqlite_url(db), cwd=tmp_path)
+    assert_one_error_line(result, message)
+    assert query(db, "SELECT count(*) FROM channels") == [(0,)]
+
+
 def test_flows_upload_stores_versions_and_refuses_undeclared_fields_whole(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     migrated_db(db, "Shop")

@@ -34,8 +34,9 @@ from threadline.channels.events import (
     Pricing,
     StatusUpdate,
 )
+from threadline.channels.http import http_session
 from threadline.channels.meta import signature
-from threadline.channels.whatsapp.client import WhatsAppClient, new_session
+from threadline.channels.whatsapp.client import WhatsAppClient
 from threadline.channels.whatsapp.render import render
 from threadline.channels.whatsapp.webhooks import parse
 from threadline.emulator.app import create_emulator
@@ -217,7 +218,7 @@ async def emulator(
         transport: httpx.ASGITransport | None = None
         if served:
             url = await stack.enter_async_context(serving(app))
-            session = await stack.enter_async_context(new_session(timeout=10))
+            session = await stack.enter_async_context(http_session(timeout=10))
         else:
             # ASGITransport does not run the lifespan: run it here.
             await stack.enter_async_context(app.router.lifespan_context(app))

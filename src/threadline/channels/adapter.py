@@ -3,6 +3,7 @@ neutral events, render neutral content into the platform's request, and send it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -52,6 +53,10 @@ class AccountAccess:
 
 class Client(Protocol):
     async def send(self, body: dict[str, Any]) -> SendOutcome: ...
+
+    async def fetch_media(self, media: Mapping[str, Any]) -> tuple[bytes, str]:
+        """The bytes and MIME type of media a person sent (the stored `media` of a message)."""
+        ...
 
 
 class Adapter(Protocol):

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels import registry
+from threadline.channels.adapter import AccountAccess
 from threadline.channels.kinds import Channel
 from threadline.channels.models import ChannelAccount
 from threadline.channels.types import ChannelType
@@ -129,6 +130,16 @@ def sender_state(channel: ChannelAccount) -> tuple[str, int | None]:
     quality = str(config.get("quality", "green")) if rules.quality_pauses_marketing else "green"
     limit = config.get("messaging_limit") if rules.messaging_limit else None
     return quality, int(limit) if limit is not None else None
+
+
+def access_of(box: SecretBox, channel: ChannelAccount) -> AccountAccess:
+    """What a client needs to call this channel's API, with its token decrypted."""
+    return AccountAccess(
+        base_url=channel.base_url,
+        api_version=channel.api_version,
+        address=channel.address,
+        access_token=unseal(box, channel).access_token,
+    )
 
 
 def _label(field_name: str) -> str:

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.api.deps import CurrentWorkspace, Now, Session, app_state
 from threadline.channels import messages as content_types
+from threadline.channels import registry
 from threadline.channels import service as channels
+from threadline.channels.http import http_session
 from threadline.channels.messages import Content
-from threadline.channels.whatsapp.client import WhatsAppClient, new_session
 from threadline.contacts.service import get_contact
 from threadline.kit.errors import InvalidInput, NotFound, ThreadlineError
 from threadline.messages import service
@@ -213,20 +214,14 @@ async def message_media(
     if message is None:
         raise NotFound(f"no message {message_id} in this workspace", where="message_id")
     media = (message.content or {}).get("media") or {}
-    if message.direction != "in" or not media.get("media_id"):
+    if message.direction != "in" or not (media.get("media_id") or media.get("url")):
         raise NotFound(f"message {message_id} carries no media", where="message_id")
     channel = await channels.get(session, workspace.id, message.channel_id)
-    secrets = channels.unseal(app_state(request).box, channel)
-    async with new_session(timeout=30) as http:
-        client = WhatsAppClient(
-            http,
-            base_url=channel.base_url,
-            api_version=channel.api_version,
-            phone_number_id=channel.address,
-            access_token=secrets.access_token,
-        )
+    access = channels.access_of(app_state(request).box, channel)
+    async with http_session(timeout=30) as http:
+        client = registry.adapter(channel.kind).client(http, access)
         try:
-            data, mime = await client.download_media(str(media["media_id"]))
+            data, mime = await client.fetch_media(media)
         except aiohttp.ClientError as exc:
             raise PlatformUnavailable(f"the platform did not return the media: {exc}") from exc
     return Response(content=data, media_type=mime)

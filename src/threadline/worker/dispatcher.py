@@ -23,14 +23,14 @@ from sqlalchemy.orm import aliased
 
 from threadline.channels import messages as content_types
 from threadline.channels import registry
-from threadline.channels.adapter import AccountAccess, Client, Envelope, RenderError
+from threadline.channels.adapter import Client, Envelope, RenderError
 from threadline.channels.errors import ErrorClass
+from threadline.channels.http import http_session
 from threadline.channels.kinds import Channel
-from threadline.channels.meta.graph import new_session
 from threadline.channels.models import ChannelAccount
 from threadline.channels.outcome import SendOutcome
 from threadline.channels.rules import Basis
-from threadline.channels.service import unseal
+from threadline.channels.service import access_of
 from threadline.conversations.models import Conversation
 from threadline.kit.clock import Clock
 from threadline.kit.crypto import SecretBox
@@ -118,7 +118,7 @@ class Dispatcher:
     def http(self) -> aiohttp.ClientSession:
         # Created lazily: an aiohttp session belongs to the event loop it was made in.
         if self._http is None:
-            self._http = new_session(self.config.http_timeout, self.config.concurrency)
+            self._http = http_session(self.config.http_timeout, self.config.concurrency)
         return self._http
 
     async def aclose(self) -> None:
@@ -132,14 +132,8 @@ class Dispatcher:
     def _runtime(self, channel: ChannelAccount) -> _ChannelRuntime:
         runtime = self._runtimes.get(channel.id)
         if runtime is None or runtime.bucket.nominal != channel.throughput_mps:
-            secrets = unseal(self.box, channel)
             adapter = registry.adapter(channel.kind)
-            access = AccountAccess(
-                base_url=channel.base_url,
-                api_version=channel.api_version,
-                address=channel.address,
-                access_token=secrets.access_token,
-            )
+            access = access_of(self.box, channel)
             interval = adapter.type.pair_interval_seconds
             runtime = _ChannelRuntime(
                 adapter.client(self.http, access),

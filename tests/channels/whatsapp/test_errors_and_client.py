@@ -13,9 +13,10 @@ from aiohttp import web
 
 from tests.channels.whatsapp.harness import free_port
 from threadline.channels.errors import RETRYABLE, ErrorClass
+from threadline.channels.http import http_session
 from threadline.channels.meta import signature
 from threadline.channels.outcome import SendOutcome
-from threadline.channels.whatsapp.client import WhatsAppClient, new_session
+from threadline.channels.whatsapp.client import WhatsAppClient
 from threadline.channels.whatsapp.errors import classify
 
 E = ErrorClass
@@ -163,7 +164,7 @@ async def graph() -> AsyncIterator[Graph]:
 
 
 async def send(base_url: str, route: str, session_timeout: float = 10.0) -> SendOutcome:
-    async with new_session(timeout=session_timeout) as http:
+    async with http_session(timeout=session_timeout) as http:
         client = WhatsAppClient(
             http,
             base_url=base_url + "/",

@@ -3,6 +3,7 @@ the Page token; answers `{"recipient_id", "message_id"}`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -36,3 +37,11 @@ class MetaSendClient:
                 return SendOutcome(provider_id=f"action:{payload.get('recipient_id', '')}")
             return accepted_without_id()
         return SendOutcome(provider_id=str(message_id), http_status=status)
+
+    async def fetch_media(self, media: Mapping[str, Any]) -> tuple[bytes, str]:
+        """Messenger and Instagram attachments arrive as CDN URLs (they expire)."""
+        url = str(media["url"])
+        async with self._http.get(url, headers=self._headers) as response:
+            response.raise_for_status()
+            mime = response.headers.get("Content-Type", "application/octet-stream")
+            return await response.read(), str(media.get("mime_type") or mime)

@@ -12,18 +12,6 @@ from threadline.channels.events import ErrorDetail
 from threadline.channels.outcome import SendOutcome
 
 
-def new_session(timeout: float = 10.0, connections: int = 32) -> aiohttp.ClientSession:
-    # No total timeout: waiting for a pooled connection is not the platform being slow.
-    # Connecting and reading are timed separately, so a connect timeout (request never
-    # sent) can be retried safely while a read timeout (maybe sent) is reconciled.
-    return aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(
-            total=None, sock_connect=min(timeout, 5.0), sock_read=timeout
-        ),
-        connector=aiohttp.TCPConnector(limit=connections),
-    )
-
-
 def error_outcome(status: int, body: Any, table: ErrorTable) -> SendOutcome:
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict) or "code" not in error:

@@ -6,20 +6,14 @@ dispatcher must sustain the platform's 1,000 msg/s per number."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 
-from threadline.channels.meta.graph import (
-    accepted_without_id,
-    error_outcome,
-    new_session,
-    post_json,
-)
+from threadline.channels.meta.graph import accepted_without_id, error_outcome, post_json
 from threadline.channels.outcome import SendOutcome
 from threadline.channels.whatsapp.errors import TABLE
-
-__all__ = ["WhatsAppClient", "new_session"]
 
 
 class WhatsAppClient:
@@ -60,6 +54,10 @@ class WhatsAppClient:
             response.raise_for_status()
             info: dict[str, Any] = await response.json(content_type=None)
             return info
+
+    async def fetch_media(self, media: Mapping[str, Any]) -> tuple[bytes, str]:
+        """WhatsApp media is fetched by id: the id gives a short-lived URL that needs the token."""
+        return await self.download_media(str(media["media_id"]))
 
     async def download_media(self, media_id: str) -> tuple[bytes, str]:
         info = await self.media_info(media_id)

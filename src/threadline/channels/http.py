@@ -1,0 +1,17 @@
+"""The HTTP client session every channel's client shares (aiohttp, see docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import aiohttp
+
+
+def http_session(timeout: float = 10.0, connections: int = 32) -> aiohttp.ClientSession:
+    # No total timeout: waiting for a pooled connection is not the platform being slow.
+    # Connecting and reading are timed separately, so a connect timeout (request never
+    # sent) can be retried safely while a read timeout (maybe sent) is reconciled.
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(
+            total=None, sock_connect=min(timeout, 5.0), sock_read=timeout
+        ),
+        connector=aiohttp.TCPConnector(limit=connections),
+    )
