@@ -244,3 +244,15 @@ async def for_workspace(
 
 async def all_of_kind(session: AsyncSession, kind: str) -> list[ChannelAccount]:
     return list(await session.scalars(select(ChannelAccount).where(ChannelAccount.kind == kind)))
+
+
+async def first_of_kind(
+    session: AsyncSession, workspace_id: str, kind: str
+) -> ChannelAccount | None:
+    """The workspace's oldest account of this type (where a reply on that type goes)."""
+    return await session.scalar(
+        select(ChannelAccount)
+        .where(ChannelAccount.workspace_id == workspace_id, ChannelAccount.kind == kind)
+        .order_by(ChannelAccount.created_at)
+        .limit(1)
+    )

@@ -8,7 +8,8 @@ from fastapi import APIRouter, status
 from sqlalchemy import select
 
 from threadline.api.deps import CurrentWorkspace, Now, Session
-from threadline.channels.kinds import Channel
+from threadline.channels import registry
+from threadline.channels import service as channels
 from threadline.channels.messages import Text
 from threadline.consent import service
 from threadline.consent.models import ConsentEvent, ConsentTopic
@@ -106,8 +107,9 @@ async def record_consent(
         raise InvalidInput("occurred_at needs a time zone offset (e.g. Z)", where="occurred_at")
     event = await service.record(session, workspace.id, contact.id, change, now)
     out = event_out(event)
-    if change.action is Action.REQUEST and change.channel == Channel.WHATSAPP.value:
-        out.prompt = await _send_prompt(session, workspace, contact.id, change.topic, event.id, now)
+    # The confirmation prompt goes on the channel the opt-in was for, on any type we send on.
+    if change.action is Action.REQUEST and change.channel in {k.value for k in registry.TYPES}:
+        out.prompt = await _send_prompt(session, workspace, contact.id, change, event.id, now)
     return out
 
 
@@ -115,7 +117,7 @@ async def _send_prompt(
     session: Session,
     workspace: Workspace,
     contact_id: str,
-    topic: str,
+    change: service.ConsentChange,
     event_id: str,
     now: datetime,
 ) -> PromptOut:
@@ -123,8 +125,15 @@ async def _send_prompt(
     lets it out only inside the service window; otherwise the answer says why not."""
     settings = settings_of(workspace)
     text = settings.double_opt_in_prompt.format(
-        business=settings.business_name or workspace.name, topic=topic
+        business=settings.business_name or workspace.name, topic=change.topic
     )
+    channel = await channels.first_of_kind(session, workspace.id, change.channel)
+    if channel is None:
+        return PromptOut(
+            message_id=None,
+            status="not_sent",
+            detail=f"this workspace has no {change.channel} channel",
+        )
     try:
         message = await messages.enqueue(
             session,
@@ -133,6 +142,7 @@ async def _send_prompt(
                 contact_id=contact_id,
                 purpose=Purpose.SERVICE,
                 content=Text(body=text),
+                channel_id=channel.id,
                 idempotency_key=f"double-opt-in:{event_id}",
             ),
             now,
