@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels import service as channels
+from threadline.channels.events import Sender
+from threadline.channels.models import ChannelAccount
 from threadline.consent import service as consent
 from threadline.consent.models import ConsentTopic
 from threadline.consent.projection import ANY, Action
@@ -24,6 +26,7 @@ from threadline.contacts.models import ContactURN, FieldDefinition
 from threadline.contacts.schemas import ContactIn, EventIn, EventKind
 from threadline.flows import service as flow_service
 from threadline.flows.loader import Bundle, bundle_from_path, flow_files
+from threadline.inbox.identities import contact_for
 from threadline.kit.crypto import SecretBox
 from threadline.kit.ids import new_id
 from threadline.workspaces import service as workspaces
@@ -85,6 +88,17 @@ DEMO_DISPLAY_NUMBER = "15550001111"
 DEMO_TOKEN = "demo-access-token"
 DEMO_APP_SECRET = "demo-app-secret"
 DEMO_VERIFY_TOKEN = "demo-verify-token"
+# The demo's Facebook Page (Messenger) and the Instagram professional account linked to it.
+# Instagram messaging goes through the Page's token, as on the real platform.
+DEMO_PAGE_ID = "110220330440550"
+DEMO_IG_ID = "17841400000000777"
+DEMO_IG_USERNAME = "demoshop"
+DEMO_PAGE_TOKEN = "demo-page-access-token"
+DEMO_META_APP_SECRET = "demo-meta-app-secret"
+DEMO_META_VERIFY_TOKEN = "demo-meta-verify-token"
+# People who write to the Page (PSIDs) and to the Instagram account (IGSIDs).
+MESSENGER_PEOPLE = 12
+INSTAGRAM_PEOPLE = 12
 # Templates the demo number has on the (emulated) platform: name, category, body.
 DEMO_TEMPLATES = (
     ("order_update", "UTILITY", "Hi {{1}}, your order {{2}} is on its way."),
@@ -121,6 +135,10 @@ class DemoInfo:
     channel_id: str
     wa_ids: list[str]
     flows: list[str]
+    messenger_channel_id: str = ""
+    instagram_channel_id: str = ""
+    psids: list[str] = field(default_factory=list)  # people on the Messenger Page
+    igsids: list[str] = field(default_factory=list)  # people on the Instagram account
 
 
 async def seed_demo(
@@ -131,8 +149,9 @@ async def seed_demo(
     graph_url: str = "http://127.0.0.1:8900",
     box: SecretBox | None = None,
 ) -> DemoInfo:
-    """Create the demo workspace, its contacts and its WhatsApp number (pointing at the
-    emulator) if they do not exist; always issue a fresh API key (keys are shown once)."""
+    """Create the demo workspace, its contacts, its WhatsApp number, Messenger Page and
+    Instagram account (all pointing at the emulator) if they do not exist; always issue a
+    fresh API key (keys are shown once)."""
     existing = await session.scalar(select(Workspace).where(Workspace.name == DEMO_WORKSPACE))
     if existing is None:
         created = await workspaces.create_workspace(session, DEMO_WORKSPACE, now)
@@ -161,6 +180,29 @@ async def seed_demo(
         )
     else:
         channel.base_url = graph_url
+    box = box or SecretBox("threadline-dev-secret-change-me")
+    page = await _meta_channel(
+        session,
+        workspace.id,
+        channels.messenger_page(DEMO_PAGE_ID, name="Demo Shop on Messenger", **_meta(graph_url)),
+        box,
+        now,
+    )
+    instagram = await _meta_channel(
+        session,
+        workspace.id,
+        channels.instagram_account(
+            DEMO_IG_ID,
+            DEMO_PAGE_ID,
+            username=DEMO_IG_USERNAME,
+            name=f"@{DEMO_IG_USERNAME} on Instagram",
+            **_meta(graph_url),
+        ),
+        box,
+        now,
+    )
+    psids = await _meta_people(session, workspace.id, "messenger", now)
+    igsids = await _meta_people(session, workspace.id, "instagram", now)
     key = await workspaces.create_api_key(session, workspace.id, f"demo {now:%Y-%m-%d %H:%M}", now)
     wa_ids = [
         urn.split(":", 1)[1]
@@ -171,7 +213,62 @@ async def seed_demo(
         )
     ]
     flows = await seed_flows(session, workspace.id, now, shop_url=graph_url)
-    return DemoInfo(workspace.id, workspace.name, key, len(wa_ids), channel.id, wa_ids, flows)
+    return DemoInfo(
+        workspace.id,
+        workspace.name,
+        key,
+        len(wa_ids) + len(psids) + len(igsids),
+        channel.id,
+        wa_ids,
+        flows,
+        messenger_channel_id=page.id,
+        instagram_channel_id=instagram.id,
+        psids=psids,
+        igsids=igsids,
+    )
+
+
+def _meta(graph_url: str) -> dict[str, str]:
+    return {
+        "access_token": DEMO_PAGE_TOKEN,
+        "app_secret": DEMO_META_APP_SECRET,
+        "verify_token": DEMO_META_VERIFY_TOKEN,
+        "graph_url": graph_url,
+    }
+
+
+async def _meta_channel(
+    session: AsyncSession,
+    workspace_id: str,
+    spec: channels.NewChannel,
+    box: SecretBox,
+    now: datetime,
+) -> ChannelAccount:
+    channel = await channels.by_address(session, spec.kind.value, spec.address)
+    if channel is None:
+        return await channels.add(session, workspace_id, spec, box, now)
+    channel.base_url = spec.graph_url
+    return channel
+
+
+def meta_person_ids(kind: str) -> list[str]:
+    """The demo's PSIDs (Messenger) or IGSIDs (Instagram): fixed, so a re-seed finds them."""
+    if kind == "messenger":
+        return [f"7{i:015d}" for i in range(1, MESSENGER_PEOPLE + 1)]
+    return [f"8{i:015d}" for i in range(1, INSTAGRAM_PEOPLE + 1)]
+
+
+async def _meta_people(
+    session: AsyncSession, workspace_id: str, kind: str, now: datetime
+) -> list[str]:
+    """Contacts for the people who write on Messenger or Instagram, made (when missing) the
+    way a first message makes them, so the people's messages land on these contacts."""
+    rng = random.Random(f"{kind}-people")
+    ids = meta_person_ids(kind)
+    for person_id in ids:
+        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+        await contact_for(session, workspace_id, kind, Sender(person_id, name=name), now)
+    return ids
 
 
 def example_bundles(folder: Path) -> list[Bundle]:

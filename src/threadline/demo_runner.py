@@ -23,6 +23,12 @@ from threadline.config import Settings
 from threadline.demo import (
     DEMO_APP_SECRET,
     DEMO_DISPLAY_NUMBER,
+    DEMO_IG_ID,
+    DEMO_IG_USERNAME,
+    DEMO_META_APP_SECRET,
+    DEMO_META_VERIFY_TOKEN,
+    DEMO_PAGE_ID,
+    DEMO_PAGE_TOKEN,
     DEMO_PHONE_NUMBER_ID,
     DEMO_TEMPLATES,
     DEMO_TOKEN,
@@ -31,7 +37,7 @@ from threadline.demo import (
     DemoInfo,
     seed_demo,
 )
-from threadline.demo_people import conversations
+from threadline.demo_people import Person, conversations, people_of, say
 from threadline.kit.db import make_engine, make_sessionmaker, transaction
 
 log = logging.getLogger("threadline.demo")
@@ -50,8 +56,11 @@ LINES = (
 
 
 def _start_emulator(port: int) -> subprocess.Popen[bytes]:
+    # A new seed each run: the emulator's message ids come from it, and a re-run on the same
+    # database must not hand out ids the last run's messages already carry.
+    seed = str(time.time_ns() % 1_000_000_007)
     return subprocess.Popen(
-        [sys.executable, "-m", "threadline.cli", "emulator", "--port", str(port), "--seed", "7"]
+        [sys.executable, "-m", "threadline.cli", "emulator", "--port", str(port), "--seed", seed]
     )
 
 
@@ -125,20 +134,51 @@ async def _prepare_emulator(emulator: httpx.AsyncClient, app_url: str, info: Dem
                 },
             )
         ).raise_for_status()
+    await _prepare_meta(emulator, app_url, info)
+
+
+async def _prepare_meta(emulator: httpx.AsyncClient, app_url: str, info: DemoInfo) -> None:
+    """The Page and the Instagram account, verified against Threadline's webhooks, and the
+    people who write to them."""
+    accounts = (
+        ("messenger", DEMO_PAGE_ID, info.psids),
+        ("instagram", DEMO_IG_ID, info.igsids),
+    )
+    for kind, account_id, people in accounts:
+        (
+            await emulator.post(
+                "/_emulator/pages",
+                json={
+                    "kind": kind,
+                    "id": account_id,
+                    "page_id": DEMO_PAGE_ID if kind == "instagram" else None,
+                    "access_token": DEMO_PAGE_TOKEN,
+                    "app_secret": DEMO_META_APP_SECRET,
+                    "callback_url": f"{app_url}/webhooks/{kind}",
+                    "verify_token": DEMO_META_VERIFY_TOKEN,
+                },
+            )
+        ).raise_for_status()
+        for person_id in people:
+            (
+                await emulator.post(f"/_emulator/pages/{account_id}/people", json={"id": person_id})
+            ).raise_for_status()
 
 
 async def _crowd(emulator: httpx.AsyncClient, api: httpx.AsyncClient, info: DemoInfo) -> None:
-    """People write in every second or so; now and then the shop sends an order update."""
+    """People write in every second or so (on WhatsApp mostly, on Messenger and Instagram
+    every third line); now and then the shop sends an order update."""
     rng = random.Random(5)
+    meta = people_of([], info.psids, info.igsids)
     tick = 0
     while True:
         tick += 1
-        wa_id = rng.choice(info.wa_ids)
+        if meta and tick % 3 == 0:
+            person = rng.choice(meta)
+        else:
+            person = Person("whatsapp", rng.choice(info.wa_ids))
         try:
-            await emulator.post(
-                f"/_emulator/users/{wa_id}/send",
-                json={"phone_number_id": DEMO_PHONE_NUMBER_ID, "text": rng.choice(LINES)},
-            )
+            await say(emulator, person, rng.choice(LINES))
             if tick % 5 == 0:
                 await _order_update(api, rng, info)
         except httpx.HTTPError as exc:
@@ -180,7 +220,11 @@ def run_demo(
         print(
             f"\nThreadline demo\n"
             f"  API + webhooks   {app_url}   (OpenAPI docs: {app_url}/docs)\n"
-            f"  WhatsApp emulator {emulator_url}  (requests: {emulator_url}/_emulator/requests)\n"
+            f"  emulator         {emulator_url}  (requests: {emulator_url}/_emulator/requests)\n"
+            f"  channels         WhatsApp +{DEMO_DISPLAY_NUMBER} ({DEMO_PHONE_NUMBER_ID}), "
+            f"Messenger page {DEMO_PAGE_ID}, Instagram @{DEMO_IG_USERNAME} ({DEMO_IG_ID})\n"
+            f"  people           {len(info.wa_ids)} on WhatsApp, {len(info.psids)} on "
+            f"Messenger, {len(info.igsids)} on Instagram\n"
             f"  worker           in-process (ingest, flows, dispatch)\n"
             f"  flows            {', '.join(info.flows) or 'none'}\n"
             f"  workspace        {info.workspace_name} ({info.workspace_id}), "
@@ -225,7 +269,8 @@ def _attach_crowd(app: FastAPI, emulator_url: str, app_url: str, info: DemoInfo)
                 await _prepare_emulator(emulator, app_url, info)
                 await api.post(f"/api/v1/channels/{info.channel_id}/templates/sync")
                 crowd = asyncio.create_task(_crowd(emulator, api, info))
-                talkers = asyncio.create_task(conversations(emulator, info.wa_ids))
+                people = people_of(info.wa_ids, info.psids, info.igsids)
+                talkers = asyncio.create_task(conversations(emulator, people))
 
             starter = asyncio.create_task(start())
             try:

@@ -3,8 +3,6 @@ ingesting, stepping flows, ticking timers and webhooks, and dispatching."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -154,49 +152,6 @@ async def test_product_finder_handoff_silence_and_resume(
                 )
             )
         assert flow_messages == ["need", "picks", "picks", "bought"]
-
-
-async def test_agent_reply_outside_the_window_names_templates_instead(
-    database_url: str, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    async with whatsapp_stack(database_url, sessions) as stack:
-        await upload(stack, FINDER, CATALOG)
-        await stack.add_template("order_update", "UTILITY", body="Your order {{1}} is on its way")
-        await stack.sync_templates()
-        await stack.add_user(USER)
-        await stack.user_says(USER, "agent please")  # no flow starts on this; open by hand
-        await stack.until(lambda: _has_contact(stack))
-        contact_id = await stack.contact_for(USER)
-        opened = await stack.api.post(
-            f"/api/v1/contacts/{contact_id}/tickets", json={"summary": "Called about a refund"}
-        )
-        assert opened.status_code == 201, opened.text
-        stack.clock.advance(timedelta(hours=25))
-        r = await stack.api.post(
-            f"/api/v1/tickets/{opened.json()['id']}/replies", json={"text": "Sorry for the wait"}
-        )
-        assert r.status_code == 409
-        body = r.json()
-        assert "24-hour window" in body["message"]
-        thread = (await stack.api.get(f"/api/v1/contacts/{contact_id}/messages")).json()
-        assert "Sorry for the wait" not in [m["text"] for m in thread]  # nothing half-written
-        (suggested,) = body["templates"]
-        assert (suggested["name"], suggested["category"]) == ("order_update", "utility")
-        assert Decimal(suggested["estimated_cost"]) > 0  # a utility template outside the window
-        await stack.grant(contact_id, topic="transactional")  # the order's basis
-        template = await stack.api.post(
-            f"/api/v1/tickets/{opened.json()['id']}/replies",
-            json={
-                "content": {"type": "template", "name": "order_update", "body": ["A-1"]},
-            },
-        )
-        assert template.status_code == 201, template.text
-        assert template.json()["status"] == "queued", template.json()["reason"]
-
-
-async def _has_contact(stack: Stack) -> bool:
-    r = await stack.api.get("/api/v1/contacts", params={"urn": f"whatsapp:{USER}"})
-    return bool(r.json()["items"])
 
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "flows"

@@ -9,10 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import T0
 from threadline.config import DEFAULT_DEV_SECRET, Settings, normalise_database_url
 from threadline.kit.clock import FrozenClock
 from threadline.kit.crypto import (
@@ -22,11 +19,8 @@ from threadline.kit.crypto import (
     new_api_key,
     verify_password,
 )
-from threadline.kit.errors import Unauthorized
 from threadline.kit.ids import new_id
 from threadline.kit.logs import RedactingFilter, configure_logging, redact
-from threadline.workspaces.models import ApiKey
-from threadline.workspaces.service import create_api_key, create_workspace, workspace_for_key
 
 # --- SecretBox -------------------------------------------------------------------------------
 
@@ -67,35 +61,6 @@ def test_api_keys_have_the_prefix_enough_entropy_and_a_stable_hash() -> None:
     assert hash_api_key(key) == hash_api_key(key)
     assert hash_api_key(key) != hash_api_key(keys[1])
     assert key not in hash_api_key(key)
-
-
-async def test_an_api_key_is_found_by_its_hash_and_refused_once_revoked(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    async with sessions() as session, session.begin():
-        acme = await create_workspace(session, "Acme", T0)
-        other = await create_workspace(session, "Other", T0)
-        second_key = await create_api_key(session, acme.workspace.id, "ci", T0)
-
-    async with sessions() as session:
-        assert (await workspace_for_key(session, acme.api_key)).id == acme.workspace.id
-        assert (await workspace_for_key(session, second_key)).id == acme.workspace.id
-        assert (await workspace_for_key(session, other.api_key)).id == other.workspace.id
-        with pytest.raises(Unauthorized):
-            await workspace_for_key(session, acme.api_key + "x")
-        with pytest.raises(Unauthorized):
-            await workspace_for_key(session, hash_api_key(acme.api_key))
-
-    async with sessions() as session, session.begin():
-        await session.execute(
-            update(ApiKey)
-            .where(ApiKey.key_hash == hash_api_key(second_key))
-            .values(revoked_at=T0 + timedelta(hours=1))
-        )
-    async with sessions() as session:
-        with pytest.raises(Unauthorized):
-            await workspace_for_key(session, second_key)
-        assert (await workspace_for_key(session, acme.api_key)).id == acme.workspace.id
 
 
 def test_passwords_are_hashed_with_argon2_and_verified() -> None:

@@ -113,50 +113,6 @@ async def test_a_seeded_run_costs_what_was_estimated(
         assert estimated > 0 and failed < len(queued)
 
 
-async def test_cost_report_groups_estimates_and_actuals(
-    database_url: str, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    async with whatsapp_stack(database_url, sessions) as stack:
-        await stack.add_template("spring_sale", "MARKETING", body="Sale {{1}}")
-        await stack.add_template("order_update", "UTILITY", body="Order {{1}}")
-        await stack.sync_templates()
-        brazil = await contact(stack, BR_USER)
-        germany = await contact(stack, "4915112345678")
-        sent = [
-            await stack.send(brazil, "marketing", template("spring_sale", "20%")),
-            await stack.send(brazil, "utility", template("order_update", "A-1")),
-            await stack.send(germany, "utility", template("order_update", "A-2")),
-        ]
-        for message in sent:
-            await delivered(stack, message["id"])
-        by_market = (
-            await stack.api.get("/api/v1/reports/cost", params={"group_by": "market"})
-        ).json()
-        lines = {line["key"]: line for line in by_market["lines"]}
-        assert set(lines) == {"BR", "DE"}
-        assert lines["BR"]["messages"] == 2 and lines["DE"]["messages"] == 1
-        expected_br = Decimal(sent[0]["cost_estimate"]) + Decimal(sent[1]["cost_estimate"])
-        assert Decimal(lines["BR"]["estimated"]) == expected_br
-        assert Decimal(lines["BR"]["actual"]) == expected_br
-        total = sum(Decimal(s["cost_estimate"]) for s in sent)
-        assert Decimal(by_market["total"]["actual"]) == total
-        by_template = (
-            await stack.api.get("/api/v1/reports/cost", params={"group_by": "template"})
-        ).json()
-        assert {line["key"]: line["messages"] for line in by_template["lines"]} == {
-            "spring_sale": 1,
-            "order_update": 2,
-        }
-        csv_text = (
-            await stack.api.get(
-                "/api/v1/reports/cost", params={"group_by": "category", "format": "csv"}
-            )
-        ).text
-        assert csv_text.splitlines()[0] == "category,messages,billable,estimated,actual,priced"
-        bad = await stack.api.get("/api/v1/reports/cost", params={"group_by": "planet"})
-        assert bad.status_code == 422 and bad.json()["where"] == "group_by"
-
-
 async def test_free_text_outside_the_window_is_refused_with_templates_and_their_cost(
     database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
