@@ -19,9 +19,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from threadline.app import create_app
+from threadline.channels.models import ChannelAccount
 from threadline.config import Settings, normalise_database_url
 from threadline.kit.clock import FrozenClock
 from threadline.kit.db import make_engine, make_sessionmaker
+from threadline.kit.ids import new_id
 from threadline.kit.migrate import upgrade
 from threadline.models import Base
 from threadline.workspaces.models import Workspace
@@ -169,3 +171,20 @@ def shared_fixtures(channel: str) -> Path:
             pytest.fail(f"../shared/fixtures/{channel} is missing; CI must run beside ../shared")
         pytest.skip(f"../shared/fixtures/{channel} is not present beside the checkout")
     return folder
+
+
+def channel_row(workspace_id: str) -> ChannelAccount:
+    """A bare channel row for tests that need one to hang messages on (never contacted)."""
+    return ChannelAccount(
+        id=new_id("chn"),
+        workspace_id=workspace_id,
+        kind="whatsapp",
+        name="Main",
+        address=new_id("pn"),
+        account_id="waba-1",
+        base_url="http://graph.test",
+        api_version="v21.0",
+        secrets="sealed",
+        created_at=T0,
+        updated_at=T0,
+    )

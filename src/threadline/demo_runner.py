@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import uvicorn
@@ -93,47 +94,49 @@ async def _seed(settings: Settings, graph_url: str, contacts: int) -> DemoInfo:
         await engine.dispose()
 
 
+async def _control(emulator: httpx.AsyncClient, path: str, json: dict[str, Any]) -> None:
+    """A call to the emulator's control API that must succeed for the demo to make sense."""
+    (await emulator.post(path, json=json)).raise_for_status()
+
+
 async def _prepare_emulator(emulator: httpx.AsyncClient, app_url: str, info: DemoInfo) -> None:
-    (
-        await emulator.post(
-            "/_emulator/numbers",
+    await _control(
+        emulator,
+        "/_emulator/numbers",
+        json={
+            "phone_number_id": DEMO_PHONE_NUMBER_ID,
+            "waba_id": DEMO_WABA_ID,
+            "display_phone_number": DEMO_DISPLAY_NUMBER,
+            "access_token": DEMO_TOKEN,
+            "app_secret": DEMO_APP_SECRET,
+            "callback_url": f"{app_url}/webhooks/whatsapp",
+            "verify_token": DEMO_VERIFY_TOKEN,
+            "tier": 1000,
+        },
+    )
+    for name, category, body in DEMO_TEMPLATES:
+        await _control(
+            emulator,
+            "/_emulator/templates",
             json={
-                "phone_number_id": DEMO_PHONE_NUMBER_ID,
                 "waba_id": DEMO_WABA_ID,
-                "display_phone_number": DEMO_DISPLAY_NUMBER,
-                "access_token": DEMO_TOKEN,
-                "app_secret": DEMO_APP_SECRET,
-                "callback_url": f"{app_url}/webhooks/whatsapp",
-                "verify_token": DEMO_VERIFY_TOKEN,
-                "tier": 1000,
+                "name": name,
+                "category": category,
+                "body": body,
             },
         )
-    ).raise_for_status()
-    for name, category, body in DEMO_TEMPLATES:
-        (
-            await emulator.post(
-                "/_emulator/templates",
-                json={
-                    "waba_id": DEMO_WABA_ID,
-                    "name": name,
-                    "category": category,
-                    "body": body,
-                },
-            )
-        ).raise_for_status()
     rng = random.Random(11)
     for wa_id in info.wa_ids:
-        (
-            await emulator.post(
-                "/_emulator/users",
-                json={
-                    "wa_id": wa_id,
-                    "read": round(rng.uniform(0.5, 0.95), 2),
-                    "reply": round(rng.uniform(0.0, 0.3), 2),
-                    "block": 0.01,
-                },
-            )
-        ).raise_for_status()
+        await _control(
+            emulator,
+            "/_emulator/users",
+            json={
+                "wa_id": wa_id,
+                "read": round(rng.uniform(0.5, 0.95), 2),
+                "reply": round(rng.uniform(0.0, 0.3), 2),
+                "block": 0.01,
+            },
+        )
     await _prepare_meta(emulator, app_url, info)
 
 
@@ -145,24 +148,23 @@ async def _prepare_meta(emulator: httpx.AsyncClient, app_url: str, info: DemoInf
         ("instagram", DEMO_IG_ID, info.igsids),
     )
     for kind, account_id, people in accounts:
-        (
-            await emulator.post(
-                "/_emulator/pages",
-                json={
-                    "kind": kind,
-                    "id": account_id,
-                    "page_id": DEMO_PAGE_ID if kind == "instagram" else None,
-                    "access_token": DEMO_PAGE_TOKEN,
-                    "app_secret": DEMO_META_APP_SECRET,
-                    "callback_url": f"{app_url}/webhooks/{kind}",
-                    "verify_token": DEMO_META_VERIFY_TOKEN,
-                },
-            )
-        ).raise_for_status()
+        await _control(
+            emulator,
+            "/_emulator/pages",
+            json={
+                "kind": kind,
+                "id": account_id,
+                "page_id": DEMO_PAGE_ID if kind == "instagram" else None,
+                "access_token": DEMO_PAGE_TOKEN,
+                "app_secret": DEMO_META_APP_SECRET,
+                "callback_url": f"{app_url}/webhooks/{kind}",
+                "verify_token": DEMO_META_VERIFY_TOKEN,
+            },
+        )
         for person_id in people:
-            (
-                await emulator.post(f"/_emulator/pages/{account_id}/people", json={"id": person_id})
-            ).raise_for_status()
+            await _control(
+                emulator, f"/_emulator/pages/{account_id}/people", json={"id": person_id}
+            )
 
 
 async def _crowd(emulator: httpx.AsyncClient, api: httpx.AsyncClient, info: DemoInfo) -> None:

@@ -13,9 +13,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tests.conftest import T0, Tenant
+from tests.conftest import T0, Tenant, channel_row
 from threadline.channels.kinds import Channel
-from threadline.channels.models import ChannelAccount
 from threadline.consent.models import ConsentEvent
 from threadline.contacts import merge as merging
 from threadline.contacts.models import ContactEvent, ContactTag, ContactURN
@@ -45,19 +44,7 @@ class Place:
 
 async def add_parents(session: AsyncSession, workspace_id: str) -> tuple[str, str]:
     """A channel (messages need one) and a flow version (flow sessions need one)."""
-    channel = ChannelAccount(
-        id=new_id("chn"),
-        workspace_id=workspace_id,
-        kind="whatsapp",
-        name="Main",
-        address=new_id("pn"),
-        account_id="waba-1",
-        base_url="http://graph.test",
-        api_version="v21.0",
-        secrets="sealed",
-        created_at=T0,
-        updated_at=T0,
-    )
+    channel = channel_row(workspace_id)
     flow = FlowVersion(
         id=new_id("flw"),
         workspace_id=workspace_id,

@@ -13,7 +13,7 @@ from threadline.channels import registry
 from threadline.channels.kinds import Channel
 from threadline.channels.rules import Basis
 from threadline.conversations.windows import windows_under
-from threadline.policy.decide import decide
+from threadline.policy.decide import decide, template_instead
 from threadline.policy.types import (
     ConsentFacts,
     ConsentStatus,
@@ -193,3 +193,13 @@ def test_the_declared_spans_are_the_platforms() -> None:
         assert rules.customer_must_start
     assert whatsapp.ad_entry_window == timedelta(hours=72)
     assert whatsapp.human_agent_window is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "free_form_open", "expected"),
+    [(WA, False, True), (WA, True, False), (FB, False, False), (IG, False, False)],
+)
+def test_a_flow_sends_its_template_only_where_templates_reach_outside_the_window(
+    kind: Channel, free_form_open: bool, expected: bool
+) -> None:
+    assert template_instead(free_form_open, registry.rules_for(kind)) is expected

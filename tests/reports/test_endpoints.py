@@ -12,8 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.api.test_bad_input import problem
-from tests.conftest import T0, Tenant
-from threadline.channels.models import ChannelAccount
+from tests.conftest import T0, Tenant, channel_row
 from threadline.kit.ids import new_id
 from threadline.messages.models import Message
 
@@ -64,19 +63,7 @@ async def _seed(tenant: Tenant, sessions: async_sessionmaker[AsyncSession]) -> N
     assert created.status_code == 201, created.text
     contact_id = created.json()["id"]
     async with sessions() as session, session.begin():
-        channel = ChannelAccount(
-            id=new_id("chn"),
-            workspace_id=tenant.id,
-            kind="whatsapp",
-            name="Main",
-            address=new_id("pn"),
-            account_id="waba-1",
-            base_url="http://graph.test",
-            api_version="v21.0",
-            secrets="sealed",
-            created_at=T0,
-            updated_at=T0,
-        )
+        channel = channel_row(tenant.id)
         session.add(channel)
         await session.flush()
 

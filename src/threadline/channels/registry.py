@@ -41,6 +41,14 @@ _PLANNED_RULES: dict[Channel, ChannelRules] = {
 }
 
 
+# How a contact is addressed on the kinds still to come (built types declare their own).
+_PLANNED_SCHEMES: dict[Channel, str] = {
+    Channel.APPLE: "apple",
+    Channel.SMS: "tel",
+    Channel.EMAIL: "mailto",
+}
+
+
 def declaration(kind: str | Channel) -> ChannelType:
     try:
         return TYPES[Channel(kind)]
@@ -64,3 +72,8 @@ def capabilities_for(kind: Channel) -> Capabilities | None:
 def rules_for(kind: Channel) -> ChannelRules:
     found = TYPES.get(kind)
     return found.rules if found is not None else _PLANNED_RULES[kind]
+
+
+def urn_scheme_for(kind: Channel) -> str:
+    found = TYPES.get(kind)
+    return found.urn_scheme if found is not None else _PLANNED_SCHEMES[kind]

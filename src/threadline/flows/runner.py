@@ -17,7 +17,6 @@ from threadline.channels import events as ev
 from threadline.channels import messages as content_types
 from threadline.channels import registry
 from threadline.channels.kinds import Channel
-from threadline.channels.rules import Outreach
 from threadline.consent.keywords import KeywordKind
 from threadline.contacts.events import ingest as ingest_event
 from threadline.contacts.models import Contact, ContactEvent, ContactTag
@@ -36,7 +35,7 @@ from threadline.kit.errors import ThreadlineError
 from threadline.kit.ids import new_id
 from threadline.messages import service as messages
 from threadline.messages.models import Message
-from threadline.policy.decide import free_form_allowed
+from threadline.policy.decide import free_form_allowed, template_instead
 from threadline.policy.service import stored_urn
 from threadline.policy.types import Purpose
 from threadline.tickets import service as tickets
@@ -402,9 +401,7 @@ async def _send(
     content: content_types.Content = action.content
     started_by_person = row.trigger in REPLY_TRIGGERS or row.steps > 1
     purpose = Purpose.SERVICE if window_open and started_by_person else Purpose(flow.file.purpose)
-    # A flow's fallback template only helps on a type that sends templates outside the window.
-    takes_templates = Outreach.TEMPLATE in rules.outreach
-    if not window_open and action.template is not None and takes_templates:
+    if action.template is not None and template_instead(window_open, rules):
         content = content_types.Template(
             name=action.template.name,
             language=action.template.language,

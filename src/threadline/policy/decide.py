@@ -116,6 +116,12 @@ def free_form_allowed(
     return basis is not None
 
 
+def template_instead(free_form_open: bool, rules: ChannelRules) -> bool:
+    """A flow's fallback template goes instead of its text: no free window is open and the
+    type writes outside the window with templates (elsewhere a template would not help)."""
+    return not free_form_open and Outreach.TEMPLATE in rules.outreach
+
+
 def _free_window(ctx: SendContext) -> Basis | None:
     return free_form_basis(
         ctx.window, ctx.rules, ctx.now, purpose=ctx.purpose, human_agent=ctx.human_agent

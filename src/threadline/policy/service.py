@@ -56,16 +56,6 @@ from threadline.workspaces.models import Workspace
 from threadline.workspaces.service import settings_of
 from threadline.workspaces.settings import WorkspaceSettings
 
-# Which address scheme reaches a contact on each channel.
-ADDRESS_SCHEME = {
-    Channel.WHATSAPP: "whatsapp",
-    Channel.MESSENGER: "messenger",
-    Channel.INSTAGRAM: "instagram",
-    Channel.APPLE: "apple",
-    Channel.SMS: "tel",
-    Channel.EMAIL: "mailto",
-}
-
 
 @dataclass(frozen=True)
 class SendQuestion:
@@ -220,7 +210,7 @@ def _context(loaded: _Loaded, q: SendQuestion, now: datetime) -> SendContext:
     if contact is None:
         raise NotFound(f"no contact {q.contact_id} in this workspace", where="contact_id")
     urns = loaded.urns[contact.id]
-    scheme = ADDRESS_SCHEME[q.channel]
+    scheme = registry.urn_scheme_for(q.channel)
     if not any(u.scheme == scheme for u in urns):
         raise InvalidInput(
             f"contact {contact.id} has no {scheme}: address to reach on {q.channel}",
