@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from threadline import __version__, pricing
 from threadline.api.deps import AppState
@@ -35,12 +36,9 @@ from threadline.worker.settings import dispatch_config
 from threadline.workspaces.endpoints import router as workspace_router
 
 
-def create_app(
-    settings: Settings, clock: Clock | None = None, *, with_worker: bool = False
-) -> FastAPI:
-    pricing.configure(settings.rate_card)
+def _build_state(settings: Settings, clock: Clock | None) -> AppState:
     engine = make_engine(settings.database_url)
-    state = AppState(
+    return AppState(
         settings=settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
@@ -49,29 +47,30 @@ def create_app(
         channels=ChannelDirectory(settings.secret_box()),
     )
 
+
+def _make_lifespan(
+    state: AppState, with_worker: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         worker = None
         if with_worker:
             worker = asyncio.create_task(
-                run_worker(state.sessions, state.box, state.clock, stop, dispatch_config(settings))
+                run_worker(
+                    state.sessions, state.box, state.clock, stop, dispatch_config(state.settings)
+                )
             )
         yield
         stop.set()
         if worker is not None:
             await worker
-        await engine.dispose()
+        await state.engine.dispose()
 
-    app = FastAPI(
-        title="Threadline",
-        version=__version__,
-        summary="Conversational-messaging CRM that enforces each channel's rules",
-        lifespan=lifespan,
-    )
-    app.state.threadline = state
-    install_error_handlers(app)
+    return lifespan
 
+
+def _install_healthz(app: FastAPI, engine: AsyncEngine) -> None:
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:
         """Liveness and database reachability; 503 when the database does not answer."""
@@ -84,6 +83,8 @@ def create_app(
             )
         return JSONResponse({"status": "ok", "version": __version__, "database": "ok"})
 
+
+def _include_routers(app: FastAPI) -> None:
     for router in (
         *webhook_routers,
         channels_router,
@@ -100,4 +101,21 @@ def create_app(
         secrets_router,
     ):
         app.include_router(router)
+
+
+def create_app(
+    settings: Settings, clock: Clock | None = None, *, with_worker: bool = False
+) -> FastAPI:
+    pricing.configure(settings.rate_card)
+    state = _build_state(settings, clock)
+    app = FastAPI(
+        title="Threadline",
+        version=__version__,
+        summary="Conversational-messaging CRM that enforces each channel's rules",
+        lifespan=_make_lifespan(state, with_worker),
+    )
+    app.state.threadline = state
+    install_error_handlers(app)
+    _install_healthz(app, state.engine)
+    _include_routers(app)
     return app

@@ -35,7 +35,7 @@ MALFORMED_URNS: list[tuple[str, str]] = [
     ("fax:123", "unknown scheme 'fax'"),
     ("mailto:not-an-email", "not a valid email address"),
     ("instagram:jane_doe", "must be numeric"),
-    ("messenger:123", "<page_id>:<psid>"),
+    ("messenger:123:456", "PSID) must be numeric"),
     ("+5511999990000", "missing scheme"),
     ("", "empty URN"),
 ]

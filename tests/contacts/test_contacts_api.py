@@ -49,7 +49,7 @@ async def test_create_canonicalises_every_spelling_of_an_address(tenant: Tenant)
             "WhatsApp:+55 (11) 99999-0000",
             " tel:+55 11 99999-0000 ",
             "mailto:Ana.Souza@EXAMPLE.com",
-            "messenger:123:456",
+            "messenger:123456",
             "instagram:789",
             "whatsapp:5511999990000",  # the same address again, spelled differently
         ],
@@ -59,7 +59,7 @@ async def test_create_canonicalises_every_spelling_of_an_address(tenant: Tenant)
         "whatsapp:5511999990000",
         "tel:+5511999990000",
         "mailto:Ana.Souza@example.com",
-        "messenger:123:456",
+        "messenger:123456",
         "instagram:789",
     ]
     # Another spelling of the same number now belongs to Ana.

@@ -53,8 +53,8 @@ from threadline.contacts.urns import (
         ("whatsapp:US.13491208655302741918", None, "whatsapp:US.13491208655302741918"),
         ("WhatsApp:BR.1", None, "whatsapp:BR.1"),
         # messenger / instagram
-        ("messenger:1234567890:9876543210", None, "messenger:1234567890:9876543210"),
-        ("Messenger: 0042:17 ", None, "messenger:0042:17"),
+        ("messenger:9876543210", None, "messenger:9876543210"),
+        ("Messenger: 004217 ", None, "messenger:004217"),
         ("instagram:17841400000000000", None, "instagram:17841400000000000"),
         ("INSTAGRAM:1", None, "instagram:1"),
         # apple: everything after the first "apple:" is the opaque id, colons included
@@ -81,7 +81,7 @@ def test_parse_urn_canonical_form(raw: str, default_region: str | None, expected
     [
         ("tel:+12025550123", "tel", "+12025550123"),
         ("whatsapp:US.13491208655302741918", "whatsapp", "US.13491208655302741918"),
-        ("messenger:1:2", "messenger", "1:2"),
+        ("messenger:12", "messenger", "12"),
         ("apple:urn:mbid:AQAAY", "apple", "urn:mbid:AQAAY"),
     ],
 )
@@ -145,12 +145,9 @@ def test_schemes() -> None:
         ("whatsapp:us.13491208655302741918", None, ["business-scoped user id"]),
         ("whatsapp:US.", None, ["business-scoped user id"]),
         ("whatsapp:USA.123", None, ["business-scoped user id"]),
-        ("messenger:123", None, ["'<page_id>:<psid>'", "numeric"]),
-        ("messenger:123:", None, ["'<page_id>:<psid>'"]),
-        ("messenger::456", None, ["'<page_id>:<psid>'"]),
-        ("messenger:abc:456", None, ["numeric"]),
-        ("messenger:123:456:789", None, ["numeric"]),
-        ("messenger:12 3:456", None, ["numeric"]),
+        ("messenger:123:456", None, ["PSID", "numeric"]),
+        ("messenger:abc", None, ["numeric"]),
+        ("messenger:12 3", None, ["numeric"]),
         ("instagram:abc", None, ["instagram:abc", "numeric"]),
         ("instagram:-1", None, ["numeric"]),
         ("instagram:1.5", None, ["numeric"]),
@@ -322,7 +319,7 @@ _opaque = st.text(st.characters(exclude_categories=("Z", "C")), min_size=1, max_
 urn_candidates = st.one_of(
     phone_urns(),
     st.from_regex(r"whatsapp:[A-Z]{2}\.[0-9]{1,25}", fullmatch=True),
-    st.builds(lambda a, b: f"messenger:{a}:{b}", _ids, _ids),
+    st.builds(lambda a: f"messenger:{a}", _ids),
     st.builds(lambda a: f"instagram:{a}", _ids),
     st.builds(lambda a: f"apple:{a}", _opaque),
     st.builds(lambda a: f"mailto:{a}", st.emails()),

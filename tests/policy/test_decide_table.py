@@ -19,6 +19,7 @@ from threadline.policy.decide import decide
 from threadline.policy.rules import rules_for
 from threadline.policy.types import (
     ChannelFacts,
+    CommentFacts,
     ConsentFacts,
     ConsentStatus,
     FrequencyCap,
@@ -499,6 +500,33 @@ CASES: list[tuple[str, Row]] = [
             ),
             Reason.CHANNEL_CANNOT_INITIATE,
             ("inbound_message",),
+        ),
+    ),
+    # ---------------------------------------------------------------- private_reply_closed
+    (
+        "private_reply_closed/instagram-comment-older-than-7-days",
+        refused(
+            ctx(
+                channel=Channel.INSTAGRAM,
+                purpose=Purpose.SERVICE,
+                template=None,
+                comment=CommentFacts("c-1", NOW - timedelta(days=8)),
+            ),
+            Reason.PRIVATE_REPLY_CLOSED,
+            ("inbound_message",),
+            "older than 7 days",
+        ),
+    ),
+    (
+        "allowed/instagram-private-reply-to-a-fresh-comment",
+        allowed(
+            ctx(
+                channel=Channel.INSTAGRAM,
+                purpose=Purpose.SERVICE,
+                template=None,
+                window=CLOSED,
+                comment=CommentFacts("c-1", NOW - timedelta(days=1)),
+            )
         ),
     ),
     # ---------------------------------------------------------------- subscription_required

@@ -27,6 +27,7 @@ EVENT_TYPES: dict[str, type[Any]] = {
         ev.SubscriptionChange,
         ev.PluginOptIn,
         ev.MessageDeleted,
+        ev.Comment,
         ev.ThreadControl,
         ev.PolicyEnforcement,
         ev.Unhandled,

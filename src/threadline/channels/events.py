@@ -266,6 +266,30 @@ class MessageDeleted:
         return f"deleted:{self.external_id}"
 
 
+# The kind of the inbound message a Comment is kept as in its author's thread.
+COMMENT_MESSAGE_KIND = "comment"
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """A person commented on one of the account's posts or reels (Instagram `comments`). Not
+    a conversation: it opens no window, but the business may answer it once in private
+    (a private reply) within the type's `private_reply_window`."""
+
+    account: str
+    comment_id: str
+    sender: Sender
+    timestamp: datetime
+    text: str | None = None
+    media_id: str | None = None  # the post or reel commented on
+    parent_id: str | None = None  # set when the comment answers another comment
+    raw: dict[str, Any] = dc_field(default_factory=dict)
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"comment:{self.comment_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class ThreadControl:
     """Handover / conversation routing: which app answers this person now."""
@@ -319,6 +343,7 @@ ChannelEvent = (
     | SubscriptionChange
     | PluginOptIn
     | MessageDeleted
+    | Comment
     | ThreadControl
     | PolicyEnforcement
     | Unhandled

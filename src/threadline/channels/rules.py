@@ -28,6 +28,7 @@ class Basis(StrEnum):
     TEMPLATE = "template"
     SUBSCRIPTION = "subscription"
     CONSENT = "consent"
+    PRIVATE_REPLY = "private_reply"  # the one private answer to a person's public comment
 
 
 class PricingModel(StrEnum):
@@ -44,6 +45,9 @@ class ChannelRules:
     ad_entry_window: timedelta | None = None
     # A human agent's reply (never promotional) may go this long after the person's message.
     human_agent_window: timedelta | None = None
+    # A person's public comment may be answered once, in private, this long after it was
+    # made (Instagram); None: the type has no private replies.
+    private_reply_window: timedelta | None = None
     # Only the person can open a conversation: outside every window nothing goes, unless
     # `outreach` names a way.
     customer_must_start: bool = False

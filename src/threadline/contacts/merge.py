@@ -17,6 +17,7 @@ from threadline.contacts.models import Contact, ContactTag
 from threadline.contacts.service import get_contact
 from threadline.conversations.models import Conversation
 from threadline.flows.models import FlowSession
+from threadline.flows.session import FlowStatus
 from threadline.kit.errors import InvalidInput
 from threadline.models import Base
 from threadline.tickets.models import Ticket
@@ -212,10 +213,10 @@ async def _settle_active_session(
         theirs.active_contact_id = keep_id
         return
     state = dict(theirs.state)
-    state.update(status="ended", wait=None, outcome="abandoned", end_reason=MERGED_REASON)
+    state.update(status=FlowStatus.ENDED, wait=None, outcome="abandoned", end_reason=MERGED_REASON)
     state["ended_at"] = now.isoformat()
     state["merged_from"] = gone_id  # the contact it belonged to no longer exists
-    theirs.state, theirs.status, theirs.deadline = state, "ended", None
+    theirs.state, theirs.status, theirs.deadline = state, FlowStatus.ENDED, None
     theirs.outcome, theirs.end_reason, theirs.ended_at = "abandoned", MERGED_REASON, now
     theirs.active_contact_id, theirs.updated_at = None, now
 

@@ -217,19 +217,19 @@ def _whatsapp(path: str, region: str | None) -> str:
     return _parse_phone(international, None, what=what)[1:]
 
 
-def _messenger(path: str, region: str | None) -> str:
-    page_id, sep, psid = path.partition(":")
-    if not (sep and _NUMERIC_ID.fullmatch(page_id) and _NUMERIC_ID.fullmatch(psid)):
-        raise InvalidURN(
-            f"messenger:{path}: expected '<page_id>:<psid>' where both ids are numeric"
-        )
-    return path
+Normaliser = Callable[[str, str | None], str]
 
 
-def _instagram(path: str, region: str | None) -> str:
-    if not _NUMERIC_ID.fullmatch(path):
-        raise InvalidURN(f"instagram:{path}: the Instagram-scoped id must be numeric")
-    return path
+def _page_scoped(scheme: str, what: str) -> Normaliser:
+    """Messenger PSIDs and Instagram IGSIDs: numeric ids the platform scopes to one Page or
+    account; the inbox stores them as they arrive, so that is the one form accepted."""
+
+    def normalise(path: str, region: str | None) -> str:
+        if not _NUMERIC_ID.fullmatch(path):
+            raise InvalidURN(f"{scheme}:{path}: the {what} must be numeric")
+        return path
+
+    return normalise
 
 
 def _apple(path: str, region: str | None) -> str:
@@ -254,10 +254,10 @@ def _mailto(path: str, region: str | None) -> str:
     return email.normalized
 
 
-_CANONICALISERS: Mapping[str, Callable[[str, str | None], str]] = {
+_CANONICALISERS: Mapping[str, Normaliser] = {
     "whatsapp": _whatsapp,
-    "messenger": _messenger,
-    "instagram": _instagram,
+    "messenger": _page_scoped("messenger", "page-scoped id (PSID)"),
+    "instagram": _page_scoped("instagram", "Instagram-scoped id (IGSID)"),
     "apple": _apple,
     "tel": _tel,
     "mailto": _mailto,

@@ -14,13 +14,14 @@ import httpx
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from threadline.emulator.meta_hooks import from_person, optin_event, reaction
+from threadline.emulator.meta_hooks import comment_change, from_person, optin_event, reaction
 from threadline.emulator.meta_messaging import (
     INSTAGRAM,
     MESSENGER,
     MetaAccount,
     MetaPerson,
     MetaState,
+    PostComment,
 )
 from threadline.emulator.runtime import Runtime, runtime
 
@@ -316,6 +317,29 @@ async def person_likes(account_id: str, person_id: str, request: Request) -> dic
     _only(account, INSTAGRAM, "a like heart")
     message = {"attachments": [{"type": "like_heart"}]}
     return _person_message(runtime(request), account, person, message)
+
+
+class CommentIn(BaseModel):
+    model_config = _STRICT
+    text: str = Field(min_length=1, max_length=2200)
+    media_id: str = Field(default="17900000000000001", pattern=_ID)
+
+
+@router.post("/{account_id}/people/{person_id}/comment")
+async def person_comments(
+    account_id: str, person_id: str, body: CommentIn, request: Request
+) -> dict[str, Any]:
+    """A public comment on one of the account's posts: a `comments` change. It opens no
+    window, but the business may answer it once in private within 7 days."""
+    rt = runtime(request)
+    account, person = _found(request, account_id, person_id)
+    _only(account, INSTAGRAM, "commenting on a post")
+    meta = rt.state.meta
+    comment = PostComment(
+        meta.new_comment_id(), account.id, person.id, body.text, body.media_id, meta.now()
+    )
+    meta.comments[comment.id] = comment
+    return _post(rt, account, comment_change(account, comment, person.name or person.id))
 
 
 class MidIn(BaseModel):

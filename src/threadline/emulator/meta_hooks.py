@@ -15,6 +15,7 @@ from threadline.emulator.meta_messaging import (
     MESSENGER,
     MetaAccount,
     MetaPerson,
+    PostComment,
     Sent,
     SubscriptionToken,
     ms,
@@ -25,6 +26,26 @@ def envelope(account: MetaAccount, event: dict[str, Any], at: datetime) -> dict[
     return {
         "object": account.object,
         "entry": [{"id": account.id, "time": ms(at), "messaging": [event]}],
+    }
+
+
+def comment_change(account: MetaAccount, comment: PostComment, username: str) -> dict[str, Any]:
+    """A `comments` change (Instagram): feed-style, timed by the entry's `time` in seconds."""
+    value = {
+        "from": {"id": comment.person_id, "username": username},
+        "media": {"id": comment.media_id, "media_product_type": "FEED"},
+        "id": comment.id,
+        "text": comment.text,
+    }
+    return {
+        "object": account.object,
+        "entry": [
+            {
+                "id": account.id,
+                "time": int(comment.at.timestamp()),
+                "changes": [{"field": "comments", "value": value}],
+            }
+        ],
     }
 
 

@@ -214,6 +214,8 @@ def _to(body: Any) -> str | None:
         return None
     if "notification_messages_token" in recipient:
         return f"token:{recipient['notification_messages_token']}"
+    if "comment_id" in recipient:
+        return f"comment:{recipient['comment_id']}"
     return str(recipient.get("id")) if "id" in recipient else None
 
 

@@ -12,6 +12,15 @@ from fastapi import Request
 from threadline.emulator.hooks import WebhookSender, envelope, messages_value
 from threadline.emulator.state import EmulatorState, Number, SimUser
 
+# A tuple, not a set: `in` must not fail on an unhashable type from a spec.
+_MEDIA_KINDS = ("image", "document", "audio", "video")
+_DEFAULT_MIME = {
+    "image": "image/jpeg",
+    "document": "application/pdf",
+    "audio": "audio/ogg",
+    "video": "video/mp4",
+}
+
 
 @dataclass
 class Runtime:
@@ -37,61 +46,56 @@ class Runtime:
             "id": message_id,
             "timestamp": str(int(now.timestamp())),
         }
-        kind = spec.get("type", "text")
-        if kind == "text":
-            message.update(type="text", text={"body": spec.get("text", "")})
-        elif kind == "button":
-            message.update(
-                type="button",
-                button={"payload": spec.get("payload", ""), "text": spec.get("text", "")},
-            )
-        elif kind in ("button_reply", "list_reply"):
-            reply = {"id": spec.get("payload", ""), "title": spec.get("text", "")}
-            message.update(type="interactive", interactive={"type": kind, kind: reply})
-        elif kind == "location":
-            message.update(
-                type="location",
-                location={
-                    k: spec[k] for k in ("latitude", "longitude", "name", "address") if k in spec
-                },
-            )
-        elif kind in ("image", "document", "audio", "video"):
-            data = str(spec.get("text", "media")).encode()
-            mime = spec.get(
-                "mime_type",
-                {
-                    "image": "image/jpeg",
-                    "document": "application/pdf",
-                    "audio": "audio/ogg",
-                    "video": "video/mp4",
-                }[kind],
-            )
-            media_id = self.store_media(data, mime)
-            message.update(
-                type=kind,
-                **{
-                    kind: {
-                        "id": media_id,
-                        "mime_type": mime,
-                        "sha256": hashlib.sha256(data).hexdigest(),
-                    }
-                },
-            )
-        else:
-            raise ValueError(f"unknown message type {kind!r}")
+        message.update(self._content(spec))
         if spec.get("context"):
             message["context"] = {"from": number.display_phone_number, "id": spec["context"]}
         if spec.get("referral"):
-            referral = dict(spec["referral"])
-            referral.setdefault("source_type", "ad")
-            referral.setdefault("ctwa_clid", f"clid{state.rng.getrandbits(32):08x}")
-            message["referral"] = referral
+            message["referral"] = _referral(state, spec["referral"])
             user.entry_point_at = now
         user.last_inbound_at = now
         contact = {"profile": {"name": user.name or user.wa_id}, "wa_id": user.wa_id}
         value = messages_value(number, contacts=[contact], messages=[message])
         self.hooks.schedule(number, envelope(number, "messages", value, now), delay)
         return message_id
+
+    def _content(self, spec: dict[str, Any]) -> dict[str, Any]:
+        kind = spec.get("type", "text")
+        if kind in _MEDIA_KINDS:
+            return self._media_content(kind, spec)
+        return _plain_content(kind, spec)
+
+    def _media_content(self, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+        data = str(spec.get("text", "media")).encode()
+        mime = spec.get("mime_type", _DEFAULT_MIME[kind])
+        media_id = self.store_media(data, mime)
+        return {
+            "type": kind,
+            kind: {"id": media_id, "mime_type": mime, "sha256": hashlib.sha256(data).hexdigest()},
+        }
+
+
+def _plain_content(kind: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    if kind == "text":
+        return {"type": "text", "text": {"body": spec.get("text", "")}}
+    if kind == "button":
+        return {
+            "type": "button",
+            "button": {"payload": spec.get("payload", ""), "text": spec.get("text", "")},
+        }
+    if kind in ("button_reply", "list_reply"):
+        reply = {"id": spec.get("payload", ""), "title": spec.get("text", "")}
+        return {"type": "interactive", "interactive": {"type": kind, kind: reply}}
+    if kind == "location":
+        keys = ("latitude", "longitude", "name", "address")
+        return {"type": "location", "location": {k: spec[k] for k in keys if k in spec}}
+    raise ValueError(f"unknown message type {kind!r}")
+
+
+def _referral(state: EmulatorState, raw: Any) -> dict[str, Any]:
+    referral = dict(raw)
+    referral.setdefault("source_type", "ad")
+    referral.setdefault("ctwa_clid", f"clid{state.rng.getrandbits(32):08x}")
+    return referral
 
 
 def runtime(request: Request) -> Runtime:

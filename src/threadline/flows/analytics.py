@@ -25,6 +25,7 @@ from threadline.flows import service as flows
 from threadline.flows.format import OUTCOMES
 from threadline.flows.loader import FlowError
 from threadline.flows.models import FlowSession, FlowVersion
+from threadline.flows.session import FlowStatus
 
 CONVERSION_WINDOW = timedelta(days=7)
 TOP_PATHS = 20
@@ -53,7 +54,7 @@ class SessionFacts:
 
     id: str
     contact_id: str
-    status: str  # waiting | webhook | calling | handoff | ended
+    status: str  # a FlowStatus, as stored
     node: str | None  # where it is (or ended)
     path: tuple[str, ...]  # node ids entered, in order
     started_at: datetime
@@ -63,7 +64,7 @@ class SessionFacts:
 
     @property
     def ended(self) -> bool:
-        return self.status == "ended"
+        return self.status == FlowStatus.ENDED
 
     @property
     def completed(self) -> bool:

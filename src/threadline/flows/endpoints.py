@@ -16,6 +16,7 @@ from threadline.flows import analytics, runner
 from threadline.flows import service as flows
 from threadline.flows.loader import Bundle
 from threadline.flows.models import FlowSession, FlowVersion
+from threadline.flows.session import FlowStatus
 from threadline.kit.errors import Conflict, NotFound
 from threadline.messages.endpoints import MessageOut, message_out
 
@@ -187,12 +188,12 @@ async def end_session(
 ) -> SessionOut:
     """Stop a session now (outcome abandoned, reason ended_by_api); nothing more is sent."""
     row = await _session(session, workspace.id, session_id)
-    if row.status == "ended":
+    if row.status == FlowStatus.ENDED:
         raise Conflict("the session has already ended", where="session_id")
     state = dict(row.state)
-    state.update(status="ended", wait=None, outcome="abandoned", end_reason="ended_by_api")
+    state.update(status=FlowStatus.ENDED, wait=None, outcome="abandoned", end_reason="ended_by_api")
     state["ended_at"] = now.isoformat()
-    row.state, row.status, row.deadline = state, "ended", None
+    row.state, row.status, row.deadline = state, FlowStatus.ENDED, None
     row.outcome, row.end_reason, row.ended_at = "abandoned", "ended_by_api", now
     row.active_contact_id, row.updated_at = None, now
     return session_out(row)

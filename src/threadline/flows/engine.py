@@ -28,6 +28,7 @@ from threadline.flows.session import (
     ContactView,
     Ended,
     Event,
+    FlowStatus,
     HandBack,
     OpenTicket,
     RecordCsat,
@@ -115,7 +116,7 @@ class _Run:
 
     def on_reply(self, reply: Reply) -> None:
         wait = self.session.wait
-        if self.session.status != "waiting" or wait is None:
+        if self.session.status != FlowStatus.WAITING or wait is None:
             return  # replies during a handoff or a webhook call are not the bot's to answer
         # A tap carries the id of one of our own options: "Cancel my order" is an answer,
         # not an opt-out. Typed words (and template buttons, sent without our ids) are read.
@@ -235,7 +236,7 @@ class _Run:
 
     def on_timeout(self) -> None:
         wait = self.session.wait
-        if self.session.status == "handoff":
+        if self.session.status == FlowStatus.HANDOFF:
             return  # an agent's ticket has no bot deadline
         if wait is None or wait.deadline > self.now:
             return  # a stale or early timer
@@ -245,7 +246,7 @@ class _Run:
         if wait.kind == "webhook":
             node = self.flow.nodes[wait.node]
             assert isinstance(node, f.Webhook)
-            self.session = replace(self.session, wait=None, status="waiting")
+            self.session = replace(self.session, wait=None, status=FlowStatus.WAITING)
             self.go(node.on_failure, node)
             return
         waiting_at = self.flow.nodes.get(wait.node)
@@ -260,11 +261,11 @@ class _Run:
 
     def on_webhook(self, done: WebhookDone) -> None:
         wait = self.session.wait
-        if self.session.status != "webhook" or wait is None:
+        if self.session.status != FlowStatus.WEBHOOK or wait is None:
             return
         node = self.flow.nodes[wait.node]
         assert isinstance(node, f.Webhook)
-        self.session = replace(self.session, wait=None, status="waiting")
+        self.session = replace(self.session, wait=None, status=FlowStatus.WAITING)
         if done.status is None or not 200 <= done.status < 300:
             saved = dict(self.session.answers)
             if node.save_as:
@@ -284,10 +285,10 @@ class _Run:
         self.go(node.next, node)
 
     def on_agent_done(self, hand_back: bool) -> None:
-        if self.session.status != "handoff":
+        if self.session.status != FlowStatus.HANDOFF:
             return
         resume = self.session.resume_at
-        self.session = replace(self.session, status="waiting", resume_at=None)
+        self.session = replace(self.session, status=FlowStatus.WAITING, resume_at=None)
         if hand_back and resume:
             self.enter(resume)
         else:
@@ -430,7 +431,9 @@ class _Run:
     def wait_for(self, node_id: str, kind: WaitKind, timeout: timedelta | None) -> None:
         deadline = self.deadline(timeout)
         self.session = replace(
-            self.session, status="waiting", wait=Wait(node=node_id, kind=kind, deadline=deadline)
+            self.session,
+            status=FlowStatus.WAITING,
+            wait=Wait(node=node_id, kind=kind, deadline=deadline),
         )
 
     def set(self, node: f.SetNode) -> None:
@@ -472,7 +475,7 @@ class _Run:
         )
         self.session = replace(
             self.session,
-            status="webhook",
+            status=FlowStatus.WEBHOOK,
             wait=Wait(
                 node=node.id,
                 kind="webhook",
@@ -544,7 +547,9 @@ class _Run:
             # Handed back, the person is asked again where they were (from the fallback: anew).
             resume_at = self.flow.start if wait.node == FALLBACK_NODE else wait.node
         self.actions.append(OpenTicket(node=self.session.node or "", team=team, summary=summary))
-        self.session = replace(self.session, status="handoff", wait=None, resume_at=resume_at)
+        self.session = replace(
+            self.session, status=FlowStatus.HANDOFF, wait=None, resume_at=resume_at
+        )
 
     def end(
         self, outcome: str, *, reason: str | None, text: str | None, node: str | None = None
@@ -554,7 +559,7 @@ class _Run:
         self.actions.append(Ended(outcome=outcome, reason=reason))
         self.session = replace(
             self.session,
-            status="ended",
+            status=FlowStatus.ENDED,
             wait=None,
             outcome=outcome,
             end_reason=reason,

@@ -35,6 +35,7 @@ from threadline.kit.errors import ThreadlineError
 from threadline.kit.ids import new_id
 from threadline.messages import service as messages
 from threadline.messages.models import Message
+from threadline.messages.states import MessageState
 from threadline.policy.decide import free_form_allowed, template_instead
 from threadline.policy.service import stored_urn
 from threadline.policy.types import Purpose
@@ -66,7 +67,7 @@ async def active_session(
 
 async def waiting_for_reply(session: AsyncSession, workspace_id: str, contact_id: str) -> bool:
     row = await active_session(session, workspace_id, contact_id)
-    return row is not None and row.status == "waiting"
+    return row is not None and row.status == s.FlowStatus.WAITING
 
 
 async def _contact_view(
@@ -209,14 +210,19 @@ async def _advance(
 
 def _ended(state: s.Session, now: datetime, reason: str) -> s.Session:
     return replace(
-        state, status="ended", wait=None, outcome="abandoned", end_reason=reason, ended_at=now
+        state,
+        status=s.FlowStatus.ENDED,
+        wait=None,
+        outcome="abandoned",
+        end_reason=reason,
+        ended_at=now,
     )
 
 
 def _save(row: FlowSession, state: s.Session, actions: list[s.Action], now: datetime) -> None:
     data = state.to_json()
     calls = [a for a in actions if isinstance(a, s.CallWebhook)]
-    if calls and state.status == "webhook":
+    if calls and state.status == s.FlowStatus.WEBHOOK:
         c = calls[-1]
         data["pending_call"] = {
             "node": c.node,
@@ -233,7 +239,7 @@ def _save(row: FlowSession, state: s.Session, actions: list[s.Action], now: date
     row.outcome = state.outcome
     row.end_reason = state.end_reason
     row.updated_at = now
-    if state.status == "ended":
+    if state.status == s.FlowStatus.ENDED:
         row.ended_at = state.ended_at or now
         row.active_contact_id = None
 
@@ -423,7 +429,7 @@ async def _send(
         ),
         now,
     )
-    if message.status == "refused":
+    if message.status == MessageState.REFUSED:
         log.info(
             "flow %s message at %s refused: %s (%s)",
             flow.key,
@@ -467,7 +473,7 @@ async def on_inbound(
     row = await active_session(session, workspace.id, contact_id)
     reply = s.Reply(text=event.text or "", payload=event.payload, kind=event.kind)
     if keyword in (KeywordKind.OPT_OUT, KeywordKind.OPT_OUT_ALL):
-        if row is not None and row.status == "waiting":
+        if row is not None and row.status == s.FlowStatus.WAITING:
             # The consent engine revoked: the flow hears the words, whatever was tapped.
             words = s.Reply(text=event.text or "", payload=None, kind=event.kind)
             await advance(session, workspace, row, words, now)
@@ -475,7 +481,7 @@ async def on_inbound(
     if keyword in CONSENT_HANDLED:
         return []
     if row is not None:
-        if row.status != "waiting":
+        if row.status != s.FlowStatus.WAITING:
             return []  # a webhook answer is on its way; the flow speaks next
         return await advance(session, workspace, row, reply, now, reply_to=event.external_id)
     match = triggers.for_inbound(
@@ -530,15 +536,17 @@ async def on_contact_event(
 def pause_for_agent(row: FlowSession, now: datetime) -> None:
     """People took the conversation over by hand: the bot waits for them (no timers), and a
     hand-back asks the person again where the flow was waiting."""
-    if row.status not in ("waiting", "webhook", "calling"):
+    if row.status not in (s.FlowStatus.WAITING, s.FlowStatus.WEBHOOK, s.FlowStatus.CALLING):
         return
     state = s.Session.from_json(row.state)
     paused = replace(
         state,
-        status="handoff",
+        status=s.FlowStatus.HANDOFF,
         wait=None,
         resume_at=state.wait.node
-        if state.wait and state.status == "waiting" and not state.wait.node.startswith("__")
+        if state.wait
+        and state.status == s.FlowStatus.WAITING
+        and not state.wait.node.startswith("__")
         else None,
     )
     _save(row, paused, [], now)
@@ -555,6 +563,6 @@ async def agent_done(
     if ticket_session_id is None:
         return []
     row = await session.get(FlowSession, ticket_session_id)
-    if row is None or row.workspace_id != workspace.id or row.status != "handoff":
+    if row is None or row.workspace_id != workspace.id or row.status != s.FlowStatus.HANDOFF:
         return []
     return await advance(session, workspace, row, s.HandBack() if hand_back else s.Close(), now)

@@ -5,15 +5,30 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from threadline.channels.kinds import Channel
 from threadline.channels.messages import CONTENT_ADAPTER, Content
 from threadline.flows.format import TemplateSpec
 
+
+class FlowStatus(StrEnum):
+    """Where a flow session stands, in the engine's state and on its stored row."""
+
+    WAITING = "waiting"  # for the person, or a timer
+    WEBHOOK = "webhook"  # for the business's system to be called
+    CALLING = "calling"  # the stored row only, while a worker makes the webhook call (the claim)
+    HANDOFF = "handoff"  # people have the conversation
+    ENDED = "ended"
+
+
+# The engine's statuses by name, as a flow test script checks them (`expect: {status: ...}`).
 Status = Literal["waiting", "webhook", "handoff", "ended"]
 WaitKind = Literal["ask", "csat", "recommend", "fallback", "webhook"]
-ACTIVE: frozenset[str] = frozenset({"waiting", "webhook", "handoff"})
+ACTIVE: frozenset[FlowStatus] = frozenset(
+    {FlowStatus.WAITING, FlowStatus.WEBHOOK, FlowStatus.HANDOFF}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +60,7 @@ class Session:
     trigger: str
     started_at: datetime
     expires_at: datetime
-    status: Status = "waiting"
+    status: FlowStatus | Status = FlowStatus.WAITING  # never CALLING; a name will do
     node: str | None = None
     wait: Wait | None = None
     answers: dict[str, Any] = field(default_factory=dict)
@@ -97,7 +112,7 @@ class Session:
             trigger=data["trigger"],
             started_at=datetime.fromisoformat(data["started_at"]),
             expires_at=datetime.fromisoformat(data["expires_at"]),
-            status=data["status"],
+            status=FlowStatus(data["status"]),
             node=data.get("node"),
             wait=Wait(
                 node=wait["node"],

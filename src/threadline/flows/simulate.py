@@ -29,6 +29,7 @@ from threadline.flows.session import (
     ContactView,
     Ended,
     Event,
+    FlowStatus,
     HandBack,
     OpenTicket,
     RecordCsat,
@@ -129,14 +130,14 @@ class Simulation:
                 self.note(f"time passes: {wait.node} reached its deadline")
                 self.send(Timeout())
         elif said in {"/handback", "/close"}:
-            if self.session.status != "handoff":
+            if self.session.status != FlowStatus.HANDOFF:
                 self.note(f"no agent holds the conversation (status {self.session.status})")
             else:
                 self.send(HandBack() if said == "/handback" else Close())
         elif said.startswith("/"):
             self.note(f"unknown command {said} — {HELP}")
         elif said:
-            if self.session.status == "handoff":
+            if self.session.status == FlowStatus.HANDOFF:
                 self.note("an agent holds the conversation: the bot stays silent")
             self.send(self.reply(said))
         return self.session.active
@@ -235,9 +236,9 @@ class Simulation:
 
     def state(self, session: Session) -> None:
         wait = session.wait
-        if session.status == "handoff":
+        if session.status == FlowStatus.HANDOFF:
             self.note("an agent has the conversation now — /handback or /close as the agent")
-        elif session.status == "waiting" and wait is not None:
+        elif session.status == FlowStatus.WAITING and wait is not None:
             left = wait.deadline - self.clock.now()
             self.note(f"waiting at {wait.node} ({wait.kind}), timeout in {_short(left)}")
 

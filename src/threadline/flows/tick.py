@@ -17,7 +17,7 @@ from threadline.flows import runner
 from threadline.flows import service as flows
 from threadline.flows.format import Schedule
 from threadline.flows.models import FlowSession, FlowVersion
-from threadline.flows.session import Timeout, WebhookDone
+from threadline.flows.session import FlowStatus, Timeout, WebhookDone
 from threadline.kit.clock import Clock
 from threadline.kit.crypto import SecretBox
 from threadline.kit.db import transaction
@@ -27,7 +27,8 @@ from threadline.workspaces.models import Workspace
 
 log = logging.getLogger("threadline.flows")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-CALLING = "calling"  # row status while a worker makes the webhook call (the claim)
+# Sessions with a deadline that times them out.
+TIMED = frozenset({FlowStatus.WAITING, FlowStatus.WEBHOOK, FlowStatus.CALLING})
 
 
 async def tick_once(
@@ -47,7 +48,7 @@ async def _feed(
     sessions: async_sessionmaker[AsyncSession],
     session_id: str,
     event: Timeout | WebhookDone,
-    expected: frozenset[str],
+    expected: frozenset[FlowStatus],
     now: datetime,
 ) -> bool:
     async with transaction(sessions) as db:
@@ -67,7 +68,7 @@ async def _timeouts(sessions: async_sessionmaker[AsyncSession], clock: Clock, li
             await db.scalars(
                 select(FlowSession.id)
                 .where(
-                    FlowSession.status.in_(("waiting", "webhook", CALLING)),
+                    FlowSession.status.in_(TIMED),
                     FlowSession.deadline <= now,
                 )
                 .order_by(FlowSession.deadline)
@@ -77,9 +78,7 @@ async def _timeouts(sessions: async_sessionmaker[AsyncSession], clock: Clock, li
     done = 0
     for session_id in due:
         try:
-            done += await _feed(
-                sessions, session_id, Timeout(), frozenset({"waiting", "webhook", CALLING}), now
-            )
+            done += await _feed(sessions, session_id, Timeout(), TIMED, now)
         except Exception:
             log.exception("timing out flow session %s failed", session_id)
     return done
@@ -89,8 +88,8 @@ async def _claim(sessions: async_sessionmaker[AsyncSession], session_id: str) ->
     async with transaction(sessions) as db:
         result = await db.execute(
             update(FlowSession)
-            .where(FlowSession.id == session_id, FlowSession.status == "webhook")
-            .values(status=CALLING)
+            .where(FlowSession.id == session_id, FlowSession.status == FlowStatus.WEBHOOK)
+            .values(status=FlowStatus.CALLING)
         )
         return bool(getattr(result, "rowcount", 0))
 
@@ -124,7 +123,7 @@ async def _webhooks(
         waiting = list(
             await db.execute(
                 select(FlowSession.id, FlowSession.workspace_id, FlowSession.state)
-                .where(FlowSession.status == "webhook")
+                .where(FlowSession.status == FlowStatus.WEBHOOK)
                 .limit(limit)
             )
         )
@@ -140,7 +139,9 @@ async def _webhooks(
         else:
             result = await call(http, request)
         try:
-            done += await _feed(sessions, session_id, result, frozenset({CALLING}), clock.now())
+            done += await _feed(
+                sessions, session_id, result, frozenset({FlowStatus.CALLING}), clock.now()
+            )
         except Exception:
             log.exception("webhook answer for flow session %s failed", session_id)
     return done

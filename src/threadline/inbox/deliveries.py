@@ -17,8 +17,10 @@ from threadline.channels.kinds import Channel
 from threadline.channels.models import ChannelAccount
 from threadline.kit.ids import new_id
 from threadline.messages import service as messages
+from threadline.messages import states
 from threadline.messages.failures import apply_failure_effects
 from threadline.messages.models import Message
+from threadline.messages.states import HistoryMark, MessageState
 from threadline.policy.service import stored_urn
 
 log = logging.getLogger("threadline.inbox")
@@ -54,14 +56,15 @@ async def status(
         if error is not None
         else None
     )
-    if messages.advance_status(message, update.status):
-        message.status = update.status
+    after = states.moved(message.status, update.status)
+    if after is not None:
+        message.status = after
         message.updated_at = now
         if error is not None and error_class is not None:
             message.error_code = error.code
             message.error_class = error_class.value
             message.error_detail = error.title
-    if update.status == "failed" and error is not None and error_class is not None:
+    if update.status == MessageState.FAILED and error is not None and error_class is not None:
         await apply_failure_effects(
             session, message, Channel(channel.kind), error_class, error.code, update.timestamp, now
         )
@@ -96,14 +99,15 @@ async def watermark(
             Message.direction == "out",
             Message.address == address,
             Message.provider_id.is_not(None),
-            Message.status.in_(("accepted", "sent", "delivered")),
+            Message.status.in_((MessageState.ACCEPTED, MessageState.SENT, MessageState.DELIVERED)),
             or_(Message.created_at <= mark.watermark, Message.provider_id.in_(mark.mids)),
         )
     )
     moved = 0
     for message in sent:
-        if messages.advance_status(message, mark.status):
-            message.status, message.updated_at = mark.status, now
+        after = states.moved(message.status, mark.status)
+        if after is not None:
+            message.status, message.updated_at = after, now
             await messages.add_history(
                 session, message, mark.status, mark.watermark, now=now, flush=False
             )
@@ -135,7 +139,7 @@ async def echo(
         content={"text": event.text, "app_id": event.app_id, "sent_elsewhere": True},
         text=event.text,
         purpose="service",
-        status="sent",
+        status=MessageState.SENT,
         provider_id=event.external_id,
         attempts=0,
         platform_timestamp=event.timestamp,
@@ -164,5 +168,5 @@ async def unsent(
     message.content = {"deleted": True, "deleted_at": event.timestamp.isoformat()}
     message.text = None
     message.updated_at = now
-    await messages.add_history(session, message, "deleted", event.timestamp, now=now)
+    await messages.add_history(session, message, HistoryMark.DELETED, event.timestamp, now=now)
     return True

@@ -21,7 +21,7 @@ from threadline.consent.keywords import classify as classify_keyword
 from threadline.contacts.models import Contact
 from threadline.conversations import service as conversations
 from threadline.flows import runner as flow_runner
-from threadline.inbox import account_events, deliveries, subscriptions
+from threadline.inbox import account_events, comments, deliveries, subscriptions
 from threadline.inbox.identities import contact_for
 from threadline.inbox.models import InboxEvent
 from threadline.messages import service as messages
@@ -60,6 +60,8 @@ async def process(
         return await _inbound(session, channel, workspace, event, now)
     if isinstance(event, ev.Referral):
         await _referral(session, channel, event, now)
+    elif isinstance(event, ev.Comment):
+        await comments.comment(session, channel, event, now)
     elif isinstance(event, ev.Echo):
         contact, _ = await _contact(session, channel, ev.Sender(address=event.recipient), now)
         await deliveries.echo(session, channel, event, contact.id, now)

@@ -39,6 +39,8 @@ def keys_for(channel: ChannelRef, event: ev.ChannelEvent) -> tuple[str, str, str
     """(dedupe key, ordering key, kind) of an event."""
     if isinstance(event, ev.InboundMessage):
         return event.dedupe_key, f"contact:{event.sender.address}", "message"
+    if isinstance(event, ev.Comment):
+        return event.dedupe_key, f"contact:{event.sender.address}", "comment"
     if isinstance(event, ev.StatusUpdate):
         return event.dedupe_key, f"contact:{event.recipient or event.external_id}", "status"
     if isinstance(event, ev.MarketingPreference):

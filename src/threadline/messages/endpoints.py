@@ -22,6 +22,7 @@ from threadline.contacts.service import get_contact
 from threadline.kit.errors import InvalidInput, NotFound, ThreadlineError
 from threadline.messages import service
 from threadline.messages.models import Message, MessageStatus
+from threadline.messages.states import MessageState
 from threadline.policy.service import stored_urn
 from threadline.policy.types import WINDOW_REASONS, Purpose
 from threadline.templates import service as templates
@@ -140,7 +141,7 @@ async def send_message(
         now,
     )
     answer = message_out(message)
-    if message.status == "refused" and message.reason in WINDOW_REASONS:
+    if message.status == MessageState.REFUSED and message.reason in WINDOW_REASONS:
         answer.suggestions = await templates.suggestions(
             session,
             workspace.id,

@@ -34,7 +34,7 @@ class Message(Base):
     template_name: Mapped[str | None] = mapped_column(String(512), nullable=True)
     template_category: Mapped[str | None] = mapped_column(String(16), nullable=True)
     campaign_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    # queued | deferred | sending | sent | delivered | read | played | failed | refused | received
+    # A `messages.states.MessageState`, stored as its name.
     status: Mapped[str] = mapped_column(String(16))
     provider_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -1,5 +1,5 @@
 """Outbound messages are decided by the policy and written in the same transaction
-(the outbox); inbound messages are stored once; statuses are applied monotonically."""
+(the outbox); inbound messages are stored once. How statuses move is `messages.states`."""
 
 from __future__ import annotations
 
@@ -24,23 +24,11 @@ from threadline.conversations.models import Conversation
 from threadline.kit.errors import Conflict, InvalidInput, NotFound
 from threadline.kit.ids import new_id
 from threadline.messages.models import Message, MessageStatus
+from threadline.messages.states import MessageState
 from threadline.policy.service import SendQuestion, decide_many, stored_urn
 from threadline.policy.types import Decision, Outcome, Purpose, Quality, TemplateFacts
 from threadline.templates import service as templates
 from threadline.workspaces.models import Workspace
-
-FINAL = frozenset({"delivered", "read", "played", "failed", "refused", "received"})
-# A status only moves forward: a late "delivered" never overwrites "read".
-RANK = {
-    "queued": 0,
-    "deferred": 0,
-    "sending": 1,
-    "accepted": 2,
-    "sent": 3,
-    "delivered": 4,
-    "read": 5,
-    "played": 6,
-}
 
 
 @dataclass(frozen=True)
@@ -153,6 +141,8 @@ def question_for(
         sender=channel.address,
         quality=Quality(quality),
         messaging_limit=limit,
+        reply_to=message.reply_to,
+        message_id=message.id,
     )
 
 
@@ -163,11 +153,12 @@ def apply_decision(message: Message, decision: Decision, now: datetime) -> None:
         message.cost_estimate = decision.cost_estimate  # the rate card's price, before sending
     message.error_detail = decision.detail if decision.outcome is not Outcome.ALLOWED else None
     if decision.outcome is Outcome.ALLOWED:
-        message.status, message.next_attempt_at = "queued", message.next_attempt_at or now
+        message.status = MessageState.QUEUED
+        message.next_attempt_at = message.next_attempt_at or now
     elif decision.outcome is Outcome.DEFERRED:
-        message.status, message.next_attempt_at = "deferred", decision.defer_until
+        message.status, message.next_attempt_at = MessageState.DEFERRED, decision.defer_until
     else:
-        message.status, message.next_attempt_at = "refused", None
+        message.status, message.next_attempt_at = MessageState.REFUSED, None
     message.updated_at = now
 
 
@@ -190,35 +181,70 @@ async def enqueue(
 ) -> Message:
     """Decide and write an outbound message: queued, deferred (with when) or refused (with
     the reason). Shape errors are raised before anything is written."""
-    if request.idempotency_key:
-        existing = await session.scalar(
-            select(Message).where(
-                Message.workspace_id == workspace.id,
-                Message.idempotency_key == request.idempotency_key,
-            )
-        )
-        if existing is not None:
-            if existing.contact_id != request.contact_id or existing.kind != kind_of(
-                request.content
-            ):
-                raise Conflict(
-                    "idempotency key already used for a different message", where="idempotency_key"
-                )
-            return existing
+    existing = await _already_enqueued(session, workspace, request)
+    if existing is not None:
+        return existing
     contact = await get_contact(session, workspace.id, request.contact_id)
     channel, address = await channel_for(session, workspace.id, contact.id, request.channel_id)
+    _check_shape(channel, address, request)
+    facts = await template_facts_for(session, workspace.id, channel, request.content)
+    message = _outbox_row(workspace, contact.id, channel, address, request, facts, now)
+    if isinstance(request.content, content_types.MarkRead):
+        message.status, message.next_attempt_at = MessageState.QUEUED, now
+    else:
+        await _decide(session, workspace, message, channel, facts, request, now)
+    session.add(message)
+    await session.flush()
+    await add_history(session, message, message.status, now, detail=message.error_detail)
+    return message
+
+
+async def _already_enqueued(
+    session: AsyncSession, workspace: Workspace, request: SendRequest
+) -> Message | None:
+    """The message written before under the request's idempotency key, if any; the key
+    reused for another message is a conflict."""
+    if not request.idempotency_key:
+        return None
+    existing = await session.scalar(
+        select(Message).where(
+            Message.workspace_id == workspace.id,
+            Message.idempotency_key == request.idempotency_key,
+        )
+    )
+    if existing is not None and (
+        existing.contact_id != request.contact_id or existing.kind != kind_of(request.content)
+    ):
+        raise Conflict(
+            "idempotency key already used for a different message", where="idempotency_key"
+        )
+    return existing
+
+
+def _check_shape(channel: ChannelAccount, address: str, request: SendRequest) -> None:
+    """The shape is checked now, so a message the channel cannot carry is never queued."""
     try:
-        # The shape is checked now, so a message the channel cannot carry is never queued.
         registry.adapter(channel.kind).render(
             request.content, Envelope(to=stored_urn(address).path, reply_to=request.reply_to)
         )
     except RenderError as exc:
         raise InvalidInput(exc.message, where=f"content.{exc.where}") from exc
-    facts = await template_facts_for(session, workspace.id, channel, request.content)
-    message = Message(
+
+
+def _outbox_row(
+    workspace: Workspace,
+    contact_id: str,
+    channel: ChannelAccount,
+    address: str,
+    request: SendRequest,
+    facts: TemplateFacts | None,
+    now: datetime,
+) -> Message:
+    """The outbox row for a request, queued until the policy has its say."""
+    return Message(
         id=new_id("msg"),
         workspace_id=workspace.id,
-        contact_id=contact.id,
+        contact_id=contact_id,
         channel_id=channel.id,
         direction="out",
         address=address,
@@ -230,7 +256,7 @@ async def enqueue(
         template_name=facts.name if facts else None,
         template_category=facts.category.value if facts else None,
         campaign_id=request.campaign_id,
-        status="queued",
+        status=MessageState.QUEUED,
         idempotency_key=request.idempotency_key,
         attempts=0,
         reply_to=request.reply_to,
@@ -241,19 +267,24 @@ async def enqueue(
         created_at=now,
         updated_at=now,
     )
-    if isinstance(request.content, content_types.MarkRead):
-        message.status, message.next_attempt_at = "queued", now
-    else:
-        question = question_for(message, channel, facts)
-        question = dataclasses.replace(
-            question, campaign_holdout_percent=request.campaign_holdout_percent
-        )
-        ((decision, _ctx),) = await decide_many(session, workspace, [question], now)
-        apply_decision(message, decision, now)
-    session.add(message)
-    await session.flush()
-    await add_history(session, message, message.status, now, detail=message.error_detail)
-    return message
+
+
+async def _decide(
+    session: AsyncSession,
+    workspace: Workspace,
+    message: Message,
+    channel: ChannelAccount,
+    facts: TemplateFacts | None,
+    request: SendRequest,
+    now: datetime,
+) -> None:
+    """Ask the policy about the new row and write its verdict on it."""
+    question = dataclasses.replace(
+        question_for(message, channel, facts),
+        campaign_holdout_percent=request.campaign_holdout_percent,
+    )
+    ((decision, _ctx),) = await decide_many(session, workspace, [question], now)
+    apply_decision(message, decision, now)
 
 
 def history_row(
@@ -332,7 +363,7 @@ async def record_inbound(
             "forwarded": event.forwarded,
         },
         text=event.text,
-        status="received",
+        status=MessageState.RECEIVED,
         provider_id=event.external_id,
         attempts=0,
         reply_to=event.reply_to,
@@ -365,14 +396,3 @@ async def find_for_status(
         if message is not None and message.provider_id is None:
             message.provider_id = update.external_id
     return message
-
-
-def advance_status(message: Message, new_status: str) -> bool:
-    """Whether `new_status` replaces the current one: forward only; a failure replaces
-    anything short of delivered."""
-    current = message.status
-    if new_status == "failed":
-        return current not in ("delivered", "read", "played", "failed")
-    if current in ("failed", "refused"):
-        return False
-    return RANK.get(new_status, -1) > RANK.get(current, -1)

@@ -122,16 +122,44 @@ def template_instead(free_form_open: bool, rules: ChannelRules) -> bool:
     return not free_form_open and Outreach.TEMPLATE in rules.outreach
 
 
+def _private_reply_closed(ctx: SendContext) -> str | None:
+    """Why the comment this send answers can no longer be answered in private (None: it can)."""
+    comment, span = ctx.comment, ctx.rules.private_reply_window
+    if comment is None:
+        return None
+    if span is None:
+        return f"{ctx.channel} has no private replies to comments"
+    if ctx.purpose is Purpose.MARKETING:
+        return "a private reply answers the comment: it cannot carry marketing"
+    if comment.answered:
+        return f"comment {comment.comment_id} already has its one private reply"
+    if ctx.now >= comment.commented_at + span:
+        return f"comment {comment.comment_id} is older than {_span(span)}"
+    return None
+
+
 def _free_window(ctx: SendContext) -> Basis | None:
+    if ctx.comment is not None:
+        # Addressed to the comment, not to the thread: only the comment's own rule applies.
+        return None if _private_reply_closed(ctx) else Basis.PRIVATE_REPLY
     return free_form_basis(
         ctx.window, ctx.rules, ctx.now, purpose=ctx.purpose, human_agent=ctx.human_agent
     )
+
+
+def check_private_reply(ctx: SendContext) -> Decision | None:
+    why = _private_reply_closed(ctx)
+    if why is None:
+        return None
+    return _refuse(ctx, Reason.PRIVATE_REPLY_CLOSED, why, "inbound_message")
 
 
 def send_basis(ctx: SendContext) -> Basis | None:
     """Why this send may go, ignoring consent and pressure: a template where the type takes
     them, else an open window, else the type's outreach outside every window. None: no way."""
     outreach = ctx.rules.outreach
+    if ctx.comment is not None:
+        return _free_window(ctx)
     if ctx.template is not None and Outreach.TEMPLATE in outreach:
         return Basis.TEMPLATE
     window = _free_window(ctx)
@@ -400,6 +428,7 @@ def check_quiet_hours(ctx: SendContext) -> Decision | None:
 
 CHECKS: tuple[Check, ...] = (
     check_opt_out,
+    check_private_reply,
     check_channel_can_initiate,
     check_window,
     check_outreach,

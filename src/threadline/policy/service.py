@@ -33,6 +33,7 @@ from threadline.conversations.models import Conversation
 from threadline.conversations.service import facts_of
 from threadline.kit.errors import InvalidInput, NotFound
 from threadline.policy import pressure
+from threadline.policy.comments import StoredComment, facts_for, load_comments
 from threadline.policy.decide import decide
 from threadline.policy.holdout import campaign_bucket
 from threadline.policy.models import PressureEvent
@@ -74,6 +75,8 @@ class SendQuestion:
     quality: Quality = Quality.GREEN
     messaging_limit: int | None = None
     at: datetime | None = None
+    reply_to: str | None = None  # the platform id of what the send answers (a comment?)
+    message_id: str | None = None  # the outbox row asked about, once there is one
 
 
 def stored_urn(text: str) -> URN:
@@ -114,29 +117,39 @@ class _Loaded:
     usage: dict[str, dict[str, datetime]]
     budget_remaining: Decimal | None
     campaign_remaining: dict[str, Decimal]
+    comments: dict[tuple[str, str], StoredComment]
 
 
-async def _load(
-    session: AsyncSession, workspace: Workspace, questions: Sequence[SendQuestion], now: datetime
-) -> _Loaded:
-    settings = settings_of(workspace)
-    ids = sorted({q.contact_id for q in questions})
-    contacts = {
+async def _load_contacts(
+    session: AsyncSession, workspace_id: str, ids: list[str]
+) -> dict[str, Contact]:
+    return {
         c.id: c
         for c in await session.scalars(
-            select(Contact).where(Contact.workspace_id == workspace.id, Contact.id.in_(ids))
+            select(Contact).where(Contact.workspace_id == workspace_id, Contact.id.in_(ids))
         )
     }
-    urns: dict[str, list[URN]] = defaultdict(list)
+
+
+async def _load_urns(
+    session: AsyncSession, workspace_id: str, ids: list[str]
+) -> defaultdict[str, list[URN]]:
+    urns: defaultdict[str, list[URN]] = defaultdict(list)
     for contact_id, text in (
         await session.execute(
             select(ContactURN.contact_id, ContactURN.urn).where(
-                ContactURN.workspace_id == workspace.id, ContactURN.contact_id.in_(ids)
+                ContactURN.workspace_id == workspace_id, ContactURN.contact_id.in_(ids)
             )
         )
     ).all():
         urns[contact_id].append(stored_urn(text))
-    ledgers: dict[str, list[LedgerLine]] = defaultdict(list)
+    return urns
+
+
+async def _load_ledgers(
+    session: AsyncSession, workspace_id: str, ids: list[str]
+) -> defaultdict[str, list[LedgerLine]]:
+    ledgers: defaultdict[str, list[LedgerLine]] = defaultdict(list)
     for contact_id, action, channel_scope, topic, occurred_at, expires_at in (
         await session.execute(
             select(
@@ -147,49 +160,92 @@ async def _load(
                 ConsentEvent.occurred_at,
                 ConsentEvent.expires_at,
             )
-            .where(ConsentEvent.workspace_id == workspace.id, ConsentEvent.contact_id.in_(ids))
+            .where(ConsentEvent.workspace_id == workspace_id, ConsentEvent.contact_id.in_(ids))
             .order_by(ConsentEvent.recorded_at, ConsentEvent.id)
         )
     ).all():
         ledgers[contact_id].append(
             LedgerLine(Action(action), channel_scope, topic, occurred_at, expires_at)
         )
-    conversations = {
+    return ledgers
+
+
+async def _load_conversations(
+    session: AsyncSession, workspace_id: str, ids: list[str]
+) -> dict[tuple[str, str], Conversation]:
+    return {
         (c.contact_id, c.channel): c
         for c in await session.scalars(
             select(Conversation).where(
-                Conversation.workspace_id == workspace.id, Conversation.contact_id.in_(ids)
+                Conversation.workspace_id == workspace_id, Conversation.contact_id.in_(ids)
             )
         )
     }
-    earliest = min(q.at or now for q in questions)
-    recent: dict[str, list[RecentSend]] = defaultdict(list)
+
+
+async def _load_recent(
+    session: AsyncSession, workspace_id: str, ids: list[str], since: datetime
+) -> defaultdict[str, list[RecentSend]]:
+    recent: defaultdict[str, list[RecentSend]] = defaultdict(list)
     for contact_id, sent_at, channel in (
         await session.execute(
             select(PressureEvent.contact_id, PressureEvent.sent_at, PressureEvent.channel).where(
-                PressureEvent.workspace_id == workspace.id,
+                PressureEvent.workspace_id == workspace_id,
                 PressureEvent.contact_id.in_(ids),
                 PressureEvent.purpose == Purpose.MARKETING.value,
-                PressureEvent.sent_at > earliest - _longest_window(settings.caps()),
+                PressureEvent.sent_at > since,
             )
         )
     ).all():
         recent[contact_id].append(RecentSend(sent_at=sent_at, channel=Channel(channel)))
+    return recent
+
+
+async def _load_usage(
+    session: AsyncSession, workspace_id: str, questions: Sequence[SendQuestion], now: datetime
+) -> dict[str, dict[str, datetime]]:
     usage: dict[str, dict[str, datetime]] = {}
     for sender in {q.sender for q in questions if q.sender and q.messaging_limit is not None}:
         assert sender is not None
-        usage[sender] = await pressure.limit_recipients(session, workspace.id, sender, now)
-    budget_remaining: Decimal | None = None
-    if settings.monthly_budget is not None:
-        month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        budget_remaining = settings.monthly_budget - await pressure.spent_since(
-            session, workspace.id, month_start
-        )
+        usage[sender] = await pressure.limit_recipients(session, workspace_id, sender, now)
+    return usage
+
+
+async def _budget_remaining(
+    session: AsyncSession, workspace_id: str, settings: WorkspaceSettings, now: datetime
+) -> Decimal | None:
+    if settings.monthly_budget is None:
+        return None
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return settings.monthly_budget - await pressure.spent_since(session, workspace_id, month_start)
+
+
+async def _campaign_remaining(
+    session: AsyncSession,
+    workspace_id: str,
+    settings: WorkspaceSettings,
+    questions: Sequence[SendQuestion],
+) -> dict[str, Decimal]:
     campaigns = {q.campaign_id for q in questions if q.campaign_id} & set(settings.campaign_budgets)
-    spent = await pressure.spent_by_campaign(session, workspace.id, campaigns)
-    campaign_remaining = {
-        c: settings.campaign_budgets[c] - spent.get(c, Decimal(0)) for c in campaigns
-    }
+    spent = await pressure.spent_by_campaign(session, workspace_id, campaigns)
+    return {c: settings.campaign_budgets[c] - spent.get(c, Decimal(0)) for c in campaigns}
+
+
+async def _load(
+    session: AsyncSession, workspace: Workspace, questions: Sequence[SendQuestion], now: datetime
+) -> _Loaded:
+    settings = settings_of(workspace)
+    ids = sorted({q.contact_id for q in questions})
+    contacts = await _load_contacts(session, workspace.id, ids)
+    urns = await _load_urns(session, workspace.id, ids)
+    ledgers = await _load_ledgers(session, workspace.id, ids)
+    conversations = await _load_conversations(session, workspace.id, ids)
+    earliest = min(q.at or now for q in questions)
+    since = earliest - _longest_window(settings.caps())
+    recent = await _load_recent(session, workspace.id, ids, since)
+    usage = await _load_usage(session, workspace.id, questions, now)
+    budget_remaining = await _budget_remaining(session, workspace.id, settings, now)
+    campaign_remaining = await _campaign_remaining(session, workspace.id, settings, questions)
     return _Loaded(
         settings=settings,
         topics=await consent.topic_keys(session, workspace.id),
@@ -201,11 +257,12 @@ async def _load(
         usage=usage,
         budget_remaining=budget_remaining,
         campaign_remaining=campaign_remaining,
+        comments=await load_comments(session, workspace.id, questions),
     )
 
 
-def _context(loaded: _Loaded, q: SendQuestion, now: datetime) -> SendContext:
-    settings = loaded.settings
+def _reachable(loaded: _Loaded, q: SendQuestion) -> tuple[Contact, list[URN]]:
+    """The contact and its addresses, or the input error that makes the question unanswerable."""
     contact = loaded.contacts.get(q.contact_id)
     if contact is None:
         raise NotFound(f"no contact {q.contact_id} in this workspace", where="contact_id")
@@ -218,24 +275,48 @@ def _context(loaded: _Loaded, q: SendQuestion, now: datetime) -> SendContext:
         )
     if q.purpose is Purpose.MARKETING and q.topic not in loaded.topics:
         raise InvalidInput(f"unknown topic '{q.topic}'", where="topic")
+    return contact, urns
+
+
+def _channel_state(loaded: _Loaded, q: SendQuestion, contact_id: str) -> ChannelFacts:
+    if q.sender not in loaded.usage:
+        return ChannelFacts(quality=q.quality, messaging_limit=q.messaging_limit)
+    counted = loaded.usage[q.sender]
+    oldest = min(counted.values(), default=None)
+    return ChannelFacts(
+        quality=q.quality,
+        messaging_limit=q.messaging_limit,
+        recipients_24h=len(counted),
+        recipient_already_counted=contact_id in counted,
+        limit_frees_at=oldest + pressure.LIMIT_WINDOW if oldest else None,
+    )
+
+
+def _consent_facts(lines: list[LedgerLine], q: SendQuestion, at: datetime) -> ConsentFacts:
+    return ConsentFacts(
+        marketing=status(lines, q.channel.value, q.topic, at),
+        transactional=status(lines, q.channel.value, TRANSACTIONAL, at),
+    )
+
+
+def _holdout_facts(settings: WorkspaceSettings, q: SendQuestion, contact_id: str) -> HoldoutFacts:
+    return HoldoutFacts(
+        global_control_percent=settings.global_control_percent,
+        campaign_id=q.campaign_id,
+        campaign_holdout_percent=q.campaign_holdout_percent,
+        campaign_bucket=campaign_bucket(contact_id, q.campaign_id) if q.campaign_id else 9999,
+    )
+
+
+def _context(loaded: _Loaded, q: SendQuestion, now: datetime) -> SendContext:
+    settings = loaded.settings
+    contact, urns = _reachable(loaded, q)
     at = q.at or now
     recipient = _recipient(contact, urns, settings.default_timezone)
     regional = rules_for(recipient.region, recipient.subdivision, settings.quiet_hours.to_hours())
-    lines = loaded.ledgers.get(contact.id, [])
     conversation = loaded.conversations.get((contact.id, q.channel.value))
     window = facts_of(conversation, q.channel)
     rules = registry.rules_for(q.channel)
-    channel_state = ChannelFacts(quality=q.quality, messaging_limit=q.messaging_limit)
-    if q.sender in loaded.usage:
-        counted = loaded.usage[q.sender]
-        oldest = min(counted.values(), default=None)
-        channel_state = ChannelFacts(
-            quality=q.quality,
-            messaging_limit=q.messaging_limit,
-            recipients_24h=len(counted),
-            recipient_already_counted=contact.id in counted,
-            limit_frees_at=oldest + pressure.LIMIT_WINDOW if oldest else None,
-        )
     return SendContext(
         now=at,
         channel=q.channel,
@@ -245,27 +326,20 @@ def _context(loaded: _Loaded, q: SendQuestion, now: datetime) -> SendContext:
         topic=q.topic,
         template=q.template,
         human_agent=q.human_agent,
-        consent=ConsentFacts(
-            marketing=status(lines, q.channel.value, q.topic, at),
-            transactional=status(lines, q.channel.value, TRANSACTIONAL, at),
-        ),
+        consent=_consent_facts(loaded.ledgers.get(contact.id, []), q, at),
         window=window,
-        channel_state=channel_state,
+        channel_state=_channel_state(loaded, q, contact.id),
         recent_marketing=tuple(loaded.recent[contact.id]),
         caps=settings.caps() + regional.caps,
         quiet_hours=regional.quiet_hours,
-        holdout=HoldoutFacts(
-            global_control_percent=settings.global_control_percent,
-            campaign_id=q.campaign_id,
-            campaign_holdout_percent=q.campaign_holdout_percent,
-            campaign_bucket=campaign_bucket(contact.id, q.campaign_id) if q.campaign_id else 9999,
-        ),
+        holdout=_holdout_facts(settings, q, contact.id),
         budget_remaining=loaded.budget_remaining,
         campaign_budget_remaining=loaded.campaign_remaining.get(q.campaign_id or ""),
         cost_estimate=q.cost_estimate
         if q.cost_estimate is not None
         else _estimate(q, rules, urns, window, at),
         subscription_until=_subscription_until(conversation),
+        comment=facts_for(loaded.comments, q),
     )
 
 

@@ -45,6 +45,7 @@ class Reason(StrEnum):
     BUDGET_EXCEEDED = "budget_exceeded"
     REGION_BLOCKED = "region_blocked"
     SUBSCRIPTION_REQUIRED = "subscription_required"
+    PRIVATE_REPLY_CLOSED = "private_reply_closed"
 
 
 # Refusals a template would have avoided: the answer names the templates that may go instead.
@@ -92,6 +93,15 @@ class Recipient:
 class ConsentFacts:
     marketing: ConsentStatus = ConsentStatus.NONE  # for the (channel, topic) of this send
     transactional: ConsentStatus = ConsentStatus.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class CommentFacts:
+    """The public comment a send answers in private (a private reply)."""
+
+    comment_id: str
+    commented_at: datetime
+    answered: bool = False  # a private reply to it already went out (one is allowed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +185,8 @@ class SendContext:
     # Until when the person's marketing-messages subscription lets marketing go outside every
     # window (a channel whose outreach is SUBSCRIPTION); None: no live subscription.
     subscription_until: datetime | None = None
+    # The send answers this comment in private (its reply_to names the comment).
+    comment: CommentFacts | None = None
 
     def subscribed(self) -> bool:
         return self.subscription_until is not None and self.now < self.subscription_until

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +19,17 @@ from threadline.policy.types import TemplateCategory, TemplateFacts
 from threadline.templates.definition import TemplateDefinition, TemplateSendError
 from threadline.templates.models import Template, TemplateEvent
 from threadline.templates.sending import send_parameters
+
+
+class TemplateStatus(StrEnum):
+    """A template's review status, as the platform names it (stored lower case). The platform
+    may report others (in appeal, pending deletion, ...): those are stored as they come."""
+
+    APPROVED = "approved"
+    PENDING = "pending"
+    REJECTED = "rejected"
+    PAUSED = "paused"
+    DISABLED = "disabled"
 
 
 async def find(
@@ -211,7 +223,7 @@ async def suggestions(
         select(Template)
         .where(
             Template.workspace_id == workspace_id,
-            Template.status == "approved",
+            Template.status == TemplateStatus.APPROVED,
             Template.category.in_(categories),
         )
         .order_by(Template.name, Template.language)

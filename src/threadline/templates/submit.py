@@ -19,6 +19,7 @@ from threadline.templates.graph_payload import to_graph_payload
 from threadline.templates.lint import Finding, lint
 from threadline.templates.models import Template
 from threadline.templates.parsing import TemplateFileError, parse
+from threadline.templates.service import TemplateStatus
 from threadline.templates.sync import SyncFailed
 
 
@@ -98,7 +99,7 @@ async def submit(
             name=definition.name,
             language=language,
             category=str(answer.get("category") or definition.category),
-            status=str(answer.get("status") or "PENDING"),
+            status=str(answer.get("status") or TemplateStatus.PENDING),
             provider_id=str(answer["id"]) if answer.get("id") else None,
             components=list(payload.get("components", [])),
             now=now,
@@ -111,7 +112,7 @@ async def submit(
     return stored
 
 
-EDITABLE = frozenset({"approved", "rejected", "paused"})
+EDITABLE = frozenset({TemplateStatus.APPROVED, TemplateStatus.REJECTED, TemplateStatus.PAUSED})
 EDITS_PER_DAY = 1
 EDITS_PER_30_DAYS = 10
 
@@ -136,7 +137,7 @@ async def edit(
             f"a {template.status} template cannot be edited (only approved, rejected or paused)",
             where="template_id",
         )
-    if template.status == "approved":
+    if template.status == TemplateStatus.APPROVED:
         edits = [
             e.occurred_at for e in await service.history(session, template) if e.kind == "edited"
         ]
@@ -164,7 +165,7 @@ async def edit(
     previous = template.status
     template.components = list(payload["components"])
     template.definition = definition.model_dump(mode="json", exclude_none=True)
-    template.status = "pending"
+    template.status = TemplateStatus.PENDING
     template.updated_at = now
-    service.record(template, "edited", previous, "pending", now)
+    service.record(template, "edited", previous, TemplateStatus.PENDING, now)
     return template

@@ -36,8 +36,10 @@ from threadline.kit.clock import Clock
 from threadline.kit.crypto import SecretBox
 from threadline.kit.db import transaction as transaction_for
 from threadline.messages import service as messages
+from threadline.messages import states
 from threadline.messages.failures import apply_failure_effects
 from threadline.messages.models import Message, MessageStatus
+from threadline.messages.states import HistoryMark, MessageState
 from threadline.policy import pressure
 from threadline.policy.models import PressureEvent
 from threadline.policy.service import decide_many, stored_urn
@@ -83,7 +85,7 @@ class _ChannelRuntime:
     pairs: PairLimiter | None = field(default_factory=PairLimiter)
 
 
-CLAIMABLE = ("queued", "deferred")
+CLAIMABLE = (MessageState.QUEUED, MessageState.DEFERRED)
 
 
 @dataclass
@@ -229,7 +231,7 @@ class Dispatcher:
                 Message.direction == "out",
                 or_(
                     Message.status.in_(CLAIMABLE) & (Message.next_attempt_at <= now),
-                    (Message.status == "sending") & (Message.claimed_until < now),
+                    (Message.status == MessageState.SENDING) & (Message.claimed_until < now),
                 ),
                 ~self._blocked_by_earlier(now),
             )
@@ -257,8 +259,8 @@ class Dispatcher:
             other.direction == "out",
             other.id != Message.id,
             or_(
-                (other.status == "sending") & (other.claimed_until >= now),
-                (other.status == "queued")
+                (other.status == MessageState.SENDING) & (other.claimed_until >= now),
+                (other.status == MessageState.QUEUED)
                 & (other.created_at < Message.created_at)
                 & (other.next_attempt_at > now),
             ),
@@ -276,13 +278,13 @@ class Dispatcher:
         template paused while the message waited."""
         to_decide: list[Message] = []
         for message in due:
-            if message.status == "sending" and message.provider_id is not None:
+            if message.status == MessageState.SENDING and message.provider_id is not None:
                 # The status webhook already told us the platform has it.
-                message.status = "accepted"
+                message.status = MessageState.ACCEPTED
                 await messages.add_history(
                     session,
                     message,
-                    "accepted",
+                    MessageState.ACCEPTED,
                     now,
                     detail="reconciled from status webhook",
                     flush=False,
@@ -306,12 +308,13 @@ class Dispatcher:
                 content = content_types.CONTENT_ADAPTER.validate_python(message.content)
                 body = adapter.render(content, envelope)
             except (RenderError, ValueError) as exc:
-                message.status, message.error_detail = "failed", f"cannot render: {exc}"
+                message.status = MessageState.FAILED
+                message.error_detail = f"cannot render: {exc}"
                 await messages.add_history(
-                    session, message, "failed", now, detail=str(exc), flush=False
+                    session, message, MessageState.FAILED, now, detail=str(exc), flush=False
                 )
                 continue
-            message.status = "sending"
+            message.status = MessageState.SENDING
             message.attempts += 1
             message.claimed_until = now + self.config.lease
             message.updated_at = now
@@ -398,7 +401,7 @@ class Dispatcher:
                 if message is None:
                     continue
                 if job.postponed_for is not None:
-                    message.status = "queued"
+                    message.status = MessageState.QUEUED
                     message.attempts = max(0, message.attempts - 1)
                     message.next_attempt_at = now + timedelta(seconds=job.postponed_for)
                     message.claimed_until = None
@@ -422,39 +425,57 @@ class Dispatcher:
         lines: _Lines,
     ) -> None:
         if outcome.ok:
-            if message.provider_id is None:
-                message.provider_id = outcome.provider_id
-            message.claimed_until = None
-            if messages.advance_status(message, "accepted"):
-                message.status = "accepted"
-            lines.history.append(
-                messages.history_row(message, "accepted", now, detail=outcome.message_status)
+            self._accepted(channel, message, job, outcome, now, lines)
+        elif outcome.outcome_unknown:
+            self._reconciling(message, now, lines)
+        else:
+            await self._rejected(session, channel, message, outcome, now, lines)
+
+    @staticmethod
+    def _accepted(
+        channel: ChannelAccount,
+        message: Message,
+        job: _Job,
+        outcome: SendOutcome,
+        now: datetime,
+        lines: _Lines,
+    ) -> None:
+        """The platform took the send: its id, and the send counted against the pressure."""
+        if message.provider_id is None:
+            message.provider_id = outcome.provider_id
+        message.claimed_until = None
+        after = states.moved(message.status, MessageState.ACCEPTED)
+        if after is not None:
+            message.status = after
+        lines.history.append(
+            messages.history_row(message, MessageState.ACCEPTED, now, detail=outcome.message_status)
+        )
+        if message.kind != "mark_read":
+            lines.sends.append(_pressure_row(channel, message, job, now))
+
+    def _reconciling(self, message: Message, now: datetime, lines: _Lines) -> None:
+        """Maybe sent: wait for a status webhook carrying our id before sending again."""
+        message.claimed_until = now + self.config.reconcile_grace
+        lines.history.append(
+            messages.history_row(
+                message,
+                MessageState.SENDING,
+                now,
+                detail="no answer from the platform; reconciling",
             )
-            if message.kind != "mark_read":
-                lines.sends.append(
-                    pressure.send_row(
-                        message.workspace_id,
-                        message.contact_id,
-                        channel=Channel(channel.kind),
-                        purpose=Purpose(message.purpose or "service"),
-                        sent_at=now,
-                        business_initiated=job.business_initiated,
-                        topic=message.topic,
-                        sender=channel.address,
-                        campaign_id=message.campaign_id,
-                        cost=message.cost_estimate,
-                    )
-                )
-            return
-        if outcome.outcome_unknown:
-            # Maybe sent: wait for a status webhook carrying our id before sending again.
-            message.claimed_until = now + self.config.reconcile_grace
-            lines.history.append(
-                messages.history_row(
-                    message, "sending", now, detail="no answer from the platform; reconciling"
-                )
-            )
-            return
+        )
+
+    async def _rejected(
+        self,
+        session: AsyncSession,
+        channel: ChannelAccount,
+        message: Message,
+        outcome: SendOutcome,
+        now: datetime,
+        lines: _Lines,
+    ) -> None:
+        """The platform rejected the send: queued again if the error passes and attempts remain,
+        else failed, with what the failure means for the contact."""
         error = outcome.error
         assert error is not None and outcome.error_class is not None
         message.error_code, message.error_class = error.code, outcome.error_class.value
@@ -462,17 +483,19 @@ class Dispatcher:
         message.claimed_until = None
         retry_in = self._retry_delay(outcome.error_class, message.attempts)
         if retry_in is not None and message.attempts < self.config.max_attempts:
-            message.status = "queued"
+            message.status = MessageState.QUEUED
             message.next_attempt_at = now + retry_in
             lines.history.append(
                 messages.history_row(
-                    message, "retrying", now, error_code=error.code, detail=error.title
+                    message, HistoryMark.RETRYING, now, error_code=error.code, detail=error.title
                 )
             )
             return
-        message.status = "failed"
+        message.status = MessageState.FAILED
         lines.history.append(
-            messages.history_row(message, "failed", now, error_code=error.code, detail=error.title)
+            messages.history_row(
+                message, MessageState.FAILED, now, error_code=error.code, detail=error.title
+            )
         )
         await apply_failure_effects(
             session, message, Channel(channel.kind), outcome.error_class, error.code, now, now
@@ -498,3 +521,21 @@ class Dispatcher:
         for channel_id in ids:
             total += await self.dispatch_channel(channel_id)
         return total
+
+
+def _pressure_row(
+    channel: ChannelAccount, message: Message, job: _Job, now: datetime
+) -> dict[str, Any]:
+    """The send, as a line of the contact's messaging pressure."""
+    return pressure.send_row(
+        message.workspace_id,
+        message.contact_id,
+        channel=Channel(channel.kind),
+        purpose=Purpose(message.purpose or "service"),
+        sent_at=now,
+        business_initiated=job.business_initiated,
+        topic=message.topic,
+        sender=channel.address,
+        campaign_id=message.campaign_id,
+        cost=message.cost_estimate,
+    )

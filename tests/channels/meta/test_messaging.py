@@ -125,12 +125,17 @@ def test_entry_level_problems_are_malformed_not_fatal() -> None:
     ]
 
 
-def test_feed_changes_are_kept_as_unhandled() -> None:
-    payload = {
-        "object": "instagram",
-        "entry": [{"id": PAGE, "time": TS, "changes": [{"field": "comments", "value": {}}]}],
-    }
-    assert parse(payload, expected_object="instagram") == [Unhandled("comments", "comments change")]
+def test_feed_changes_other_than_instagram_comments_are_kept_as_unhandled() -> None:
+    """Mentions and a Page's feed are not messaging (Instagram comments are: see
+    test_comments.py)."""
+    mention = {"field": "mentions", "value": {"media_id": "1", "comment_id": "2"}}
+    feed = {"field": "feed", "value": {"item": "comment", "comment_id": "3"}}
+    instagram = {"object": "instagram", "entry": [{"id": PAGE, "time": TS, "changes": [mention]}]}
+    page = {"object": "page", "entry": [{"id": PAGE, "time": TS, "changes": [feed]}]}
+    assert parse(instagram, expected_object="instagram") == [
+        Unhandled("mentions", "mentions change")
+    ]
+    assert parse(page, expected_object="page") == [Unhandled("feed", "feed change")]
 
 
 # -- one broken item among good ones ---------------------------------------------------------

@@ -154,6 +154,14 @@ class Stack:
         items: list[dict[str, Any]] = (await self.emulator.get("/_emulator/requests")).json()
         return items
 
+    async def advance(self, delta: timedelta) -> None:
+        """Move Threadline's clock and the emulator's together (windows are on both sides)."""
+        self.clock.advance(delta)
+        r = await self.emulator.post(
+            "/_emulator/clock/advance", json={"seconds": delta.total_seconds()}
+        )
+        r.raise_for_status()
+
     async def work(self) -> int:
         """One round of the worker: ingest stored events, then dispatch."""
         done = await ingest_once(self.sessions, self.clock)

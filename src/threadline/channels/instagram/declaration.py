@@ -34,6 +34,7 @@ INSTAGRAM = ChannelType(
         service_window=timedelta(hours=24),
         ad_entry_window=timedelta(days=7),
         human_agent_window=timedelta(days=7),
+        private_reply_window=timedelta(days=7),
         customer_must_start=True,
     ),
     errors=TABLE,

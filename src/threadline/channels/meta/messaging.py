@@ -50,6 +50,8 @@ from threadline.channels.events import (
     ThreadControl,
     Unhandled,
 )
+from threadline.channels.meta.comments import parse_changes
+from threadline.channels.parsing import MessageContent
 
 # Page-scoped (PSID) and Instagram-scoped (IGSID) ids are decimal digits.
 _SCOPED_ID = re.compile(r"^\d{1,32}$")
@@ -81,11 +83,11 @@ def parse(payload: Any, *, expected_object: str) -> list[ChannelEvent]:
     for entry in entries:
         if not isinstance(entry, dict):
             raise WebhookFormatError("each entry must be an object")
-        events.extend(_parse_entry(entry))
+        events.extend(_parse_entry(entry, comments=expected_object == "instagram"))
     return events
 
 
-def _parse_entry(entry: dict[str, Any]) -> list[ChannelEvent]:
+def _parse_entry(entry: dict[str, Any], *, comments: bool) -> list[ChannelEvent]:
     account = _account_id(entry.get("id"))
     if account is None:
         return [Malformed("entry", "entry has no account id", entry)]
@@ -99,7 +101,7 @@ def _parse_entry(entry: dict[str, Any]) -> list[ChannelEvent]:
             continue
         for item in items:
             events.extend(_parse_item(account, item, where))
-    events.extend(_parse_changes(entry.get("changes")))
+    events.extend(parse_changes(account, entry, comments))
     return events
 
 
@@ -107,23 +109,6 @@ def _account_id(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
     return str(value) or None
-
-
-def _parse_changes(changes: Any) -> list[ChannelEvent]:
-    """Feed-style `changes` (Instagram comments and mentions, Page feed) are not messaging:
-    kept for the record only."""
-    if changes is None:
-        return []
-    if not isinstance(changes, list):
-        return [Malformed("changes", "changes is not a list", {"changes": changes})]
-    out: list[ChannelEvent] = []
-    for change in changes:
-        if not isinstance(change, dict):
-            out.append(Malformed("changes", "change is not an object", {"change": change}))
-            continue
-        field = str(change.get("field") or "changes")
-        out.append(Unhandled(field, f"{field} change"))
-    return out
 
 
 # -- one messaging item ---------------------------------------------------------------------
@@ -236,18 +221,6 @@ def _dict_or_none(value: Any) -> dict[str, Any] | None:
 
 
 # -- messages -------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class _Content:
-    """What one message (or one of its attachments) says."""
-
-    kind: str
-    text: str | None = None
-    payload: str | None = None
-    media: MediaRef | None = None
-    location: dict[str, Any] | None = None
-    story: dict[str, Any] | None = None
-
-
 def _message(item: _Item, body: dict[str, Any]) -> list[ChannelEvent]:
     mid = body.get("mid")
     if not mid:
@@ -293,7 +266,7 @@ def _echo(item: _Item, body: dict[str, Any], mid: str) -> Echo:
     )
 
 
-def _contents(body: dict[str, Any]) -> list[_Content]:
+def _contents(body: dict[str, Any]) -> list[MessageContent]:
     """One content per attachment (at least one); the person's own words go on the first."""
     text = _opt_str(body.get("text"))
     attachments = body.get("attachments")
@@ -305,13 +278,13 @@ def _contents(body: dict[str, Any]) -> list[_Content]:
         raise ValueError("message attachments is not a list")
     quick = _dict_or_none(body.get("quick_reply"))
     if quick is not None:
-        return [_Content("quick_reply", text, payload=_opt_str(quick.get("payload")))]
+        return [MessageContent("quick_reply", text, payload=_opt_str(quick.get("payload")))]
     if body.get("is_unsupported"):
-        return [_Content("unsupported", text)]
-    return [_Content("text" if text is not None else "unknown", text)]
+        return [MessageContent("unsupported", text)]
+    return [MessageContent("text" if text is not None else "unknown", text)]
 
 
-def _attachment(attachment: Any) -> _Content:
+def _attachment(attachment: Any) -> MessageContent:
     if not isinstance(attachment, dict):
         raise ValueError("attachment is not an object")
     kind = str(attachment.get("type") or "unknown")
@@ -322,28 +295,28 @@ def _attachment(attachment: Any) -> _Content:
     if kind == "image" and "sticker_id" in payload:
         return _sticker(payload, url)
     if kind in MEDIA_KINDS:
-        return _Content(MEDIA_KINDS[kind], media=MediaRef(kind=MEDIA_KINDS[kind], url=url))
+        return MessageContent(MEDIA_KINDS[kind], media=MediaRef(kind=MEDIA_KINDS[kind], url=url))
     if kind == "location":
-        return _Content("location", location=_coordinates(payload))
+        return MessageContent("location", location=_coordinates(payload))
     if kind == "fallback":  # a shared link: keep where it points
-        return _Content("link", text=title, media=MediaRef(kind="link", url=url))
+        return MessageContent("link", text=title, media=MediaRef(kind="link", url=url))
     if kind in ("ig_reel", "reel"):
-        return _Content("reel", text=title, media=MediaRef(kind="reel", url=url))
+        return MessageContent("reel", text=title, media=MediaRef(kind="reel", url=url))
     if kind == "story_mention":
         # The URL dies with the story: the text says what the message meant.
         story = {"url": url} | ({"id": str(payload["id"])} if payload.get("id") else {})
-        return _Content("story_mention", text=STORY_MENTION_TEXT, story=story)
+        return MessageContent("story_mention", text=STORY_MENTION_TEXT, story=story)
     if kind == "like_heart":
-        return _Content("like_heart", text="❤️")
+        return MessageContent("like_heart", text="❤️")
     # share, template, ...: not understood yet, but keep what can be shown.
-    return _Content(kind, text=title, media=MediaRef(kind=kind, url=url) if url else None)
+    return MessageContent(kind, text=title, media=MediaRef(kind=kind, url=url) if url else None)
 
 
-def _sticker(payload: dict[str, Any], url: str | None) -> _Content:
+def _sticker(payload: dict[str, Any], url: str | None) -> MessageContent:
     media = MediaRef(kind="sticker", url=url)
     if payload.get("sticker_id") in THUMBS_UP_STICKERS:
-        return _Content("like", text="👍", media=media)
-    return _Content("sticker", media=media)
+        return MessageContent("like", text="👍", media=media)
+    return MessageContent("sticker", media=media)
 
 
 def _coordinates(payload: dict[str, Any]) -> dict[str, Any]:

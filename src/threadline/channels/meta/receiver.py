@@ -8,10 +8,12 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.api.deps import Now, Session, app_state
 from threadline.channels.adapter import Adapter, WebhookFormatError
@@ -36,9 +38,9 @@ def _problem(status: int, error: str, message: str) -> JSONResponse:
 def entry_ids(payload: Any) -> tuple[set[str], set[str]]:
     """Messenger and Instagram: each entry's id is the page / Instagram account."""
     ids = {
-        str(entry.get("id", ""))
+        str(entry["id"])
         for entry in (payload.get("entry") or [] if isinstance(payload, dict) else [])
-        if isinstance(entry, dict)
+        if isinstance(entry, dict) and entry.get("id")
     }
     return ids, set()
 
@@ -50,6 +52,83 @@ def by_account(event: ChannelEvent, targets: Sequence[KnownChannel]) -> KnownCha
     if account is None:
         return targets[0]
     return next((c for c in targets if c.address == str(account)), None)
+
+
+async def _verify(
+    adapter: Adapter,
+    request: Request,
+    session: AsyncSession,
+    mode: str | None,
+    token: str | None,
+    challenge: str | None,
+) -> Response:
+    if mode != "subscribe" or not token or challenge is None:
+        return _problem(
+            400,
+            "bad_request",
+            "expected hub.mode=subscribe, hub.verify_token and hub.challenge",
+        )
+    for channel in await app_state(request).channels.of_kind(session, adapter.type.kind):
+        if constant_time_equals(channel.verify_token, token):
+            return PlainTextResponse(challenge)
+    return _problem(403, "forbidden", "verify token does not match")
+
+
+async def _targets(
+    adapter: Adapter,
+    request: Request,
+    session: AsyncSession,
+    addresses: set[str],
+    accounts: set[str],
+) -> list[KnownChannel]:
+    known = await app_state(request).channels.of_kind(session, adapter.type.kind)
+    return [
+        c for c in known if c.address in addresses or (not addresses and c.account_id in accounts)
+    ]
+
+
+def _signed(request: Request, targets: Sequence[KnownChannel], raw: bytes) -> bool:
+    """Only one app secret may sign a delivery; targets that disagree cannot be verified."""
+    header = request.headers.get("x-hub-signature-256")
+    secrets = {c.app_secret for c in targets}
+    return len(secrets) == 1 and signature.valid(secrets.pop(), raw, header)
+
+
+async def _receive(
+    adapter: Adapter,
+    referenced: Referenced,
+    owner: Owner,
+    request: Request,
+    session: AsyncSession,
+    now: datetime,
+) -> Response:
+    raw = await request.body()
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        return _problem(400, "bad_request", "body is not JSON")
+    addresses, accounts = referenced(payload)
+    if not addresses and not accounts:
+        # Nothing says whose app secret signed it, so it cannot be verified, only refused.
+        return _problem(
+            400, "bad_request", "the notification names no account: entry[].id is missing"
+        )
+    targets = await _targets(adapter, request, session, addresses, accounts)
+    if not targets:
+        return _problem(
+            404,
+            "not_found",
+            f"no {adapter.type.title} channel for ids {sorted(addresses | accounts)}",
+        )
+    if not _signed(request, targets, raw):
+        log.warning("rejected a %s webhook with a bad signature", adapter.type.title)
+        return _problem(401, "unauthorized", "X-Hub-Signature-256 does not match the app secret")
+    try:
+        events = adapter.parse(payload)
+    except WebhookFormatError as exc:
+        return _problem(400, "bad_request", str(exc))
+    stored, duplicates = await _store(session, targets, events, owner, now)
+    return JSONResponse({"stored": stored, "duplicates": duplicates})
 
 
 def webhook_router(
@@ -67,50 +146,11 @@ def webhook_router(
         challenge: Annotated[str | None, Query(alias="hub.challenge")] = None,
     ) -> Response:
         """Meta's subscription handshake: echo the challenge if the verify token is ours."""
-        if mode != "subscribe" or not token or challenge is None:
-            return _problem(
-                400,
-                "bad_request",
-                "expected hub.mode=subscribe, hub.verify_token and hub.challenge",
-            )
-        for channel in await app_state(request).channels.of_kind(session, kind):
-            if constant_time_equals(channel.verify_token, token):
-                return PlainTextResponse(challenge)
-        return _problem(403, "forbidden", "verify token does not match")
+        return await _verify(adapter, request, session, mode, token, challenge)
 
     @router.post(f"/{kind.value}", name=f"receive_{kind.value}")
     async def receive(request: Request, session: Session, now: Now) -> Response:
-        raw = await request.body()
-        try:
-            payload = json.loads(raw)
-        except ValueError:
-            return _problem(400, "bad_request", "body is not JSON")
-        addresses, accounts = referenced(payload)
-        known = await app_state(request).channels.of_kind(session, kind)
-        targets = [
-            c
-            for c in known
-            if c.address in addresses or (not addresses and c.account_id in accounts)
-        ]
-        if not targets:
-            return _problem(
-                404,
-                "not_found",
-                f"no {adapter.type.title} channel for ids {sorted(addresses | accounts)}",
-            )
-        header = request.headers.get("x-hub-signature-256")
-        secrets = {c.app_secret for c in targets}
-        if len(secrets) != 1 or not signature.valid(secrets.pop(), raw, header):
-            log.warning("rejected a %s webhook with a bad signature", adapter.type.title)
-            return _problem(
-                401, "unauthorized", "X-Hub-Signature-256 does not match the app secret"
-            )
-        try:
-            events = adapter.parse(payload)
-        except WebhookFormatError as exc:
-            return _problem(400, "bad_request", str(exc))
-        stored, duplicates = await _store(session, targets, events, owner, now)
-        return JSONResponse({"stored": stored, "duplicates": duplicates})
+        return await _receive(adapter, referenced, owner, request, session, now)
 
     return router
 

@@ -60,7 +60,7 @@ def render(content: m.Content, envelope: Envelope, declared: ChannelType) -> dic
         # Messenger echoes `metadata` back on message_echoes: our message id travels there.
         renderer.limit("metadata", envelope.callback_data, METADATA_MAX)
         message["metadata"] = envelope.callback_data
-    if envelope.reply_to:
+    if envelope.reply_to and envelope.basis is not Basis.PRIVATE_REPLY:
         message["reply_to"] = {"mid": envelope.reply_to}
     return {**addressing, "message": message}
 
@@ -75,6 +75,8 @@ def _addressing(envelope: Envelope, declared: ChannelType) -> dict[str, Any]:
             raise RenderError("subscription_token", "a subscription send needs the person's token")
         # The token addresses the person; marketing messages take no messaging_type.
         return {"recipient": {"notification_messages_token": envelope.subscription_token}}
+    if basis is Basis.PRIVATE_REPLY:
+        return _private_reply(envelope, declared)
     recipient = {"id": envelope.to}
     if basis in (Basis.SERVICE_WINDOW, Basis.AD_WINDOW):
         kind = "RESPONSE" if envelope.purpose == "service" else "UPDATE"
@@ -84,8 +86,18 @@ def _addressing(envelope: Envelope, declared: ChannelType) -> dict[str, Any]:
     raise RenderError("basis", f"{declared.title} cannot send on the {basis.value} basis")
 
 
+def _private_reply(envelope: Envelope, declared: ChannelType) -> dict[str, Any]:
+    """The answer to a comment is addressed to the comment, which the platform turns into a
+    message to its author; it takes no messaging_type."""
+    if declared.rules.private_reply_window is None:
+        raise RenderError("basis", f"{declared.title} has no private replies to comments")
+    if not envelope.reply_to:
+        raise RenderError("reply_to", "a private reply names the comment it answers")
+    return {"recipient": {"comment_id": envelope.reply_to}}
+
+
 def _action_recipient(envelope: Envelope, declared: ChannelType) -> dict[str, str]:
-    if envelope.basis is Basis.SUBSCRIPTION:
+    if envelope.basis in (Basis.SUBSCRIPTION, Basis.PRIVATE_REPLY):
         raise RenderError("basis", "sender actions go only in an open conversation")
     _addressing(envelope, declared)  # the same bases are refused as for messages
     return {"id": envelope.to}

@@ -31,6 +31,7 @@ from threadline.channels.events import (
     TemplateStatusChange,
     Unhandled,
 )
+from threadline.channels.parsing import MessageContent
 
 MEDIA_KINDS = frozenset({"image", "video", "audio", "document", "sticker", "voice"})
 STATUSES = frozenset({"sent", "delivered", "read", "played", "failed"})
@@ -179,54 +180,68 @@ def _message(
         return Malformed("messages", str(exc), message)
 
 
+def _media(kind: str, body: dict[str, Any]) -> MessageContent:
+    media = MediaRef(
+        kind="audio" if kind == "voice" else kind,
+        media_id=body.get("id"),
+        mime_type=body.get("mime_type"),
+        sha256=body.get("sha256"),
+        url=body.get("url") or body.get("file"),
+        filename=body.get("filename"),
+        voice=bool(body.get("voice")) or kind == "voice",
+        animated=bool(body.get("animated")),
+    )
+    return MessageContent(kind, text=body.get("caption"), media=media)
+
+
+def _interactive(body: dict[str, Any]) -> MessageContent:
+    sub = str(body.get("type", ""))
+    # Meta sometimes sends an interactive message without its body (reported in
+    # value.errors as "Unsupported webhook payload"): keep the plain kind then.
+    kind = f"interactive/{sub}" if sub else "interactive"
+    found_reply = body.get(sub)
+    reply: dict[str, Any] = found_reply if isinstance(found_reply, dict) else {}
+    return MessageContent(
+        kind, text=reply.get("title") or reply.get("body"), payload=reply.get("id")
+    )
+
+
+def _content(kind: str, body: dict[str, Any]) -> MessageContent:
+    if kind == "text":
+        return MessageContent(kind, text=body.get("body"))
+    if kind in MEDIA_KINDS:
+        return _media(kind, body)
+    if kind == "location":
+        keys = ("latitude", "longitude", "name", "address", "url")
+        return MessageContent(kind, location={k: body.get(k) for k in keys})
+    if kind == "button":
+        return MessageContent(kind, text=body.get("text"), payload=body.get("payload"))
+    if kind == "interactive":
+        return _interactive(body)
+    if kind == "reaction":
+        return MessageContent(kind, text=body.get("emoji") or "", payload=body.get("message_id"))
+    if kind == "system":
+        return MessageContent(f"system/{body.get('type', 'unknown')}", text=body.get("body"))
+    return MessageContent(kind)
+
+
+def _message_timestamp(message: dict[str, Any], external_id: Any) -> datetime:
+    try:
+        return _timestamp(message["timestamp"])
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"message {external_id} has an invalid timestamp") from exc
+
+
 def _build_message(
     account: str, message: dict[str, Any], profiles: dict[str, dict[str, Any]]
 ) -> InboundMessage:
     external_id = message.get("id")
     if not external_id:
         raise ValueError("message has no id")
-    try:
-        timestamp = _timestamp(message["timestamp"])
-    except (KeyError, ValueError) as exc:
-        raise ValueError(f"message {external_id} has an invalid timestamp") from exc
+    timestamp = _message_timestamp(message, external_id)
     kind = str(message.get("type", "unknown"))
-    text: str | None = None
-    payload: str | None = None
-    media: MediaRef | None = None
-    location: dict[str, Any] | None = None
     found = message.get(kind)
-    body: dict[str, Any] = found if isinstance(found, dict) else {}
-    if kind == "text":
-        text = body.get("body")
-    elif kind in MEDIA_KINDS:
-        media = MediaRef(
-            kind="audio" if kind == "voice" else kind,
-            media_id=body.get("id"),
-            mime_type=body.get("mime_type"),
-            sha256=body.get("sha256"),
-            url=body.get("url") or body.get("file"),
-            filename=body.get("filename"),
-            voice=bool(body.get("voice")) or kind == "voice",
-            animated=bool(body.get("animated")),
-        )
-        text = body.get("caption")
-    elif kind == "location":
-        location = {k: body.get(k) for k in ("latitude", "longitude", "name", "address", "url")}
-    elif kind == "button":
-        text, payload = body.get("text"), body.get("payload")
-    elif kind == "interactive":
-        sub = str(body.get("type", ""))
-        # Meta sometimes sends an interactive message without its body (reported in
-        # value.errors as "Unsupported webhook payload"): keep the plain kind then.
-        kind = f"interactive/{sub}" if sub else "interactive"
-        found_reply = body.get(sub)
-        reply: dict[str, Any] = found_reply if isinstance(found_reply, dict) else {}
-        text, payload = reply.get("title") or reply.get("body"), reply.get("id")
-    elif kind == "reaction":
-        text, payload = body.get("emoji") or "", body.get("message_id")
-    elif kind == "system":
-        kind = f"system/{body.get('type', 'unknown')}"
-        text = body.get("body")
+    content = _content(kind, found if isinstance(found, dict) else {})
     found_context = message.get("context")
     context: dict[str, Any] = found_context if isinstance(found_context, dict) else {}
     return InboundMessage(
@@ -234,11 +249,11 @@ def _build_message(
         external_id=str(external_id),
         sender=_sender(message, profiles),
         timestamp=timestamp,
-        kind=kind,
-        text=text,
-        payload=payload,
-        media=media,
-        location=location,
+        kind=content.kind,
+        text=content.text,
+        payload=content.payload,
+        media=content.media,
+        location=content.location,
         reply_to=(context or {}).get("id"),
         forwarded=bool(
             (context or {}).get("forwarded") or (context or {}).get("frequently_forwarded")

@@ -1,0 +1,120 @@
+"""Messenger over the emulator, end to end: an agent's reply after the 24-hour window goes
+tagged HUMAN_AGENT until day 7 while a bot's is refused before it is sent, and marketing
+outside the window goes on the person's Marketing Messages token until they stop it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.channels.meta.harness import Person, person_on
+from tests.channels.whatsapp.harness import Stack, whatsapp_stack
+
+PSID = "5678000000000031"
+
+
+async def contact_of(stack: Stack, person: Person) -> str:
+    async def known() -> bool:
+        r = await stack.api.get("/api/v1/contacts", params={"urn": person.urn})
+        return bool(r.json()["items"])
+
+    await stack.until(known)
+    return await person.contact_id()
+
+
+async def send(stack: Stack, contact_id: str, text: str, **extra: Any) -> dict[str, Any]:
+    body = {
+        "contact_id": contact_id,
+        "purpose": "service",
+        "content": {"type": "text", "body": text},
+    }
+    r = await stack.api.post("/api/v1/messages", json={**body, **extra})
+    assert r.status_code == 201, r.text
+    answer: dict[str, Any] = r.json()
+    return answer
+
+
+async def delivered(stack: Stack, person: Person, count: int) -> list[dict[str, Any]]:
+    async def arrived() -> bool:
+        return len(await person.inbox()) >= count
+
+    await stack.until(arrived)
+    return await person.inbox()
+
+
+async def accepted_bodies(person: Person) -> list[dict[str, Any]]:
+    assert person.account is not None
+    return [r["body"] for r in await person.account.requests() if r["result"] == "accepted"]
+
+
+async def test_an_agent_reply_on_day_3_goes_as_human_agent_and_a_bot_message_is_refused(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        person = await person_on(stack, "messenger", PSID)
+        await person.says("My order never arrived")
+        contact_id = await contact_of(stack, person)
+        await stack.advance(timedelta(days=3))
+
+        bot = await send(stack, contact_id, "Can I help with anything else?")
+        assert (bot["status"], bot["reason"]) == ("refused", "channel_cannot_initiate")
+        agent = await send(stack, contact_id, "Sorry! A new one ships today.", human_agent=True)
+        assert agent["status"] == "queued", agent
+        (message,) = await delivered(stack, person, 1)
+        assert message["text"] == "Sorry! A new one ships today."
+        (body,) = await accepted_bodies(person)
+        assert (body["messaging_type"], body["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")
+        assert body["recipient"] == {"id": PSID}
+
+        await stack.advance(timedelta(days=4, hours=1))  # day 7 and an hour
+        late = await send(stack, contact_id, "Did it arrive?", human_agent=True)
+        assert (late["status"], late["reason"]) == ("refused", "channel_cannot_initiate")
+        for _ in range(3):
+            await stack.work()
+        assert len(await accepted_bodies(person)) == 1, "nothing refused reached the platform"
+
+
+async def test_marketing_outside_the_window_goes_on_the_subscription_token_until_stopped(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        person = await person_on(stack, "messenger", PSID)
+        assert person.account is not None
+        await person.says("hi")
+        contact_id = await contact_of(stack, person)
+        await stack.advance(timedelta(days=2))
+        promo = {"purpose": "marketing", "topic": "marketing"}
+
+        before = await send(stack, contact_id, "20% off this weekend", **promo)
+        # The window is the first rule to say no: outside it, marketing needs the token.
+        assert (before["status"], before["reason"]) == ("refused", "subscription_required")
+        optin = await person.account.control(
+            f"/people/{PSID}/optin", {"title": "Weekly deals", "frequency": "WEEKLY"}
+        )
+        token = optin["entry"][0]["messaging"][0]["optin"]["notification_messages_token"]
+
+        async def subscribed() -> bool:
+            r = await stack.api.get(f"/api/v1/contacts/{contact_id}/consent")
+            return "granted" in r.text
+
+        await stack.until(subscribed)
+        sale = await send(stack, contact_id, "20% off this weekend", **promo)
+        assert sale["status"] == "queued", sale
+        (message,) = await delivered(stack, person, 1)
+        assert message["text"] == "20% off this weekend"
+        (body,) = await accepted_bodies(person)
+        assert body["recipient"] == {"notification_messages_token": token}
+        assert "messaging_type" not in body
+
+        await person.account.control(f"/people/{PSID}/optout", {})
+
+        async def stopped() -> bool:
+            r = await stack.api.get(f"/api/v1/contacts/{contact_id}/consent")
+            return "revoked" in r.text
+
+        await stack.until(stopped)
+        after = await send(stack, contact_id, "Last chance!", **promo)
+        # Stopping the notifications revokes the consent the token was evidence of.
+        assert (after["status"], after["reason"]) == ("refused", "opted_out")

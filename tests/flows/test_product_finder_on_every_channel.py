@@ -1,0 +1,98 @@
+"""The shipped product finder, one flow written once, run over the emulator on WhatsApp,
+Messenger and Instagram: each channel shows the choices in its own form (reply buttons and
+lists; button templates and quick replies) and the person taps through to a purchase; the
+agent's reply after the hand-off reaches them on the channel they wrote on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.channels.meta.harness import Person, offered, person_on, said
+from tests.channels.whatsapp.harness import Stack, whatsapp_stack
+from threadline.flows.loader import bundle_from_path
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "flows"
+PEOPLE = {
+    "whatsapp": "5511966665555",
+    "messenger": "5678000000000011",
+    "instagram": "9123000000000022",
+}
+
+
+async def install_product_finder(stack: Stack) -> None:
+    bundle = bundle_from_path(EXAMPLES / "product_finder.yaml")
+    r = await stack.api.post(
+        "/api/v1/fields", json={"key": "favourite_category", "value_type": "text"}
+    )
+    assert r.status_code == 201, r.text
+    r = await stack.api.post(
+        "/api/v1/flows",
+        json={"source": bundle.main, "origin": "product_finder.yaml", "catalog": bundle.catalog},
+    )
+    assert r.status_code == 201, r.text
+
+
+async def received(stack: Stack, person: Person, count: int) -> list[dict[str, Any]]:
+    """Run the worker until the person has `count` messages from the business."""
+
+    async def arrived() -> bool:
+        return len(await person.inbox()) >= count
+
+    await stack.until(arrived)
+    return await person.inbox()
+
+
+def choice(message: dict[str, Any], choice_id: str) -> dict[str, str]:
+    choices = {c["id"]: c for c in offered(message)}
+    assert choice_id in choices, f"{choice_id} not offered in {message}"
+    return choices[choice_id]
+
+
+@pytest.mark.parametrize("channel", ["whatsapp", "messenger", "instagram"])
+async def test_the_product_finder_taps_through_to_a_purchase(
+    channel: str, database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        await install_product_finder(stack)
+        person = await person_on(stack, channel, PEOPLE[channel])
+        await person.says("shop")
+        inbox = await received(stack, person, 2)
+        assert said(inbox[0]).startswith("Let's find something you'll love")
+        assert [c["id"] for c in offered(inbox[1])] == ["shoes", "bags", "accessories"]
+
+        await person.taps(choice(inbox[1], "shoes"))
+        style = (await received(stack, person, 3))[2]
+        assert [c["id"] for c in offered(style)] == ["casual", "sport", "formal", "any"]
+        await person.taps(choice(style, "casual"))
+        budget = (await received(stack, person, 4))[3]
+        await person.taps(choice(budget, "100"))
+        picks = (await received(stack, person, 5))[4]
+        products = offered(picks)
+        assert 1 <= len(products) <= 5
+
+        await person.taps(products[0])
+        count = len(await person.inbox())
+        inbox = await received(stack, person, count + 1)
+
+        async def asked_anything_else() -> bool:
+            messages = await person.inbox()
+            return any(c["id"] == "bought" for c in offered(messages[-1]))
+
+        await stack.until(asked_anything_else)
+        inbox = await person.inbox()
+        shown = inbox[5:-1]
+        assert any(products[0]["id"] in str(m) for m in shown), "the product's image and link"
+        await person.taps(choice(inbox[-1], "bought"))
+        last = (await received(stack, person, len(inbox) + 1))[-1]
+        assert said(last).startswith("Wonderful, thank you!")
+
+        contact_id = await person.contact_id()
+        (run,) = (await stack.api.get(f"/api/v1/contacts/{contact_id}/flow-sessions")).json()
+        assert run["outcome"] == "purchased"
+        assert run["answers"]["category"] == "shoes"
+        contact = (await stack.api.get(f"/api/v1/contacts/{contact_id}")).json()
+        assert contact["fields"]["favourite_category"] == "shoes"
