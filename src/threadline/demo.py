@@ -29,6 +29,7 @@ from threadline.flows.loader import Bundle, bundle_from_path, flow_files
 from threadline.inbox.identities import contact_for
 from threadline.kit.crypto import SecretBox
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 from threadline.workspaces import service as workspaces
 from threadline.workspaces.models import Workspace
 
@@ -152,6 +153,7 @@ async def seed_demo(
     """Create the demo workspace, its contacts, its WhatsApp number, Messenger Page and
     Instagram account (all pointing at the emulator) if they do not exist; always issue a
     fresh API key (keys are shown once)."""
+    box = box or SecretBox("threadline-dev-secret-change-me")
     existing = await session.scalar(select(Workspace).where(Workspace.name == DEMO_WORKSPACE))
     if existing is None:
         created = await workspaces.create_workspace(session, DEMO_WORKSPACE, now)
@@ -159,57 +161,17 @@ async def seed_demo(
         await _populate(session, workspace, now, contacts_wanted)
     else:
         workspace = existing
-    channel = await channels.by_address(session, "whatsapp", DEMO_PHONE_NUMBER_ID)
-    if channel is None:
-        channel = await channels.add(
-            session,
-            workspace.id,
-            channels.whatsapp_number(
-                DEMO_PHONE_NUMBER_ID,
-                DEMO_WABA_ID,
-                access_token=DEMO_TOKEN,
-                app_secret=DEMO_APP_SECRET,
-                verify_token=DEMO_VERIFY_TOKEN,
-                display_number=DEMO_DISPLAY_NUMBER,
-                name="Demo Shop WhatsApp",
-                graph_url=graph_url,
-                messaging_limit=1000,
-            ),
-            box or SecretBox("threadline-dev-secret-change-me"),
-            now,
-        )
-    else:
-        channel.base_url = graph_url
-    box = box or SecretBox("threadline-dev-secret-change-me")
-    page = await _meta_channel(
-        session,
-        workspace.id,
-        channels.messenger_page(DEMO_PAGE_ID, name="Demo Shop on Messenger", **_meta(graph_url)),
-        box,
-        now,
-    )
-    instagram = await _meta_channel(
-        session,
-        workspace.id,
-        channels.instagram_account(
-            DEMO_IG_ID,
-            DEMO_PAGE_ID,
-            username=DEMO_IG_USERNAME,
-            name=f"@{DEMO_IG_USERNAME} on Instagram",
-            **_meta(graph_url),
-        ),
-        box,
-        now,
-    )
+    number = await _whatsapp_channel(session, workspace.id, graph_url, box, now)
+    page, instagram = await _meta_channels(session, workspace.id, graph_url, box, now)
     psids = await _meta_people(session, workspace.id, "messenger", now)
     igsids = await _meta_people(session, workspace.id, "instagram", now)
     key = await workspaces.create_api_key(session, workspace.id, f"demo {now:%Y-%m-%d %H:%M}", now)
     wa_ids = [
         urn.split(":", 1)[1]
         for urn in await session.scalars(
-            select(ContactURN.urn).where(
-                ContactURN.workspace_id == workspace.id, ContactURN.scheme == "whatsapp"
-            )
+            Scope(session, workspace.id)
+            .columns(ContactURN, ContactURN.urn)
+            .where(ContactURN.scheme == "whatsapp")
         )
     ]
     flows = await seed_flows(session, workspace.id, now, shop_url=graph_url)
@@ -218,13 +180,53 @@ async def seed_demo(
         workspace.name,
         key,
         len(wa_ids) + len(psids) + len(igsids),
-        channel.id,
+        number.id,
         wa_ids,
         flows,
         messenger_channel_id=page.id,
         instagram_channel_id=instagram.id,
         psids=psids,
         igsids=igsids,
+    )
+
+
+async def _whatsapp_channel(
+    session: AsyncSession, workspace_id: str, graph_url: str, box: SecretBox, now: datetime
+) -> ChannelAccount:
+    """The demo number, pointed at this run's emulator (a re-run keeps the row)."""
+    channel = await channels.by_address(session, "whatsapp", DEMO_PHONE_NUMBER_ID)
+    if channel is not None:
+        channel.base_url = graph_url
+        return channel
+    spec = channels.whatsapp_number(
+        DEMO_PHONE_NUMBER_ID,
+        DEMO_WABA_ID,
+        access_token=DEMO_TOKEN,
+        app_secret=DEMO_APP_SECRET,
+        verify_token=DEMO_VERIFY_TOKEN,
+        display_number=DEMO_DISPLAY_NUMBER,
+        name="Demo Shop WhatsApp",
+        graph_url=graph_url,
+        messaging_limit=1000,
+    )
+    return await channels.add(session, workspace_id, spec, box, now)
+
+
+async def _meta_channels(
+    session: AsyncSession, workspace_id: str, graph_url: str, box: SecretBox, now: datetime
+) -> tuple[ChannelAccount, ChannelAccount]:
+    """The Messenger Page and the Instagram account linked to it."""
+    page = channels.messenger_page(DEMO_PAGE_ID, name="Demo Shop on Messenger", **_meta(graph_url))
+    instagram = channels.instagram_account(
+        DEMO_IG_ID,
+        DEMO_PAGE_ID,
+        username=DEMO_IG_USERNAME,
+        name=f"@{DEMO_IG_USERNAME} on Instagram",
+        **_meta(graph_url),
+    )
+    return (
+        await _meta_channel(session, workspace_id, page, box, now),
+        await _meta_channel(session, workspace_id, instagram, box, now),
     )
 
 

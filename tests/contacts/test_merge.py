@@ -20,7 +20,7 @@ from threadline.contacts import merge as merging
 from threadline.contacts.models import ContactEvent, ContactTag, ContactURN
 from threadline.conversations.models import Conversation
 from threadline.flows.models import FlowSession, FlowVersion
-from threadline.flows.session import ContactView, Session, Wait
+from threadline.flows.state import ContactView, FlowState, Wait
 from threadline.kit.ids import new_id
 from threadline.messages.models import Message
 from threadline.policy.models import PressureEvent
@@ -81,7 +81,7 @@ def message(p: Place, text: str, minutes: int = 0) -> Message:
 
 def flow_session(p: Place, *, active: bool, minutes: int = 0) -> FlowSession:
     started = T0 - timedelta(hours=2) + timedelta(minutes=minutes)
-    state = Session(
+    state = FlowState(
         flow="welcome",
         channel=Channel.WHATSAPP,
         contact=ContactView(),

@@ -13,9 +13,9 @@ import pytest
 
 from threadline.channels import messages as m
 from threadline.channels.kinds import Channel
-from threadline.flows.engine import FALLBACK_NODE, new_session, step
+from threadline.flows.engine import FALLBACK_NODE, new_state, step
 from threadline.flows.loader import Bundle, Flow, compile_bundle
-from threadline.flows.session import (
+from threadline.flows.state import (
     Action,
     AddInterests,
     AddScore,
@@ -130,13 +130,13 @@ class Chat:
     ) -> None:
         self.flow = flow
         self.clock = FrozenClock(now)
-        self.session = new_session(flow, contact or ContactView(), channel, now)
+        self.state = new_state(flow, contact or ContactView(), channel, now)
         if answers or score:
-            self.session = replace(self.session, answers=dict(answers or {}), score=score)
+            self.state = replace(self.state, answers=dict(answers or {}), score=score)
         self.actions: list[Action] = []
 
     def event(self, event: Event) -> list[Action]:
-        self.session, self.actions = step(self.flow, self.session, event, self.clock)
+        self.state, self.actions = step(self.flow, self.state, event, self.clock)
         return self.actions
 
     def start(self, trigger: str = "api", **params: Any) -> list[Action]:
@@ -150,8 +150,8 @@ class Chat:
 
     def time_out(self) -> list[Action]:
         """The runner's timer fires at the wait's deadline."""
-        assert self.session.wait is not None
-        self.clock.set(self.session.wait.deadline)
+        assert self.state.wait is not None
+        self.clock.set(self.state.wait.deadline)
         return self.event(Timeout())
 
     @property
@@ -160,7 +160,7 @@ class Chat:
 
     @property
     def waiting_at(self) -> str | None:
-        return self.session.wait.node if self.session.wait else None
+        return self.state.wait.node if self.state.wait else None
 
 
 # ================================================================ say
@@ -183,8 +183,8 @@ def test_say_sends_interpolated_text_then_moves_on() -> None:
     assert said(actions) == ["Hi Ana, your order A-17 is on its way."]
     assert sends(actions)[0].node == "hello"
     assert only(actions, Ended).outcome == "resolved"
-    assert chat.session.status == "ended"
-    assert chat.session.path == ("hello", "done")
+    assert chat.state.status == "ended"
+    assert chat.state.path == ("hello", "done")
 
 
 def test_say_with_a_missing_placeholder_value_leaves_it_blank() -> None:
@@ -337,9 +337,9 @@ def test_ask_with_three_choices_shows_reply_buttons_and_waits() -> None:
     assert send.node == "size"
     assert body_of(send.content) == "Which size?"
     assert buttons(send.content) == [("s", "Small"), ("m", "Médio"), ("l", "Large")]
-    assert chat.session.status == "waiting"
-    assert chat.session.wait is not None
-    assert (chat.session.wait.node, chat.session.wait.kind) == ("size", "ask")
+    assert chat.state.status == "waiting"
+    assert chat.state.wait is not None
+    assert (chat.state.wait.node, chat.state.wait.kind) == ("size", "ask")
 
 
 @pytest.mark.parametrize(
@@ -360,7 +360,7 @@ def test_a_choice_is_recognised_by_tap_number_title_or_synonym(
     chat = Chat(compile_flow(SIZE_ASK))
     chat.start()
     actions = chat.event(Reply(text=text, payload=payload))
-    assert chat.session.answers == {"size": saved}
+    assert chat.state.answers == {"size": saved}
     assert said(actions) == [f"Size {saved} it is."]
 
 
@@ -368,14 +368,14 @@ def test_a_choice_with_its_own_next_goes_there() -> None:
     chat = Chat(compile_flow(SIZE_ASK))
     chat.start()
     assert said(chat.tap("l")) == ["Large is out of stock, sorry."]
-    assert chat.session.answers == {"size": "l"}
+    assert chat.state.answers == {"size": "l"}
 
 
 def test_an_unknown_payload_is_not_taken_as_a_choice() -> None:
     chat = Chat(compile_flow(SIZE_ASK))
     chat.start()
     actions = chat.tap("xl")
-    assert chat.session.answers == {}
+    assert chat.state.answers == {}
     assert sends(actions)[0].reprompt
     assert chat.waiting_at == "size"
 
@@ -482,9 +482,9 @@ def test_open_answers_are_read_saved_and_shown(
     chat = Chat(_ask_flow(expect, extra))
     chat.start()
     actions = chat.reply(reply)
-    assert chat.session.answers == {"value": saved}
+    assert chat.state.answers == {"value": saved}
     assert said(actions) == [f"Got {shown}"]
-    assert chat.session.outcome == "resolved"
+    assert chat.state.outcome == "resolved"
 
 
 @pytest.mark.parametrize(
@@ -507,15 +507,15 @@ def test_answers_that_do_not_fit_are_asked_again(expect: str, extra: str, reply:
     [send] = sends(actions)
     assert send.reprompt and send.node == "q"
     assert body_of(send.content) == "Sorry, I didn't get that. Your answer please"
-    assert chat.session.answers == {}
-    assert chat.session.wait is not None and chat.session.wait.misses == 1
+    assert chat.state.answers == {}
+    assert chat.state.wait is not None and chat.state.wait.misses == 1
 
 
 def test_phone_without_country_code_uses_the_contacts_region() -> None:
     chat = Chat(_ask_flow("phone"), contact=ContactView(region="GB"))
     chat.start()
     chat.reply("020 7946 0958")
-    assert chat.session.answers == {"value": "+442079460958"}
+    assert chat.state.answers == {"value": "+442079460958"}
 
 
 def test_phone_without_country_code_or_region_is_not_understood() -> None:
@@ -529,7 +529,7 @@ def test_yes_no_shows_yes_and_no_buttons_and_takes_a_tap() -> None:
     chat.start()
     assert buttons(chat.last) == [("yes", "Yes"), ("no", "No")]
     chat.tap("no", "No")
-    assert chat.session.answers == {"value": False}
+    assert chat.state.answers == {"value": False}
 
 
 def test_yes_no_on_sms_is_numbered() -> None:
@@ -537,7 +537,7 @@ def test_yes_no_on_sms_is_numbered() -> None:
     chat.start()
     assert "1. Yes\n2. No" in body_of(chat.last)
     chat.reply("1")
-    assert chat.session.answers == {"value": True}
+    assert chat.state.answers == {"value": True}
 
 
 def test_an_open_question_sends_plain_text() -> None:
@@ -565,7 +565,7 @@ def test_a_saved_answer_is_used_in_later_questions() -> None:
     chat.start()
     assert said(chat.reply("Ana")) == ["Thanks Ana, and your email?"]
     assert said(chat.reply("ana@example.com")) == ["We'll write to ana@example.com."]
-    assert chat.session.answers == {"name": "Ana", "email": "ana@example.com"}
+    assert chat.state.answers == {"name": "Ana", "email": "ana@example.com"}
 
 
 # ================================================================ ask: misses and the fallback
@@ -597,8 +597,8 @@ def test_after_two_misses_the_bot_honestly_offers_a_person_or_starting_over() ->
         "Sorry, I can't help with that here. Would you like to talk to a person, or start over?"
     )
     assert buttons(send.content) == [("human", "Talk to a person"), ("menu", "Start over")]
-    assert chat.session.wait is not None and chat.session.wait.kind == "fallback"
-    assert chat.session.status == "waiting"
+    assert chat.state.wait is not None and chat.state.wait.kind == "fallback"
+    assert chat.state.status == "waiting"
 
 
 def test_fallback_after_can_be_raised_for_the_whole_flow() -> None:
@@ -666,7 +666,7 @@ def test_fallback_tapping_talk_to_a_person_hands_off_and_a_hand_back_starts_over
     ticket = only(actions, OpenTicket)
     assert ticket.team == "support"
     assert ticket.summary == "The bot could not understand the customer"
-    assert chat.session.status == "handoff" and chat.session.wait is None
+    assert chat.state.status == "handoff" and chat.state.wait is None
     actions = chat.event(HandBack())
     assert sends(actions)[0].node == "size"
     assert chat.waiting_at == "size"
@@ -681,7 +681,7 @@ def test_fallback_start_over_asks_the_first_question_again() -> None:
     actions = chat.reply("2")
     assert said(actions)[0].startswith("Which size?")
     assert chat.waiting_at == "size"
-    assert chat.session.wait is not None and chat.session.wait.misses == 0
+    assert chat.state.wait is not None and chat.state.wait.misses == 0
 
 
 def test_fallback_anything_else_goes_to_a_person() -> None:
@@ -691,7 +691,7 @@ def test_fallback_anything_else_goes_to_a_person() -> None:
     chat.reply("b")
     actions = chat.reply("what??")
     assert isinstance(only(actions, OpenTicket), OpenTicket)
-    assert chat.session.status == "handoff"
+    assert chat.state.status == "handoff"
 
 
 def test_misses_are_counted_per_wait() -> None:
@@ -699,7 +699,7 @@ def test_misses_are_counted_per_wait() -> None:
     chat.start()
     chat.reply("purple")  # one miss
     chat.reply("menu")  # starts over: a fresh wait
-    assert chat.session.wait is not None and chat.session.wait.misses == 0
+    assert chat.state.wait is not None and chat.state.wait.misses == 0
     assert sends(chat.reply("purple"))[0].reprompt
 
 
@@ -712,7 +712,7 @@ def test_asking_for_a_human_at_a_question_hands_off_and_resumes_there() -> None:
     actions = chat.reply("can I talk to a person")
     ticket = only(actions, OpenTicket)
     assert ticket.summary == "Asked for a person at size" and ticket.node == "size"
-    assert chat.session.status == "handoff" and chat.session.resume_at == "size"
+    assert chat.state.status == "handoff" and chat.state.resume_at == "size"
     actions = chat.event(HandBack())
     assert said(actions) == ["Which size?"]
     assert chat.waiting_at == "size"
@@ -722,8 +722,8 @@ def test_human_in_a_free_text_question_is_an_escape_not_an_answer() -> None:
     chat = Chat(_ask_flow("text"))
     chat.start()
     chat.reply("human")
-    assert chat.session.status == "handoff"
-    assert chat.session.answers == {}
+    assert chat.state.status == "handoff"
+    assert chat.state.answers == {}
 
 
 def test_menu_starts_over_and_forgets_the_answers() -> None:
@@ -740,7 +740,7 @@ def test_menu_starts_over_and_forgets_the_answers() -> None:
     chat.start()
     chat.reply("Ana")
     assert said(chat.reply("menu")) == ["Your name?"]
-    assert chat.session.answers == {}
+    assert chat.state.answers == {}
     assert chat.waiting_at == "name"
 
 
@@ -750,8 +750,8 @@ def test_stop_at_a_question_ends_the_session_as_opted_out_without_a_reply() -> N
     actions = chat.reply("STOP")
     assert sends(actions) == []
     assert only(actions, Ended) == Ended(outcome="abandoned", reason="opted_out")
-    assert (chat.session.status, chat.session.end_reason) == ("ended", "opted_out")
-    assert chat.reply("Small") == []  # an ended session ignores everything
+    assert (chat.state.status, chat.state.end_reason) == ("ended", "opted_out")
+    assert chat.reply("Small") == []  # an ended state ignores everything
 
 
 # ================================================================ ask: timeouts and expiry
@@ -770,11 +770,11 @@ def test_a_wait_has_a_deadline_from_its_timeout_or_the_flows_wait_timeout() -> N
     )
     chat = Chat(flow)
     chat.start()
-    assert chat.session.wait is not None
-    assert chat.session.wait.deadline == T0 + timedelta(hours=2)
+    assert chat.state.wait is not None
+    assert chat.state.wait.deadline == T0 + timedelta(hours=2)
     chat.reply("x")
-    assert chat.session.wait is not None
-    assert chat.session.wait.deadline == T0 + timedelta(minutes=10)
+    assert chat.state.wait is not None
+    assert chat.state.wait.deadline == T0 + timedelta(minutes=10)
 
 
 def test_a_reprompt_gives_the_whole_timeout_again() -> None:
@@ -782,8 +782,8 @@ def test_a_reprompt_gives_the_whole_timeout_again() -> None:
     chat.start()
     chat.clock.advance(timedelta(minutes=8))
     chat.reply("not an email")
-    assert chat.session.wait is not None
-    assert chat.session.wait.deadline == T0 + timedelta(minutes=18)
+    assert chat.state.wait is not None
+    assert chat.state.wait.deadline == T0 + timedelta(minutes=18)
     chat.clock.advance(timedelta(minutes=3))
     assert chat.event(Timeout()) == []  # the first deadline has passed, the new one has not
     assert chat.waiting_at == "q"
@@ -807,10 +807,10 @@ nodes:
 def test_a_timer_firing_early_is_ignored() -> None:
     chat = Chat(compile_flow(TIMEOUT_FLOW))
     chat.start()
-    before = chat.session
+    before = chat.state
     chat.clock.advance(timedelta(minutes=29))
     assert chat.event(Timeout()) == []
-    assert chat.session == before
+    assert chat.state == before
 
 
 def test_timeout_goes_to_on_timeout() -> None:
@@ -819,8 +819,8 @@ def test_timeout_goes_to_on_timeout() -> None:
     actions = chat.time_out()
     assert said(actions) == ["I'll be here when you're back.", "Anything else?"]
     assert chat.waiting_at == "q2"
-    assert chat.session.wait is not None
-    assert chat.session.wait.deadline == T0 + timedelta(minutes=30) + timedelta(hours=1)
+    assert chat.state.wait is not None
+    assert chat.state.wait.deadline == T0 + timedelta(minutes=30) + timedelta(hours=1)
 
 
 def test_timeout_without_on_timeout_ends_the_session_abandoned() -> None:
@@ -830,7 +830,7 @@ def test_timeout_without_on_timeout_ends_the_session_abandoned() -> None:
     actions = chat.time_out()
     assert sends(actions) == []
     assert only(actions, Ended) == Ended(outcome="abandoned", reason="timeout")
-    assert chat.session.status == "ended" and chat.session.wait is None
+    assert chat.state.status == "ended" and chat.state.wait is None
 
 
 def test_every_deadline_stops_at_the_sessions_expiry() -> None:
@@ -845,11 +845,11 @@ def test_every_deadline_stops_at_the_sessions_expiry() -> None:
     )
     chat = Chat(flow)
     chat.start()
-    assert chat.session.expires_at == T0 + timedelta(minutes=20)
-    assert chat.session.wait is not None
-    assert chat.session.wait.deadline == chat.session.expires_at
+    assert chat.state.expires_at == T0 + timedelta(minutes=20)
+    assert chat.state.wait is not None
+    assert chat.state.wait.deadline == chat.state.expires_at
     actions = chat.time_out()
-    # on_timeout would ask again, but the session is over
+    # on_timeout would ask again, but the state is over
     assert sends(actions) == []
     assert only(actions, Ended) == Ended(outcome="abandoned", reason="expired")
 
@@ -1019,7 +1019,7 @@ def test_branch_on_an_answer_given_in_the_conversation() -> None:
     big.start()
     small.start()
     assert said(big.reply("2k")) == ["A specialist will call you."]
-    assert big.session.outcome == "lead_captured"
+    assert big.state.outcome == "lead_captured"
     assert said(small.reply("$500")) == ["Our starter plan fits you."]
 
 
@@ -1076,12 +1076,12 @@ def test_set_writes_typed_fields_tags_interests_score_and_answers() -> None:
         AddScore(delta=10, total=10),
         AddScore(delta=5.5, total=15.5),
     ]
-    contact = chat.session.contact
+    contact = chat.state.contact
     assert contact.tags == {"lead", "hot", "old"}
     assert contact.interests == {"pricing"}
     assert contact.fields["budget"] == 1500
-    assert chat.session.score == 15.5
-    assert chat.session.answers == {"budget": 1500, "tier": 1500, "label": "gold"}
+    assert chat.state.score == 15.5
+    assert chat.state.answers == {"budget": 1500, "tier": 1500, "label": "gold"}
     assert said(actions) == ["hot lead"]  # the branch after saw all of it
 
 
@@ -1153,25 +1153,25 @@ def test_webhook_calls_the_url_with_interpolated_values_and_waits() -> None:
         timeout_seconds=10.0,
     )
     assert sends(actions) == []
-    assert chat.session.status == "webhook"
-    assert chat.session.wait is not None and chat.session.wait.kind == "webhook"
-    assert chat.session.wait.deadline == T0 + timedelta(seconds=40)  # timeout + grace
+    assert chat.state.status == "webhook"
+    assert chat.state.wait is not None and chat.state.wait.kind == "webhook"
+    assert chat.state.wait.deadline == T0 + timedelta(seconds=40)  # timeout + grace
 
 
 def test_replies_while_the_webhook_runs_are_not_answered() -> None:
     chat, _ = _at_webhook()
-    before = chat.session
+    before = chat.state
     assert chat.reply("hello?") == []
-    assert chat.session == before
+    assert chat.state == before
 
 
 def test_webhook_success_maps_the_answer_and_continues() -> None:
     chat, _ = _at_webhook()
     body = {"order": {"status": "shipped", "items": [{"name": "Sofa"}]}}
     actions = chat.event(WebhookDone(status=200, body=body))
-    assert chat.session.answers["order"] == {"status": "shipped", "first": "Sofa", "missing": None}
+    assert chat.state.answers["order"] == {"status": "shipped", "first": "Sofa", "missing": None}
     assert said(actions) == ["Your order is shipped (Sofa)."]
-    assert chat.session.outcome == "resolved"
+    assert chat.state.outcome == "resolved"
 
 
 def test_webhook_without_a_map_saves_the_whole_answer() -> None:
@@ -1181,7 +1181,7 @@ def test_webhook_without_a_map_saves_the_whole_answer() -> None:
     )
     chat, _ = _at_webhook(flow_text)
     chat.event(WebhookDone(status=201, body={"status": "packed", "first": "Lamp"}))
-    assert chat.session.answers["order"] == {"status": "packed", "first": "Lamp"}
+    assert chat.state.answers["order"] == {"status": "packed", "first": "Lamp"}
 
 
 @pytest.mark.parametrize(
@@ -1197,9 +1197,9 @@ def test_webhook_failure_goes_to_on_failure(done: WebhookDone, error: str) -> No
     chat, _ = _at_webhook()
     actions = chat.event(done)
     assert said(actions) == ["Sorry, I can't look that up right now."]
-    assert "order" not in chat.session.answers
-    assert chat.session.answers["order_error"] == error
-    assert chat.session.outcome == "abandoned"
+    assert "order" not in chat.state.answers
+    assert chat.state.answers["order_error"] == error
+    assert chat.state.outcome == "abandoned"
 
 
 def test_webhook_timeout_goes_to_on_failure() -> None:
@@ -1242,7 +1242,7 @@ def test_recommend_lists_matching_products_and_moves_on() -> None:
         answers={"cat": "Shoes", "budget": "100"},
     )
     assert said(chat.actions) == ["For you:\n\n1. Road Racer — USD 90", "done"]
-    assert chat.session.answers["pick_shown"] == ["road-2"]
+    assert chat.state.answers["pick_shown"] == ["road-2"]
 
 
 def test_recommend_without_filters_shows_the_catalog_up_to_its_limit_with_links() -> None:
@@ -1262,7 +1262,7 @@ def test_recommend_any_in_a_filter_means_no_filter() -> None:
         " on_empty: nothing, next: after}",
         answers={"cat": "any"},
     )
-    assert chat.session.answers["pick_shown"] == ["trail-1", "road-2", "walk-3", "tee-4"]
+    assert chat.state.answers["pick_shown"] == ["trail-1", "road-2", "walk-3", "tee-4"]
 
 
 def test_recommend_cards_send_the_text_then_one_message_per_product() -> None:
@@ -1286,7 +1286,7 @@ def test_recommend_with_save_as_waits_for_a_pick() -> None:
         "{id: pick, type: recommend, text: 'Which one?', where: {category: shoes},"
         " save_as: choice, on_empty: nothing, next: chosen}"
     )
-    assert chat.session.wait is not None and chat.session.wait.kind == "recommend"
+    assert chat.state.wait is not None and chat.state.wait.kind == "recommend"
     assert body_of(chat.last) == "Which one?"
     assert buttons(chat.last) == [
         ("trail-1", "Trail Runner"),
@@ -1294,7 +1294,7 @@ def test_recommend_with_save_as_waits_for_a_pick() -> None:
         ("walk-3", "City Walker"),
     ]
     assert said(chat.tap("road-2", "Road Racer")) == ["Great choice: road-2"]
-    assert chat.session.answers["choice"] == "road-2"
+    assert chat.state.answers["choice"] == "road-2"
 
 
 def test_recommend_pick_by_number_or_title_and_reprompt() -> None:
@@ -1332,14 +1332,14 @@ def test_recommend_with_nothing_matching_goes_to_on_empty() -> None:
         " on_empty: nothing, next: chosen}"
     )
     assert said(chat.actions) == ["Nothing fits, sorry."]
-    assert chat.session.answers["pick_shown"] == []
+    assert chat.state.answers["pick_shown"] == []
 
 
 def test_recommend_price_max_as_a_number() -> None:
     chat = _recommend(
         "{id: pick, type: recommend, text: 'Cheap:', price_max: 60, on_empty: nothing, next: after}"
     )
-    assert chat.session.answers["pick_shown"] == ["walk-3", "tee-4"]
+    assert chat.state.answers["pick_shown"] == ["walk-3", "tee-4"]
 
 
 def test_recommend_wait_times_out_to_on_timeout() -> None:
@@ -1347,8 +1347,8 @@ def test_recommend_wait_times_out_to_on_timeout() -> None:
         "{id: pick, type: recommend, text: 'Which one?', save_as: choice, timeout: 5m,"
         " on_timeout: after, on_empty: nothing, next: chosen}"
     )
-    assert chat.session.wait is not None
-    assert chat.session.wait.deadline == T0 + timedelta(minutes=5)
+    assert chat.state.wait is not None
+    assert chat.state.wait.deadline == T0 + timedelta(minutes=5)
     assert said(chat.time_out()) == ["done"]
 
 
@@ -1386,32 +1386,32 @@ def test_handoff_says_so_and_opens_a_ticket() -> None:
     assert only(actions, OpenTicket) == OpenTicket(
         node="to_agent", team="billing", summary="Billing question from Ana"
     )
-    assert chat.session.status == "handoff"
-    assert chat.session.wait is None
-    assert chat.session.resume_at == "after_agent"
+    assert chat.state.status == "handoff"
+    assert chat.state.wait is None
+    assert chat.state.resume_at == "after_agent"
 
 
 def test_during_a_handoff_the_bot_stays_quiet() -> None:
     chat, _ = _handed_off()
-    before = chat.session
+    before = chat.state
     for event in (Reply(text="hello?"), Reply(text="menu"), Reply(text="human"), Timeout()):
         chat.clock.advance(timedelta(days=2))
         assert chat.event(event) == []
-        assert chat.session == before
+        assert chat.state == before
 
 
 def test_hand_back_resumes_at_the_handoffs_next() -> None:
     chat, _ = _handed_off()
     actions = chat.event(HandBack())
     assert sends(actions)[0].node == "after_agent"
-    assert chat.session.status == "waiting" and chat.waiting_at == "after_agent"
+    assert chat.state.status == "waiting" and chat.waiting_at == "after_agent"
 
 
 def test_close_ends_the_session_as_handed_off() -> None:
     chat, _ = _handed_off()
     actions = chat.event(Close())
     assert actions == [Ended(outcome="handed_off", reason="agent_resolved")]
-    assert chat.session.outcome == "handed_off" and chat.session.status == "ended"
+    assert chat.state.outcome == "handed_off" and chat.state.status == "ended"
 
 
 def test_hand_back_from_a_handoff_without_next_ends_handed_off() -> None:
@@ -1432,10 +1432,10 @@ def test_hand_back_from_a_handoff_without_next_ends_handed_off() -> None:
 def test_agent_events_outside_a_handoff_change_nothing() -> None:
     chat = Chat(compile_flow(HANDOFF_FLOW))
     chat.start()
-    before = chat.session
+    before = chat.state
     assert chat.event(HandBack()) == []
     assert chat.event(Close()) == []
-    assert chat.session == before
+    assert chat.state == before
 
 
 # ================================================================ csat
@@ -1454,7 +1454,7 @@ def test_csat_shows_five_ratings_as_a_list_on_whatsapp() -> None:
     assert body_of(chat.last) == "How would you rate this conversation, from 1 (bad) to 5 (great)?"
     assert isinstance(chat.last, m.ListMessage) and chat.last.button == "Rate"
     assert [i for i, _t in rows(chat.last)] == ["1", "2", "3", "4", "5"]
-    assert chat.session.wait is not None and chat.session.wait.kind == "csat"
+    assert chat.state.wait is not None and chat.state.wait.kind == "csat"
 
 
 @pytest.mark.parametrize(
@@ -1477,7 +1477,7 @@ def test_csat_is_read_by_number_word_tap_or_stars(
     chat.start()
     actions = chat.event(Reply(text=text, payload=payload))
     assert only(actions, RecordCsat) == RecordCsat(node="rate", score=score)
-    assert chat.session.answers == {"csat": score}
+    assert chat.state.answers == {"csat": score}
     assert said(actions) == ["Thanks for your feedback!"]
 
 
@@ -1496,7 +1496,7 @@ def test_no_answer_to_a_csat_moves_on_without_a_score() -> None:
     actions = chat.time_out()
     assert not any(isinstance(a, RecordCsat) for a in actions)
     assert said(actions) == ["Thanks for your feedback!"]
-    assert chat.session.outcome == "resolved"
+    assert chat.state.outcome == "resolved"
 
 
 # ================================================================ goto, subflow, end
@@ -1521,7 +1521,7 @@ def test_goto_jumps_back_to_ask_again() -> None:
     chat.start()
     chat.reply("A1")
     assert said(chat.reply("yes")) == ["Order number?"]
-    assert chat.session.path[-2:] == ("again", "q")
+    assert chat.state.path[-2:] == ("again", "q")
     chat.reply("A2")
     assert said(chat.reply("no")) == ["Last: A2"]
 
@@ -1570,7 +1570,7 @@ def test_subflow_without_next_ends_where_the_subflow_ends() -> None:
     chat.start()
     actions = chat.reply("ana@example.com")
     assert said(actions) == ["Saved ana@example.com."]
-    assert chat.session.status == "ended"
+    assert chat.state.status == "ended"
 
 
 def test_end_says_its_text_and_records_the_outcome() -> None:
@@ -1590,7 +1590,7 @@ def test_end_says_its_text_and_records_the_outcome() -> None:
         Send(node="done", content=m.Text(body="Thanks Ana!")),
         Ended(outcome="lead_captured", reason=None),
     ]
-    assert chat.session.outcome == "lead_captured"
-    assert chat.session.ended_at == T0 + timedelta(minutes=3)
-    assert chat.session.wait is None
+    assert chat.state.outcome == "lead_captured"
+    assert chat.state.ended_at == T0 + timedelta(minutes=3)
+    assert chat.state.wait is None
     assert chat.reply("hello again") == []

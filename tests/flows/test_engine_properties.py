@@ -16,19 +16,19 @@ from hypothesis import strategies as st
 
 from threadline.channels.kinds import Channel
 from threadline.flows import format as f
-from threadline.flows.engine import FALLBACK_NODE, new_session, step
+from threadline.flows.engine import FALLBACK_NODE, new_state, step
 from threadline.flows.loader import Bundle, Flow, compile_bundle
-from threadline.flows.session import (
+from threadline.flows.state import (
     Action,
     Close,
     ContactView,
     Ended,
     Event,
+    FlowState,
     HandBack,
     OpenTicket,
     Reply,
     Send,
-    Session,
     Start,
     Timeout,
     Wait,
@@ -219,9 +219,9 @@ def compile_doc(doc: dict[str, Any]) -> Flow:
     return compile_bundle(Bundle(main=json.dumps(doc, ensure_ascii=False), catalog=CATALOG))
 
 
-def payloads(flow: Flow, session: Session) -> list[str]:
+def payloads(flow: Flow, state: FlowState) -> list[str]:
     """The ids a person could tap at the current wait."""
-    wait = session.wait
+    wait = state.wait
     if wait is None:
         return []
     if wait.kind == "fallback":
@@ -236,15 +236,15 @@ def payloads(flow: Flow, session: Session) -> list[str]:
     return []
 
 
-def next_event(data: st.DataObject, flow: Flow, session: Session, clock: FrozenClock) -> Event:
+def next_event(data: st.DataObject, flow: Flow, state: FlowState, clock: FrozenClock) -> Event:
     """A plausible next event for the session's state; moves the clock for timers."""
-    wait = session.wait
-    if session.status == "handoff":
+    wait = state.wait
+    if state.status == "handoff":
         choices: list[Event] = [HandBack(), Close(), Reply(text="hello?")]
         chosen: Event = data.draw(st.sampled_from(choices))
         return chosen
     assert wait is not None
-    if session.status == "webhook":
+    if state.status == "webhook":
         choice = data.draw(st.integers(min_value=0, max_value=4))
         if choice == 0:
             clock.set(wait.deadline)
@@ -267,7 +267,7 @@ def next_event(data: st.DataObject, flow: Flow, session: Session, clock: FrozenC
     if choice == 1:
         clock.advance(timedelta(seconds=data.draw(st.integers(min_value=0, max_value=600))))
         return Timeout()  # usually early: must be ignored
-    taps = payloads(flow, session)
+    taps = payloads(flow, state)
     if choice <= 4 and taps:
         return Reply(text="", payload=data.draw(st.sampled_from(taps)))
     clock.advance(timedelta(seconds=data.draw(st.integers(min_value=1, max_value=120))))
@@ -276,16 +276,16 @@ def next_event(data: st.DataObject, flow: Flow, session: Session, clock: FrozenC
 
 @dataclass
 class Turn:
-    before: Session
+    before: FlowState
     event: Event
-    after: Session
+    after: FlowState
     actions: list[Action]
     now: datetime
 
 
 def converse(
     doc: dict[str, Any], data: st.DataObject
-) -> tuple[Flow, list[Turn], list[tuple[Session, datetime]]]:
+) -> tuple[Flow, list[Turn], list[tuple[FlowState, datetime]]]:
     """Run a random conversation; returns the flow, its turns and every state it passed."""
     flow = compile_doc(doc)
     clock = FrozenClock(T0)
@@ -298,16 +298,16 @@ def converse(
         events=(("signup", T0 - timedelta(days=3)),),
     )
     channel = data.draw(st.sampled_from([Channel.WHATSAPP, Channel.SMS]))
-    session = new_session(flow, contact, channel, clock.now(), trigger="keyword")
+    state = new_state(flow, contact, channel, clock.now(), trigger="keyword")
     turns: list[Turn] = []
     event: Event = Start(trigger="keyword", params={"source": "ad"})
     for _ in range(data.draw(st.integers(min_value=4, max_value=12))):
-        after, actions = step(flow, session, event, clock)
-        turns.append(Turn(session, event, after, actions, clock.now()))
-        session = after
-        if not session.active:
+        after, actions = step(flow, state, event, clock)
+        turns.append(Turn(state, event, after, actions, clock.now()))
+        state = after
+        if not state.active:
             break
-        event = next_event(data, flow, session, clock)
+        event = next_event(data, flow, state, clock)
     states = [(t.after, t.now) for t in turns]
     return flow, turns, states
 
@@ -342,55 +342,55 @@ def one_wait_at_a_time(flow: Flow, turn: Turn) -> None:
         assert s.outcome in f.OUTCOMES and s.ended_at is not None
         assert isinstance(turn.actions[-1], Ended) or not turn.before.active
     if s.wait is not None:
-        # a reply that arrives after the session expired (before the timer fired) leaves a
+        # a reply that arrives after the state expired (before the timer fired) leaves a
         # wait whose deadline is the expiry itself: the next timer ends it
         assert s.wait.deadline <= s.expires_at
         assert turn.now < s.wait.deadline or s.wait.deadline == s.expires_at
-    # any question sent in a step is the one the session now waits at
+    # any question sent in a step is the one the state now waits at
     questions = waiting_nodes(flow)
     asked = {a.node for a in turn.actions if isinstance(a, Send) and a.node in questions}
     assert asked <= ({s.wait.node} if s.wait else set()), (asked, s.wait)
     assert sum(isinstance(a, Ended) for a in turn.actions) <= 1
 
 
-def every_wait_times_out(flow: Flow, session: Session) -> None:
-    """A timer at the deadline always moves the session off that wait; an early one is a no-op."""
-    wait = session.wait
+def every_wait_times_out(flow: Flow, state: FlowState) -> None:
+    """A timer at the deadline always moves the state off that wait; an early one is a no-op."""
+    wait = state.wait
     if wait is None:
         return
-    after, actions = step(flow, session, Timeout(), FrozenClock(wait.deadline))
+    after, actions = step(flow, state, Timeout(), FrozenClock(wait.deadline))
     assert after.wait != wait, f"still waiting at {wait.node} after its deadline"
     assert after.status != "handoff" or any(isinstance(a, OpenTicket) for a in actions)
     if after.wait is not None:
         assert after.wait.deadline > wait.deadline
     just_before = FrozenClock(wait.deadline - timedelta(seconds=1))
-    assert step(flow, session, Timeout(), just_before) == (session, [])
+    assert step(flow, state, Timeout(), just_before) == (state, [])
 
 
-def escapes_work(flow: Flow, session: Session, now: datetime) -> None:
+def escapes_work(flow: Flow, state: FlowState, now: datetime) -> None:
     """At every wait by the person: "human" hands off, "menu" starts over, "STOP" ends."""
-    if session.status != "waiting":
+    if state.status != "waiting":
         return
     clock = FrozenClock(now)
 
-    human, actions = step(flow, session, Reply(text="human"), clock)
+    human, actions = step(flow, state, Reply(text="human"), clock)
     assert human.status == "handoff" and human.wait is None
     assert [a for a in actions if isinstance(a, OpenTicket)], actions
     assert human.resume_at is not None  # a hand back continues the conversation
     back, _ = step(flow, human, HandBack(), clock)
     assert back.status != "handoff"
 
-    menu, actions = step(flow, session, Reply(text="menu"), clock)
-    assert menu.path[len(session.path)] == flow.start
+    menu, actions = step(flow, state, Reply(text="menu"), clock)
+    assert menu.path[len(state.path)] == flow.start
     assert not any(isinstance(a, OpenTicket) for a in actions)
 
-    stop, actions = step(flow, session, Reply(text="STOP"), clock)
+    stop, actions = step(flow, state, Reply(text="STOP"), clock)
     assert (stop.status, stop.outcome, stop.end_reason) == ("ended", "abandoned", "opted_out")
     assert actions == [Ended(outcome="abandoned", reason="opted_out")]
 
 
 def step_is_pure(flow: Flow, turn: Turn) -> None:
-    """Same input, same output; the input session is left as it was."""
+    """Same input, same output; the input state is left as it was."""
     snapshot = json.dumps(turn.before.to_json(), sort_keys=True)
     again, actions = step(flow, turn.before, turn.event, FrozenClock(turn.now))
     assert again == turn.after
@@ -399,10 +399,10 @@ def step_is_pure(flow: Flow, turn: Turn) -> None:
 
 
 def survives_json(flow: Flow, turn: Turn) -> None:
-    """A session read back from storage is the same session and carries on the same way."""
-    for session in (turn.before, turn.after):
-        assert Session.from_json(json.loads(json.dumps(session.to_json()))) == session
-    restored = Session.from_json(json.loads(json.dumps(turn.before.to_json())))
+    """A state read back from storage is the same state and carries on the same way."""
+    for state in (turn.before, turn.after):
+        assert FlowState.from_json(json.loads(json.dumps(state.to_json()))) == state
+    restored = FlowState.from_json(json.loads(json.dumps(turn.before.to_json())))
     assert step(flow, restored, turn.event, FrozenClock(turn.now)) == (turn.after, turn.actions)
 
 
@@ -421,9 +421,9 @@ def test_generated_conversations_keep_the_engines_promises(
         one_wait_at_a_time(flow, turn)
         step_is_pure(flow, turn)
         survives_json(flow, turn)
-    for session, now in states:
-        every_wait_times_out(flow, session)
-        escapes_work(flow, session, now)
+    for state, now in states:
+        every_wait_times_out(flow, state)
+        escapes_work(flow, state, now)
 
 
 # ---------------------------------------------------------------- sessions as stored data
@@ -441,7 +441,7 @@ _when = st.datetimes(
 
 
 @st.composite
-def sessions(draw: st.DrawFn) -> Session:
+def sessions(draw: st.DrawFn) -> FlowState:
     status = draw(st.sampled_from(["waiting", "webhook", "handoff", "ended"]))
     wait = None
     if status in ("waiting", "webhook"):
@@ -454,7 +454,7 @@ def sessions(draw: st.DrawFn) -> Session:
             deadline=draw(_when),
             misses=draw(st.integers(0, 5)),
         )
-    return Session(
+    return FlowState(
         flow=draw(st.sampled_from(["main", "lead_capture"])),
         channel=draw(st.sampled_from(list(Channel))),
         contact=ContactView(
@@ -483,8 +483,8 @@ def sessions(draw: st.DrawFn) -> Session:
     )
 
 
-@given(session=sessions())
+@given(state=sessions())
 @settings(max_examples=60, deadline=None)
-def test_any_session_survives_a_json_round_trip(session: Session) -> None:
-    stored = json.dumps(session.to_json())
-    assert Session.from_json(json.loads(stored)) == session
+def test_any_session_survives_a_json_round_trip(state: FlowState) -> None:
+    stored = json.dumps(state.to_json())
+    assert FlowState.from_json(json.loads(stored)) == state

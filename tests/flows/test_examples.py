@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from threadline.cli import app
 from threadline.flows import format as f
 from threadline.flows.loader import Flow, load_path
-from threadline.flows.session import CallWebhook
+from threadline.flows.state import CallWebhook
 from threadline.flows.testing import (
     Stubs,
     StubSpec,

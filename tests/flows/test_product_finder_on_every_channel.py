@@ -96,3 +96,39 @@ async def test_the_product_finder_taps_through_to_a_purchase(
         assert run["answers"]["category"] == "shoes"
         contact = (await stack.api.get(f"/api/v1/contacts/{contact_id}")).json()
         assert contact["fields"]["favourite_category"] == "shoes"
+
+
+@pytest.mark.parametrize("channel", ["whatsapp", "messenger", "instagram"])
+async def test_asking_for_a_person_opens_a_ticket_the_agent_answers_and_the_bot_resumes(
+    channel: str, database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        await install_product_finder(stack)
+        person = await person_on(stack, channel, PEOPLE[channel])
+        await person.says("shop")
+        category = (await received(stack, person, 2))[1]
+        await person.says("can I talk to a human?")
+
+        async def ticket_open() -> bool:
+            return len((await stack.api.get("/api/v1/tickets")).json()) == 1
+
+        await stack.until(ticket_open)
+        (ticket,) = (await stack.api.get("/api/v1/tickets")).json()
+        assert ticket["team"] == "sales" and ticket["contact_id"] == await person.contact_id()
+        before = len(await person.inbox())
+        await person.says("is there a store in Recife?")
+        for _ in range(4):
+            await stack.work()
+        assert len(await person.inbox()) == before, "the bot stays silent while people talk"
+
+        r = await stack.api.post(
+            f"/api/v1/tickets/{ticket['id']}/replies", json={"text": "Yes, on Rua da Aurora."}
+        )
+        assert r.status_code == 201, r.text
+        assert said((await received(stack, person, before + 1))[-1]) == "Yes, on Rua da Aurora."
+        r = await stack.api.post(
+            f"/api/v1/tickets/{ticket['id']}/resolve", json={"hand_back": True}
+        )
+        assert r.status_code == 200, r.text
+        again = (await received(stack, person, before + 2))[-1]
+        assert offered(again) == offered(category), "back at the question it handed over on"

@@ -20,6 +20,7 @@ from threadline.channels.types import ChannelType
 from threadline.kit.crypto import SecretBox
 from threadline.kit.errors import Conflict, InvalidInput, NotFound
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"
@@ -210,21 +211,15 @@ async def by_address(session: AsyncSession, kind: str, address: str) -> ChannelA
 
 
 async def get(session: AsyncSession, workspace_id: str, channel_id: str) -> ChannelAccount:
-    channel = await session.scalar(
-        select(ChannelAccount).where(
-            ChannelAccount.workspace_id == workspace_id, ChannelAccount.id == channel_id
-        )
-    )
-    if channel is None:
-        raise NotFound(f"no channel {channel_id} in this workspace", where="channel_id")
-    return channel
+    return await Scope(session, workspace_id).one(ChannelAccount, channel_id, "channel")
 
 
 async def by_account(session: AsyncSession, workspace_id: str, account_id: str) -> ChannelAccount:
     """A number of the business account (WABA) a template belongs to."""
     channel = await session.scalar(
-        select(ChannelAccount)
-        .where(ChannelAccount.workspace_id == workspace_id, ChannelAccount.account_id == account_id)
+        Scope(session, workspace_id)
+        .select(ChannelAccount)
+        .where(ChannelAccount.account_id == account_id)
         .order_by(ChannelAccount.created_at)
         .limit(1)
     )
@@ -236,7 +231,7 @@ async def by_account(session: AsyncSession, workspace_id: str, account_id: str) 
 async def for_workspace(
     session: AsyncSession, workspace_id: str, kind: str | None = None
 ) -> list[ChannelAccount]:
-    stmt = select(ChannelAccount).where(ChannelAccount.workspace_id == workspace_id)
+    stmt = Scope(session, workspace_id).select(ChannelAccount)
     if kind:
         stmt = stmt.where(ChannelAccount.kind == kind)
     return list(await session.scalars(stmt.order_by(ChannelAccount.created_at)))
@@ -251,8 +246,9 @@ async def first_of_kind(
 ) -> ChannelAccount | None:
     """The workspace's oldest account of this type (where a reply on that type goes)."""
     return await session.scalar(
-        select(ChannelAccount)
-        .where(ChannelAccount.workspace_id == workspace_id, ChannelAccount.kind == kind)
+        Scope(session, workspace_id)
+        .select(ChannelAccount)
+        .where(ChannelAccount.kind == kind)
         .order_by(ChannelAccount.created_at)
         .limit(1)
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, status
-from sqlalchemy import select
 
 from threadline.api.deps import CurrentWorkspace, Now, Session
 from threadline.channels import registry
@@ -25,6 +24,7 @@ from threadline.consent.schemas import (
 from threadline.contacts.service import get_contact
 from threadline.kit.errors import Conflict, InvalidInput, NotFound
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 from threadline.messages import service as messages
 from threadline.policy.types import Purpose
 from threadline.workspaces.models import Workspace
@@ -36,9 +36,7 @@ router = APIRouter(prefix="/api/v1", tags=["consent"])
 @router.get("/topics")
 async def list_topics(session: Session, workspace: CurrentWorkspace) -> list[TopicOut]:
     rows = await session.scalars(
-        select(ConsentTopic)
-        .where(ConsentTopic.workspace_id == workspace.id)
-        .order_by(ConsentTopic.key)
+        Scope(session, workspace.id).select(ConsentTopic).order_by(ConsentTopic.key)
     )
     return [TopicOut(key=t.key, name=t.name, description=t.description) for t in rows]
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels.kinds import Channel
@@ -25,6 +24,7 @@ from threadline.consent.projection import (
 from threadline.kit.crypto import sha256_hex
 from threadline.kit.errors import Conflict, InvalidInput
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 from threadline.policy.types import ConsentStatus
 from threadline.workspaces.settings import WorkspaceSettings
 
@@ -51,15 +51,16 @@ class ConsentChange:
 
 async def topic_keys(session: AsyncSession, workspace_id: str) -> set[str]:
     rows = await session.scalars(
-        select(ConsentTopic.key).where(ConsentTopic.workspace_id == workspace_id)
+        Scope(session, workspace_id).columns(ConsentTopic, ConsentTopic.key)
     )
     return set(rows)
 
 
 async def ledger(session: AsyncSession, workspace_id: str, contact_id: str) -> list[ConsentEvent]:
     rows = await session.scalars(
-        select(ConsentEvent)
-        .where(ConsentEvent.workspace_id == workspace_id, ConsentEvent.contact_id == contact_id)
+        Scope(session, workspace_id)
+        .select(ConsentEvent)
+        .where(ConsentEvent.contact_id == contact_id)
         .order_by(ConsentEvent.recorded_at, ConsentEvent.id)
     )
     return list(rows)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.consent import service as consent
@@ -31,6 +30,7 @@ from threadline.contacts.csv_rows import (
 from threadline.contacts.csv_write import BULK_CHUNK, bulk_create, write_consent, write_row
 from threadline.contacts.models import ContactURN
 from threadline.kit.errors import InvalidInput
+from threadline.kit.scoped import Scope
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,9 @@ async def _owners(session: AsyncSession, workspace_id: str, urns: list[str]) -> 
     for start in range(0, len(urns), 500):
         chunk = urns[start : start + 500]
         rows = await session.execute(
-            select(ContactURN.urn, ContactURN.contact_id).where(
-                ContactURN.workspace_id == workspace_id, ContactURN.urn.in_(chunk)
-            )
+            Scope(session, workspace_id)
+            .columns(ContactURN, ContactURN.urn, ContactURN.contact_id)
+            .where(ContactURN.urn.in_(chunk))
         )
         owners.update({urn: contact_id for urn, contact_id in rows.all()})
     return owners
@@ -75,10 +75,9 @@ async def _suppressed(session: AsyncSession, workspace_id: str, urns: list[str])
     hashes = list(by_hash)
     for start in range(0, len(hashes), 500):
         rows = await session.scalars(
-            select(Suppression.address_sha256).where(
-                Suppression.workspace_id == workspace_id,
-                Suppression.address_sha256.in_(hashes[start : start + 500]),
-            )
+            Scope(session, workspace_id)
+            .columns(Suppression, Suppression.address_sha256)
+            .where(Suppression.address_sha256.in_(hashes[start : start + 500]))
         )
         found |= {by_hash[h] for h in rows}
     return found

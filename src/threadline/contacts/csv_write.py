@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.consent import service as consent
 from threadline.consent.models import ConsentEvent
 from threadline.consent.projection import Action
-from threadline.contacts import service
+from threadline.contacts import repository, service
 from threadline.contacts.csv_rows import ContactRow
 from threadline.contacts.models import Contact, ContactTag, ContactURN
 from threadline.contacts.schemas import ContactIn
@@ -145,10 +145,7 @@ async def write_row(
             await service.add_urn(
                 session, workspace_id, contact.id, str(urn), now=now, default_region=default_region
             )
-    tags = set(
-        await session.scalars(select(ContactTag.tag).where(ContactTag.contact_id == contact.id))
-    )
-    await service.set_tags(session, contact, sorted(tags | set(row.tags)))
+    await repository.change_tags(session, contact, add=row.tags)
     return contact.id
 
 

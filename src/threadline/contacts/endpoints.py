@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from sqlalchemy import select
 
 from threadline.api.deps import CurrentWorkspace, Now, Session
 from threadline.contacts import events as event_service
@@ -29,6 +28,7 @@ from threadline.contacts.schemas import (
 from threadline.flows import runner as flow_runner
 from threadline.kit.errors import Conflict
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 from threadline.workspaces.models import Workspace
 from threadline.workspaces.service import settings_of
 
@@ -147,9 +147,7 @@ async def merge_contacts(
 @router.get("/fields")
 async def list_fields(session: Session, workspace: CurrentWorkspace) -> list[FieldDefinitionOut]:
     rows = await session.scalars(
-        select(FieldDefinition)
-        .where(FieldDefinition.workspace_id == workspace.id)
-        .order_by(FieldDefinition.key)
+        Scope(session, workspace.id).select(FieldDefinition).order_by(FieldDefinition.key)
     )
     return [
         FieldDefinitionOut(key=r.key, label=r.label, value_type=FieldType(r.value_type))

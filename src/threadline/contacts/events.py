@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +15,7 @@ from threadline.contacts.service import create_contact, find_by_urn, get_contact
 from threadline.kit.clock import as_utc
 from threadline.kit.errors import Conflict, InvalidInput
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 
 _VALUE_SCALE = Decimal("0.0001")  # ContactEvent.value is Numeric(14, 4)
 _REQUIRED_PROPERTIES: dict[EventKind, tuple[str, ...]] = {
@@ -110,10 +110,9 @@ async def ingest(
     returns the stored event, a replay with a different body is a conflict."""
     _validate(data)
     existing = await session.scalar(
-        select(ContactEvent).where(
-            ContactEvent.workspace_id == workspace_id,
-            ContactEvent.idempotency_key == data.idempotency_key,
-        )
+        Scope(session, workspace_id)
+        .select(ContactEvent)
+        .where(ContactEvent.idempotency_key == data.idempotency_key)
     )
     occurred_at = data.occurred_at or now
     if occurred_at.tzinfo is None:
@@ -179,8 +178,10 @@ async def list_events(
     limit: int = 100,
 ) -> list[ContactEvent]:
     await get_contact(session, workspace_id, contact_id)
-    stmt = select(ContactEvent).where(
-        ContactEvent.workspace_id == workspace_id, ContactEvent.contact_id == contact_id
+    stmt = (
+        Scope(session, workspace_id)
+        .select(ContactEvent)
+        .where(ContactEvent.contact_id == contact_id)
     )
     if kind:
         stmt = stmt.where(ContactEvent.kind == kind)

@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -17,8 +17,9 @@ from threadline.contacts.models import Contact, ContactTag
 from threadline.contacts.service import get_contact
 from threadline.conversations.models import Conversation
 from threadline.flows.models import FlowSession
-from threadline.flows.session import FlowStatus
+from threadline.flows.state import FlowStatus
 from threadline.kit.errors import InvalidInput
+from threadline.kit.scoped import Scope
 from threadline.models import Base
 from threadline.tickets.models import Ticket
 from threadline.tickets.service import note
@@ -123,14 +124,11 @@ async def _drop_shared_tags(
 ) -> int:
     """A tag is unique per contact: the merged contact's copy of a tag both have goes; the
     rest move with the other rows."""
-    kept = select(ContactTag.tag).where(
-        ContactTag.workspace_id == workspace_id, ContactTag.contact_id == keep_id
-    )
+    scope = Scope(session, workspace_id)
+    kept = scope.columns(ContactTag, ContactTag.tag).where(ContactTag.contact_id == keep_id)
     result = await session.execute(
-        delete(ContactTag).where(
-            ContactTag.workspace_id == workspace_id,
-            ContactTag.contact_id == gone_id,
-            ContactTag.tag.in_(kept.scalar_subquery()),
+        scope.delete(ContactTag).where(
+            ContactTag.contact_id == gone_id, ContactTag.tag.in_(kept.scalar_subquery())
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -141,19 +139,12 @@ async def _merge_conversations(
 ) -> int:
     """One conversation per contact and channel: where both have one, the kept contact's
     takes the latest window facts of the two and the other goes. Returns how many went."""
+    of_contact = Scope(session, workspace_id).select(Conversation)
     mine = {
         c.channel: c
-        for c in await session.scalars(
-            select(Conversation).where(
-                Conversation.workspace_id == workspace_id, Conversation.contact_id == keep_id
-            )
-        )
+        for c in await session.scalars(of_contact.where(Conversation.contact_id == keep_id))
     }
-    theirs = await session.scalars(
-        select(Conversation).where(
-            Conversation.workspace_id == workspace_id, Conversation.contact_id == gone_id
-        )
-    )
+    theirs = await session.scalars(of_contact.where(Conversation.contact_id == gone_id))
     folded = 0
     for conversation in list(theirs):
         existing = mine.get(conversation.channel)
@@ -193,8 +184,9 @@ async def _held_by(
     """The rows whose unique "one per contact" column (no foreign key) names either contact,
     by that contact's id."""
     model = holder.class_
+    assert isinstance(model, type)  # a mapped class here, never an alias
     found = await session.scalars(
-        select(model).where(model.workspace_id == workspace_id, holder.in_([keep_id, gone_id]))
+        Scope(session, workspace_id).select(model).where(holder.in_([keep_id, gone_id]))
     )
     return {getattr(row, holder.key): row for row in found}
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.consent.models import Suppression
+from threadline.contacts import repository
 from threadline.contacts.models import (
     Contact,
     ContactTag,
@@ -24,6 +24,7 @@ from threadline.contacts.urns import URN, parse_urn, timezone_for_phone
 from threadline.kit.crypto import sha256_hex
 from threadline.kit.errors import Conflict, InvalidInput, NotFound
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 from threadline.policy.holdout import new_bucket
 
 MAX_TAG_LENGTH = 100
@@ -77,10 +78,9 @@ def suppression_hash(urn: URN | str) -> str:
 
 
 async def field_types(session: AsyncSession, workspace_id: str) -> dict[str, FieldType]:
+    scope = Scope(session, workspace_id)
     rows = await session.execute(
-        select(FieldDefinition.key, FieldDefinition.value_type).where(
-            FieldDefinition.workspace_id == workspace_id
-        )
+        scope.columns(FieldDefinition, FieldDefinition.key, FieldDefinition.value_type)
     )
     return {key: FieldType(value_type) for key, value_type in rows.all()}
 
@@ -151,9 +151,10 @@ async def ensure_addresses_free(
     def at(urn_text: str) -> str:
         return where if single else f"{where}[{texts.index(urn_text)}]"
 
+    scope = Scope(session, workspace_id)
     taken = await session.execute(
-        select(ContactURN.urn, ContactURN.contact_id).where(
-            ContactURN.workspace_id == workspace_id, ContactURN.urn.in_(texts)
+        scope.columns(ContactURN, ContactURN.urn, ContactURN.contact_id).where(
+            ContactURN.urn.in_(texts)
         )
     )
     for urn_text, contact_id in taken.all():
@@ -165,8 +166,8 @@ async def ensure_addresses_free(
         return
     hashes = {suppression_hash(t): t for t in texts}
     suppressed = await session.scalars(
-        select(Suppression.address_sha256).where(
-            Suppression.workspace_id == workspace_id, Suppression.address_sha256.in_(hashes)
+        scope.columns(Suppression, Suppression.address_sha256).where(
+            Suppression.address_sha256.in_(hashes)
         )
     )
     for digest in suppressed:
@@ -239,27 +240,16 @@ def _add_urn_row(session: AsyncSession, contact: Contact, urn: URN, now: datetim
 
 async def get_contact(session: AsyncSession, workspace_id: str, contact_id: str) -> Contact:
     # By primary key: a contact already loaded in this transaction costs no query.
-    contact = await session.get(Contact, contact_id)
-    if contact is None or contact.workspace_id != workspace_id:
-        raise NotFound(f"no contact {contact_id} in this workspace", where="contact_id")
-    return contact
+    return await Scope(session, workspace_id).one(Contact, contact_id, "contact")
 
 
 async def find_by_urn(session: AsyncSession, workspace_id: str, urn: URN | str) -> Contact | None:
-    return await session.scalar(
-        select(Contact)
-        .join(ContactURN, ContactURN.contact_id == Contact.id)
-        .where(ContactURN.workspace_id == workspace_id, ContactURN.urn == str(urn))
-    )
+    return await repository.find_by_urn(Scope(session, workspace_id), urn)
 
 
 async def urns_of(session: AsyncSession, workspace_id: str, contact_id: str) -> list[str]:
-    rows = await session.scalars(
-        select(ContactURN.urn)
-        .where(ContactURN.workspace_id == workspace_id, ContactURN.contact_id == contact_id)
-        .order_by(ContactURN.created_at, ContactURN.id)
-    )
-    return list(rows)
+    scope = Scope(session, workspace_id)
+    return (await repository.urns_by_contact(scope, [contact_id]))[contact_id]
 
 
 async def describe(session: AsyncSession, contacts: Sequence[Contact]) -> list[ContactOut]:
@@ -267,25 +257,9 @@ async def describe(session: AsyncSession, contacts: Sequence[Contact]) -> list[C
     if not contacts:
         return []
     ids = [c.id for c in contacts]
-    workspace_id = contacts[0].workspace_id
-    urns: dict[str, list[str]] = defaultdict(list)
-    for contact_id, urn in (
-        await session.execute(
-            select(ContactURN.contact_id, ContactURN.urn)
-            .where(ContactURN.workspace_id == workspace_id, ContactURN.contact_id.in_(ids))
-            .order_by(ContactURN.created_at, ContactURN.id)
-        )
-    ).all():
-        urns[contact_id].append(urn)
-    tags: dict[str, list[str]] = defaultdict(list)
-    for contact_id, tag in (
-        await session.execute(
-            select(ContactTag.contact_id, ContactTag.tag)
-            .where(ContactTag.workspace_id == workspace_id, ContactTag.contact_id.in_(ids))
-            .order_by(ContactTag.tag)
-        )
-    ).all():
-        tags[contact_id].append(tag)
+    scope = Scope(session, contacts[0].workspace_id)
+    urns = await repository.urns_by_contact(scope, ids)
+    tags = await repository.tags_by_contact(scope, ids)
     return [
         ContactOut(
             id=c.id,
@@ -328,19 +302,7 @@ async def update_contact(
     return contact
 
 
-async def set_tags(session: AsyncSession, contact: Contact, tags: Sequence[str]) -> None:
-    await session.execute(
-        delete(ContactTag).where(
-            ContactTag.workspace_id == contact.workspace_id, ContactTag.contact_id == contact.id
-        )
-    )
-    for tag in tags:
-        session.add(
-            ContactTag(
-                id=new_id("tag"), workspace_id=contact.workspace_id, contact_id=contact.id, tag=tag
-            )
-        )
-    await session.flush()
+set_tags = repository.set_tags
 
 
 async def add_urn(
@@ -377,11 +339,9 @@ async def remove_urn(
     contact = await get_contact(session, workspace_id, contact_id)
     urn = parse_one_urn(raw, default_region)
     result = await session.execute(
-        delete(ContactURN).where(
-            ContactURN.workspace_id == workspace_id,
-            ContactURN.contact_id == contact.id,
-            ContactURN.urn == str(urn),
-        )
+        Scope(session, workspace_id)
+        .delete(ContactURN)
+        .where(ContactURN.contact_id == contact.id, ContactURN.urn == str(urn))
     )
     if getattr(result, "rowcount", 0) == 0:
         raise NotFound(f"contact {contact_id} has no address {urn}", where="urn")
@@ -399,36 +359,22 @@ async def search(
     limit: int = 50,
 ) -> tuple[list[Contact], str | None]:
     """Contacts in id (creation) order, filtered; returns the page and the next cursor."""
-    stmt = select(Contact).where(Contact.workspace_id == workspace_id)
+    scope = Scope(session, workspace_id)
+    stmt = scope.select(Contact)
+    with_urn = scope.columns(ContactURN, ContactURN.contact_id)
     if query:
         pattern = f"%{query.strip().lower()}%"
         stmt = stmt.where(
             or_(
                 func.lower(Contact.name).like(pattern),
-                Contact.id.in_(
-                    select(ContactURN.contact_id).where(
-                        ContactURN.workspace_id == workspace_id,
-                        func.lower(ContactURN.urn).like(pattern),
-                    )
-                ),
+                Contact.id.in_(with_urn.where(func.lower(ContactURN.urn).like(pattern))),
             )
         )
     if tag:
-        stmt = stmt.where(
-            Contact.id.in_(
-                select(ContactTag.contact_id).where(
-                    ContactTag.workspace_id == workspace_id, ContactTag.tag == tag
-                )
-            )
-        )
+        tagged = scope.columns(ContactTag, ContactTag.contact_id).where(ContactTag.tag == tag)
+        stmt = stmt.where(Contact.id.in_(tagged))
     if urn:
-        stmt = stmt.where(
-            Contact.id.in_(
-                select(ContactURN.contact_id).where(
-                    ContactURN.workspace_id == workspace_id, ContactURN.urn == urn
-                )
-            )
-        )
+        stmt = stmt.where(Contact.id.in_(with_urn.where(ContactURN.urn == urn)))
     if after:
         stmt = stmt.where(Contact.id > after)
     rows = list(await session.scalars(stmt.order_by(Contact.id).limit(limit + 1)))
@@ -442,13 +388,12 @@ async def erase(
     """Delete a person and everything about them, leaving only hashed suppressions so that
     no import or API call brings the addresses back by mistake. Returns suppressions written."""
     contact = await get_contact(session, workspace_id, contact_id)
+    scope = Scope(session, workspace_id)
     written = 0
     for urn in await urns_of(session, workspace_id, contact.id):
         digest = suppression_hash(urn)
         exists = await session.scalar(
-            select(Suppression.id).where(
-                Suppression.workspace_id == workspace_id, Suppression.address_sha256 == digest
-            )
+            scope.columns(Suppression, Suppression.id).where(Suppression.address_sha256 == digest)
         )
         if exists is None:
             session.add(

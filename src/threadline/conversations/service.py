@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +13,7 @@ from threadline.conversations.models import Conversation
 from threadline.conversations.windows import window_facts
 from threadline.kit.errors import InvalidInput
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 from threadline.policy.types import WindowFacts
 
 # Platforms stamp messages with their own clock; one that is far ahead of ours is suspect.
@@ -24,8 +24,9 @@ async def get_conversation(
     session: AsyncSession, workspace_id: str, contact_id: str, channel: Channel
 ) -> Conversation | None:
     return await session.scalar(
-        select(Conversation).where(
-            Conversation.workspace_id == workspace_id,
+        Scope(session, workspace_id)
+        .select(Conversation)
+        .where(
             Conversation.contact_id == contact_id,
             Conversation.channel == channel.value,
         )
@@ -147,8 +148,9 @@ async def list_for_contact(
 ) -> list[Conversation]:
     return list(
         await session.scalars(
-            select(Conversation)
-            .where(Conversation.workspace_id == workspace_id, Conversation.contact_id == contact_id)
+            Scope(session, workspace_id)
+            .select(Conversation)
+            .where(Conversation.contact_id == contact_id)
             .order_by(Conversation.channel)
         )
     )

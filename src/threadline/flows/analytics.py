@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.contacts.models import ContactEvent
@@ -25,7 +25,8 @@ from threadline.flows import service as flows
 from threadline.flows.format import OUTCOMES
 from threadline.flows.loader import FlowError
 from threadline.flows.models import FlowSession, FlowVersion
-from threadline.flows.session import FlowStatus
+from threadline.flows.state import FlowStatus
+from threadline.kit.scoped import Scope
 
 CONVERSION_WINDOW = timedelta(days=7)
 TOP_PATHS = 20
@@ -281,8 +282,10 @@ def summarise(
 async def _session_facts(
     session: AsyncSession, workspace_id: str, flow_id: str
 ) -> list[SessionFacts]:
+    scope = Scope(session, workspace_id)
     rows = await session.execute(
-        select(
+        scope.columns(
+            FlowSession,
             FlowSession.id,
             FlowSession.contact_id,
             FlowSession.status,
@@ -292,7 +295,7 @@ async def _session_facts(
             FlowSession.outcome,
             FlowSession.end_reason,
             FlowSession.ended_at,
-        ).where(FlowSession.workspace_id == workspace_id, FlowSession.flow_id == flow_id)
+        ).where(FlowSession.flow_id == flow_id)
     )
     return [
         SessionFacts(
@@ -323,11 +326,13 @@ async def _conversion_events(
     between the first start and the last start plus the window, not in the future."""
     if not facts:
         return []
-    contacts = select(FlowSession.contact_id).where(
-        FlowSession.workspace_id == workspace_id, FlowSession.flow_id == flow_id
+    scope = Scope(session, workspace_id)
+    contacts = scope.columns(FlowSession, FlowSession.contact_id).where(
+        FlowSession.flow_id == flow_id
     )
     rows = await session.execute(
-        select(
+        scope.columns(
+            ContactEvent,
             ContactEvent.id,
             ContactEvent.contact_id,
             ContactEvent.kind,
@@ -336,7 +341,6 @@ async def _conversion_events(
             ContactEvent.value,
             ContactEvent.currency,
         ).where(
-            ContactEvent.workspace_id == workspace_id,
             ContactEvent.contact_id.in_(contacts.scalar_subquery()),
             or_(
                 ContactEvent.kind == conversion,

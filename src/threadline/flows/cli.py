@@ -20,8 +20,8 @@ from threadline.channels.kinds import Channel
 from threadline.consent.keywords import KeywordKind, classify
 from threadline.flows import format as f
 from threadline.flows.loader import Flow, FlowError, Problem, load_path, parse
-from threadline.flows.session import ContactView
 from threadline.flows.simulate import Simulation, lines_from, run
+from threadline.flows.state import ContactView
 from threadline.flows.testing import (
     Report,
     Stubs,

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from threadline.api.deps import CurrentWorkspace, Now, Session
 from threadline.contacts.service import get_contact
@@ -16,8 +15,9 @@ from threadline.flows import analytics, runner
 from threadline.flows import service as flows
 from threadline.flows.loader import Bundle
 from threadline.flows.models import FlowSession, FlowVersion
-from threadline.flows.session import FlowStatus
+from threadline.flows.state import FlowStatus
 from threadline.kit.errors import Conflict, NotFound
+from threadline.kit.scoped import Scope
 from threadline.messages.endpoints import MessageOut, message_out
 
 router = APIRouter(prefix="/api/v1", tags=["flows"])
@@ -207,9 +207,10 @@ async def contact_sessions(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[SessionOut]:
     await get_contact(session, workspace.id, contact_id)
+    scope = Scope(session, workspace.id)
     rows = await session.scalars(
-        select(FlowSession)
-        .where(FlowSession.workspace_id == workspace.id, FlowSession.contact_id == contact_id)
+        scope.select(FlowSession)
+        .where(FlowSession.contact_id == contact_id)
         .order_by(FlowSession.started_at.desc(), FlowSession.id.desc())
         .limit(limit)
     )
@@ -217,11 +218,8 @@ async def contact_sessions(
 
 
 async def _session(session: Session, workspace_id: str, session_id: str) -> FlowSession:
-    row = await session.scalar(
-        select(FlowSession).where(
-            FlowSession.workspace_id == workspace_id, FlowSession.id == session_id
-        )
-    )
+    scope = Scope(session, workspace_id)
+    row = await session.scalar(scope.select(FlowSession).where(FlowSession.id == session_id))
     if row is None:
         raise NotFound("no such flow session in this workspace", where="session_id")
     return row

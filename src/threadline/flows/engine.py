@@ -1,4 +1,4 @@
-"""The flow engine: `step(flow, session, event, clock) -> (session, actions)`, pure.
+"""The flow engine: `step(flow, state, event, clock) -> (state, actions)`, pure.
 
 A step enters nodes until the flow has to wait for someone — the person (ask, csat, a
 recommendation to pick from, the honest fallback), the business's system (webhook) or an
@@ -18,7 +18,7 @@ from threadline.flows import answers
 from threadline.flows import format as f
 from threadline.flows.expressions import dig, holds, interpolate, interpolate_value
 from threadline.flows.loader import Flow
-from threadline.flows.session import (
+from threadline.flows.state import (
     Action,
     AddInterests,
     AddScore,
@@ -28,13 +28,13 @@ from threadline.flows.session import (
     ContactView,
     Ended,
     Event,
+    FlowState,
     FlowStatus,
     HandBack,
     OpenTicket,
     RecordCsat,
     Reply,
     Send,
-    Session,
     SetFields,
     Start,
     Timeout,
@@ -60,15 +60,15 @@ class FlowBug(Exception):
     """The flow itself is broken in a way validation could not see."""
 
 
-def new_session(
+def new_state(
     flow: Flow,
     contact: ContactView,
     channel: Channel,
     now: datetime,
     trigger: str = "api",
     params: dict[str, object] | None = None,
-) -> Session:
-    return Session(
+) -> FlowState:
+    return FlowState(
         flow=flow.key,
         channel=channel,
         contact=contact,
@@ -79,16 +79,18 @@ def new_session(
     )
 
 
-def step(flow: Flow, session: Session, event: Event, clock: Clock) -> tuple[Session, list[Action]]:
-    run = _Run(flow, session, clock.now())
+def step(
+    flow: Flow, state: FlowState, event: Event, clock: Clock
+) -> tuple[FlowState, list[Action]]:
+    run = _Run(flow, state, clock.now())
     run.handle(event)
-    return run.session, run.actions
+    return run.state, run.actions
 
 
 class _Run:
-    def __init__(self, flow: Flow, session: Session, now: datetime) -> None:
+    def __init__(self, flow: Flow, state: FlowState, now: datetime) -> None:
         self.flow = flow
-        self.session = session
+        self.state = state
         self.now = now
         self.actions: list[Action] = []
         self.entered = 0
@@ -97,14 +99,14 @@ class _Run:
 
     def handle(self, event: Event) -> None:
         if isinstance(event, Start):
-            self.session = replace(
-                self.session,
+            self.state = replace(
+                self.state,
                 trigger=event.trigger,
-                params={**self.session.params, **event.params},
+                params={**self.state.params, **event.params},
             )
             self.enter(self.flow.start)
-        elif not self.session.active:
-            return  # an ended session ignores everything
+        elif not self.state.active:
+            return  # an ended state ignores everything
         elif isinstance(event, Reply):
             self.on_reply(event)
         elif isinstance(event, Timeout):
@@ -115,15 +117,15 @@ class _Run:
             self.on_agent_done(isinstance(event, HandBack))
 
     def on_reply(self, reply: Reply) -> None:
-        wait = self.session.wait
-        if self.session.status != FlowStatus.WAITING or wait is None:
+        wait = self.state.wait
+        if self.state.status != FlowStatus.WAITING or wait is None:
             return  # replies during a handoff or a webhook call are not the bot's to answer
         # A tap carries the id of one of our own options: "Cancel my order" is an answer,
         # not an opt-out. Typed words (and template buttons, sent without our ids) are read.
         if reply.payload is None and reply.text and classify(reply.text).kind in OPT_OUTS:
             self.end("abandoned", reason="opted_out", text=None)
             return
-        if self.now >= self.session.expires_at:
+        if self.now >= self.state.expires_at:
             self.end("abandoned", reason="expired", text=None)
             return
         if wait.kind == "fallback":
@@ -150,7 +152,7 @@ class _Run:
         self.accept(node, value)
 
     def restart(self) -> None:
-        self.session = replace(self.session, wait=None, answers={})
+        self.state = replace(self.state, wait=None, answers={})
         self.enter(self.flow.start)
 
     def read(self, node: f.Node, reply: Reply) -> object | None:
@@ -163,7 +165,7 @@ class _Run:
                 choices=tuple(self.choices_of(node)),
                 low=node.min,
                 high=node.max,
-                region=self.session.contact.region,
+                region=self.state.contact.region,
                 today=today,
             )
             return value
@@ -175,7 +177,7 @@ class _Run:
         raise FlowBug(f"node {node.id} does not wait for answers")
 
     def accept(self, node: f.Node, value: object) -> None:
-        saved = dict(self.session.answers)
+        saved = dict(self.state.answers)
         target = node.next
         if isinstance(node, f.Ask):
             if node.save_as:
@@ -191,7 +193,7 @@ class _Run:
             picked = next((p for p in self.flow.catalog if p.id == value), None)
             if picked is not None:  # {{answers.<save_as>_product.title}}, .url, .price ...
                 saved[f"{node.save_as}_product"] = picked.model_dump(mode="json")
-        self.session = replace(self.session, answers=saved, wait=None)
+        self.state = replace(self.state, answers=saved, wait=None)
         self.go(target, node)
 
     def on_unrecognised(self, node: f.Node, wait: Wait) -> None:
@@ -201,13 +203,11 @@ class _Run:
         if misses <= allowed:
             # asked again, the person gets the whole time to answer again
             deadline = self.deadline(getattr(node, "timeout", None))
-            self.session = replace(
-                self.session, wait=replace(wait, misses=misses, deadline=deadline)
-            )
+            self.state = replace(self.state, wait=replace(wait, misses=misses, deadline=deadline))
             self.prompt(node, reprompt=True)
             return
         on_invalid = getattr(node, "on_invalid", None)
-        self.session = replace(self.session, wait=None)
+        self.state = replace(self.state, wait=None)
         if on_invalid:
             self.enter(on_invalid)
             return
@@ -215,14 +215,10 @@ class _Run:
         self.actions.append(
             Send(
                 node=FALLBACK_NODE,
-                content=present(
-                    self.session.channel, self.flow.file.fallback.text, FALLBACK_CHOICES
-                ),
+                content=present(self.state.channel, self.flow.file.fallback.text, FALLBACK_CHOICES),
             )
         )
-        self.session = replace(
-            self.session, node=FALLBACK_NODE, path=(*self.session.path, FALLBACK_NODE)
-        )
+        self.state = replace(self.state, node=FALLBACK_NODE, path=(*self.state.path, FALLBACK_NODE))
         self.wait_for(FALLBACK_NODE, "fallback", self.flow.file.wait_timeout)
 
     def on_fallback_reply(self, reply: Reply) -> None:
@@ -235,22 +231,22 @@ class _Run:
         self.handoff(self.flow.file.fallback.team, "The bot could not understand the customer")
 
     def on_timeout(self) -> None:
-        wait = self.session.wait
-        if self.session.status == FlowStatus.HANDOFF:
+        wait = self.state.wait
+        if self.state.status == FlowStatus.HANDOFF:
             return  # an agent's ticket has no bot deadline
         if wait is None or wait.deadline > self.now:
             return  # a stale or early timer
-        if self.now >= self.session.expires_at:
+        if self.now >= self.state.expires_at:
             self.end("abandoned", reason="expired", text=None)
             return
         if wait.kind == "webhook":
             node = self.flow.nodes[wait.node]
             assert isinstance(node, f.Webhook)
-            self.session = replace(self.session, wait=None, status=FlowStatus.WAITING)
+            self.state = replace(self.state, wait=None, status=FlowStatus.WAITING)
             self.go(node.on_failure, node)
             return
         waiting_at = self.flow.nodes.get(wait.node)
-        self.session = replace(self.session, wait=None)
+        self.state = replace(self.state, wait=None)
         on_timeout = getattr(waiting_at, "on_timeout", None)
         if isinstance(waiting_at, f.Csat):
             self.go(waiting_at.next, waiting_at)  # no answer to a survey is an answer
@@ -260,17 +256,17 @@ class _Run:
             self.end("abandoned", reason="timeout", text=None)
 
     def on_webhook(self, done: WebhookDone) -> None:
-        wait = self.session.wait
-        if self.session.status != FlowStatus.WEBHOOK or wait is None:
+        wait = self.state.wait
+        if self.state.status != FlowStatus.WEBHOOK or wait is None:
             return
         node = self.flow.nodes[wait.node]
         assert isinstance(node, f.Webhook)
-        self.session = replace(self.session, wait=None, status=FlowStatus.WAITING)
+        self.state = replace(self.state, wait=None, status=FlowStatus.WAITING)
         if done.status is None or not 200 <= done.status < 300:
-            saved = dict(self.session.answers)
+            saved = dict(self.state.answers)
             if node.save_as:
                 saved[f"{node.save_as}_error"] = done.error or f"HTTP {done.status}"
-            self.session = replace(self.session, answers=saved)
+            self.state = replace(self.state, answers=saved)
             self.go(node.on_failure, node)
             return
         if node.save_as:
@@ -279,16 +275,14 @@ class _Run:
                 result = {
                     name: dig(done.body, path.removeprefix("$.")) for name, path in node.map.items()
                 }
-            self.session = replace(
-                self.session, answers={**self.session.answers, node.save_as: result}
-            )
+            self.state = replace(self.state, answers={**self.state.answers, node.save_as: result})
         self.go(node.next, node)
 
     def on_agent_done(self, hand_back: bool) -> None:
-        if self.session.status != FlowStatus.HANDOFF:
+        if self.state.status != FlowStatus.HANDOFF:
             return
-        resume = self.session.resume_at
-        self.session = replace(self.session, status=FlowStatus.WAITING, resume_at=None)
+        resume = self.state.resume_at
+        self.state = replace(self.state, status=FlowStatus.WAITING, resume_at=None)
         if hand_back and resume:
             self.enter(resume)
         else:
@@ -310,7 +304,7 @@ class _Run:
             node = self.flow.nodes.get(node_id)
             if node is None:
                 raise FlowBug(f"no node {node_id}")
-            self.session = replace(self.session, node=node_id, path=(*self.session.path, node_id))
+            self.state = replace(self.state, node=node_id, path=(*self.state.path, node_id))
             following = self.run_node(node)
             if following is None:
                 return
@@ -327,7 +321,7 @@ class _Run:
             return None
         if isinstance(node, f.Branch):
             for case in node.cases:
-                if holds(case.when, self.session, self.now):
+                if holds(case.when, self.state, self.now):
                     return case.next
             return node.default
         if isinstance(node, f.SetNode):
@@ -340,8 +334,8 @@ class _Run:
             return self.recommend(node)
         if isinstance(node, f.Handoff):
             if node.text:
-                self.send(node.id, m.Text(body=interpolate(node.text, self.session)))
-            self.handoff(node.team, interpolate(node.summary, self.session), resume_at=node.next)
+                self.send(node.id, m.Text(body=interpolate(node.text, self.state)))
+            self.handoff(node.team, interpolate(node.summary, self.state), resume_at=node.next)
             return None
         if isinstance(node, f.Goto):
             return node.target
@@ -359,17 +353,17 @@ class _Run:
         self.actions.append(Send(node=node, content=content, template=template))
 
     def say(self, node: f.Say) -> None:
-        text = interpolate(node.text, self.session) if node.text else None
+        text = interpolate(node.text, self.state) if node.text else None
         template = node.template
         if template is not None:
             template = template.model_copy(
-                update={"body": [interpolate(v, self.session) for v in template.body]}
+                update={"body": [interpolate(v, self.state) for v in template.body]}
             )
         if node.media is not None:
             captioned = node.media.kind != "audio" and node.cta is None
             media = m.Media(
                 kind=node.media.kind,
-                link=interpolate(node.media.url, self.session),
+                link=interpolate(node.media.url, self.state),
                 caption=text if captioned else None,
                 filename=node.media.filename,
             )
@@ -379,7 +373,7 @@ class _Run:
             template = None  # a template stands in for the node's first message only
         assert text is not None
         if node.cta is not None:
-            url = interpolate(node.cta.url, self.session)
+            url = interpolate(node.cta.url, self.state)
             self.send(
                 node.id, m.CtaUrl(body=text, display_text=node.cta.display_text, url=url), template
             )
@@ -396,28 +390,28 @@ class _Run:
 
     def prompt(self, node: f.Node, reprompt: bool = False) -> None:
         if isinstance(node, f.Ask):
-            body = interpolate(node.text, self.session)
+            body = interpolate(node.text, self.state)
             if reprompt:
                 body = (
-                    interpolate(node.reprompt, self.session)
+                    interpolate(node.reprompt, self.state)
                     if node.reprompt
                     else (f"Sorry, I didn't get that. {body}")
                 )
             choices = self.choices_of(node)
             content: m.Content = (
-                present(self.session.channel, body, choices, list_button=node.list_button)
+                present(self.state.channel, body, choices, list_button=node.list_button)
                 if choices
                 else m.Text(body=body)
             )
         elif isinstance(node, f.Csat):
-            body = interpolate(node.text, self.session)
+            body = interpolate(node.text, self.state)
             if reprompt:
                 body = f"Please answer with a number from 1 to 5. {body}"
-            content = present(self.session.channel, body, answers.CSAT, list_button="Rate")
+            content = present(self.state.channel, body, answers.CSAT, list_button="Rate")
         elif isinstance(node, f.Recommend):
             content = present(
-                self.session.channel,
-                "Please pick one of these:" if reprompt else interpolate(node.text, self.session),
+                self.state.channel,
+                "Please pick one of these:" if reprompt else interpolate(node.text, self.state),
                 self.product_choices(node),
                 list_button="See products",
             )
@@ -426,20 +420,20 @@ class _Run:
         self.actions.append(Send(node=node.id, content=content, reprompt=reprompt))
 
     def deadline(self, timeout: timedelta | None) -> datetime:
-        return min(self.now + (timeout or self.flow.file.wait_timeout), self.session.expires_at)
+        return min(self.now + (timeout or self.flow.file.wait_timeout), self.state.expires_at)
 
     def wait_for(self, node_id: str, kind: WaitKind, timeout: timedelta | None) -> None:
         deadline = self.deadline(timeout)
-        self.session = replace(
-            self.session,
+        self.state = replace(
+            self.state,
             status=FlowStatus.WAITING,
             wait=Wait(node=node_id, kind=kind, deadline=deadline),
         )
 
     def set(self, node: f.SetNode) -> None:
-        contact = self.session.contact
+        contact = self.state.contact
         if node.fields:
-            values = {k: interpolate_value(v, self.session) for k, v in node.fields.items()}
+            values = {k: interpolate_value(v, self.state) for k, v in node.fields.items()}
             self.actions.append(SetFields(values=values))
             contact = replace(contact, fields={**contact.fields, **values})
         if node.tags.add or node.tags.remove:
@@ -452,44 +446,44 @@ class _Run:
         if node.interests:
             self.actions.append(AddInterests(interests=tuple(node.interests)))
             contact = replace(contact, interests=contact.interests | set(node.interests))
-        score = self.session.score
+        score = self.state.score
         if node.score is not None:
             score += node.score
             self.actions.append(AddScore(delta=node.score, total=score))
         saved = {
-            **self.session.answers,
-            **{k: interpolate_value(v, self.session) for k, v in node.answers.items()},
+            **self.state.answers,
+            **{k: interpolate_value(v, self.state) for k, v in node.answers.items()},
         }
-        self.session = replace(self.session, contact=contact, score=score, answers=saved)
+        self.state = replace(self.state, contact=contact, score=score, answers=saved)
 
     def call(self, node: f.Webhook) -> None:
         self.actions.append(
             CallWebhook(
                 node=node.id,
                 method=node.method,
-                url=interpolate(node.url, self.session),
-                headers={k: interpolate(v, self.session) for k, v in node.headers.items()},
-                body=interpolate_value(node.body, self.session) if node.body else None,
+                url=interpolate(node.url, self.state),
+                headers={k: interpolate(v, self.state) for k, v in node.headers.items()},
+                body=interpolate_value(node.body, self.state) if node.body else None,
                 timeout_seconds=node.timeout.total_seconds(),
             )
         )
-        self.session = replace(
-            self.session,
+        self.state = replace(
+            self.state,
             status=FlowStatus.WEBHOOK,
             wait=Wait(
                 node=node.id,
                 kind="webhook",
-                deadline=min(self.now + node.timeout + WEBHOOK_GRACE, self.session.expires_at),
+                deadline=min(self.now + node.timeout + WEBHOOK_GRACE, self.state.expires_at),
             ),
         )
 
     def products(self, node: f.Recommend) -> list[f.Product]:
-        wanted = {k: plain(interpolate(v, self.session)) for k, v in node.where.items()}
+        wanted = {k: plain(interpolate(v, self.state)) for k, v in node.where.items()}
         wanted = {k: v for k, v in wanted.items() if v and v not in {"any", "all"}}
-        tags = {plain(interpolate(t, self.session)) for t in node.tags_any} - {"", "any"}
+        tags = {plain(interpolate(t, self.state)) for t in node.tags_any} - {"", "any"}
         price_max = node.price_max
         if isinstance(price_max, str):
-            price_max = answers.number(interpolate(price_max, self.session), None, None)
+            price_max = answers.number(interpolate(price_max, self.state), None, None)
         found = []
         for product, attributes, product_tags in self.flow.catalog_index:
             if any(attributes.get(k) != v for k, v in wanted.items()):
@@ -509,15 +503,15 @@ class _Run:
 
     def recommend(self, node: f.Recommend) -> str | None:
         picks = self.products(node)
-        self.session = replace(
-            self.session,
-            answers={**self.session.answers, f"{node.id}_shown": [p.id for p in picks]},
+        self.state = replace(
+            self.state,
+            answers={**self.state.answers, f"{node.id}_shown": [p.id for p in picks]},
         )
         if not picks:
             return node.on_empty
         if node.style == "cards":
             if not node.save_as:  # with save_as, the text is the question after the cards
-                self.send(node.id, m.Text(body=interpolate(node.text, self.session)))
+                self.send(node.id, m.Text(body=interpolate(node.text, self.state)))
             for product in picks:
                 caption = "\n".join(
                     part
@@ -537,28 +531,26 @@ class _Run:
                 f"{n}. {p.title} — {_price_line(p)}" + (f"\n   {p.url}" if p.url else "")
                 for n, p in enumerate(picks, start=1)
             ]
-            body = interpolate(node.text, self.session) + "\n\n" + "\n".join(lines)
+            body = interpolate(node.text, self.state) + "\n\n" + "\n".join(lines)
             self.send(node.id, m.Text(body=body, preview_url=False))
         return self.next_or_end(node)
 
     def handoff(self, team: str, summary: str, resume_at: str | None = None) -> None:
-        wait = self.session.wait
+        wait = self.state.wait
         if resume_at is None and wait is not None:
             # Handed back, the person is asked again where they were (from the fallback: anew).
             resume_at = self.flow.start if wait.node == FALLBACK_NODE else wait.node
-        self.actions.append(OpenTicket(node=self.session.node or "", team=team, summary=summary))
-        self.session = replace(
-            self.session, status=FlowStatus.HANDOFF, wait=None, resume_at=resume_at
-        )
+        self.actions.append(OpenTicket(node=self.state.node or "", team=team, summary=summary))
+        self.state = replace(self.state, status=FlowStatus.HANDOFF, wait=None, resume_at=resume_at)
 
     def end(
         self, outcome: str, *, reason: str | None, text: str | None, node: str | None = None
     ) -> None:
         if text:
-            self.send(node or self.session.node or "", m.Text(body=interpolate(text, self.session)))
+            self.send(node or self.state.node or "", m.Text(body=interpolate(text, self.state)))
         self.actions.append(Ended(outcome=outcome, reason=reason))
-        self.session = replace(
-            self.session,
+        self.state = replace(
+            self.state,
             status=FlowStatus.ENDED,
             wait=None,
             outcome=outcome,
@@ -588,4 +580,4 @@ def _price_line(product: f.Product) -> str:
     return f"{price}" + (f" · {product.description}" if product.description else "")
 
 
-__all__ = ["FlowBug", "new_session", "step"]
+__all__ = ["FlowBug", "new_state", "step"]

@@ -1,4 +1,4 @@
-"""`{{...}}` placeholders in flow text and `branch` conditions, evaluated on a session."""
+"""`{{...}}` placeholders in flow text and `branch` conditions, evaluated on a state."""
 
 from __future__ import annotations
 
@@ -9,27 +9,27 @@ from zoneinfo import ZoneInfo
 
 from threadline.channels.choices import plain
 from threadline.flows.format import Condition
-from threadline.flows.session import Session
+from threadline.flows.state import FlowState
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-zA-Z_][\w.]*)\s*\}\}")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def lookup(session: Session, dotted: str) -> Any:
+def lookup(state: FlowState, dotted: str) -> Any:
     """`contact.name`, `contact.<field>`, `answers.<name>[.<key>...]`, `params.<name>`,
     `score`; None when absent."""
     head, _, rest = dotted.partition(".")
     value: Any
     if head == "contact":
         if rest == "name":
-            return session.contact.name or None
-        value = session.contact.fields
+            return state.contact.name or None
+        value = state.contact.fields
     elif head == "answers":
-        value = session.answers
+        value = state.answers
     elif head == "params":
-        value = session.params
+        value = state.params
     elif head == "score" and not rest:
-        return session.score
+        return state.score
     else:
         return None
     return dig(value, rest) if rest else value
@@ -59,28 +59,28 @@ def _shown(value: Any) -> str:
 
 def _secret(name: str) -> bool:
     # Secrets are filled in by the worker at the moment of a webhook call, never here: what
-    # the engine produces is stored (session state, pending calls) and must not hold them.
+    # the engine produces is stored (state state, pending calls) and must not hold them.
     return name.startswith("secrets.")
 
 
-def interpolate(text: str, session: Session) -> str:
+def interpolate(text: str, state: FlowState) -> str:
     return _PLACEHOLDER.sub(
-        lambda m: m.group(0) if _secret(m.group(1)) else _shown(lookup(session, m.group(1))), text
+        lambda m: m.group(0) if _secret(m.group(1)) else _shown(lookup(state, m.group(1))), text
     )
 
 
-def interpolate_value(value: Any, session: Session) -> Any:
+def interpolate_value(value: Any, state: FlowState) -> Any:
     """Placeholders in a structure (webhook bodies, set values). A string that is exactly one
     placeholder keeps the value's type."""
     if isinstance(value, str):
         whole = _PLACEHOLDER.fullmatch(value.strip())
         if whole and not _secret(whole.group(1)):
-            return lookup(session, whole.group(1))
-        return interpolate(value, session)
+            return lookup(state, whole.group(1))
+        return interpolate(value, state)
     if isinstance(value, dict):
-        return {k: interpolate_value(v, session) for k, v in value.items()}
+        return {k: interpolate_value(v, state) for k, v in value.items()}
     if isinstance(value, list):
-        return [interpolate_value(v, session) for v in value]
+        return [interpolate_value(v, state) for v in value]
     return value
 
 
@@ -122,41 +122,41 @@ def _value_test(condition: Condition, value: Any) -> bool:
     return not (condition.at_most is not None and (number is None or number > condition.at_most))
 
 
-def _local(session: Session, now: datetime) -> datetime:
+def _local(state: FlowState, now: datetime) -> datetime:
     try:
-        return now.astimezone(ZoneInfo(session.contact.timezone or "UTC"))
+        return now.astimezone(ZoneInfo(state.contact.timezone or "UTC"))
     except (KeyError, ValueError):
         return now
 
 
-def holds(condition: Condition, session: Session, now: datetime) -> bool:
+def holds(condition: Condition, state: FlowState, now: datetime) -> bool:
     if condition.all is not None:
-        return all(holds(c, session, now) for c in condition.all)
+        return all(holds(c, state, now) for c in condition.all)
     if condition.any is not None:
-        return any(holds(c, session, now) for c in condition.any)
+        return any(holds(c, state, now) for c in condition.any)
     if condition.not_ is not None:
-        return not holds(condition.not_, session, now)
+        return not holds(condition.not_, state, now)
     if condition.answer is not None:
-        return _value_test(condition, lookup(session, f"answers.{condition.answer}"))
+        return _value_test(condition, lookup(state, f"answers.{condition.answer}"))
     if condition.field is not None:
-        return _value_test(condition, session.contact.fields.get(condition.field))
+        return _value_test(condition, state.contact.fields.get(condition.field))
     if condition.tag is not None:
-        return condition.tag in session.contact.tags
+        return condition.tag in state.contact.tags
     if condition.interest is not None:
-        return condition.interest in session.contact.interests
+        return condition.interest in state.contact.interests
     if condition.channel is not None:
-        return session.channel is condition.channel
+        return state.channel is condition.channel
     if condition.trigger is not None:
-        return session.trigger == condition.trigger
+        return state.trigger == condition.trigger
     if condition.hours is not None:
         start, end = condition.hours
-        hour = _local(session, now).hour
+        hour = _local(state, now).hour
         return start <= hour < end if start <= end else (hour >= start or hour < end)
     if condition.weekdays is not None:
-        return _WEEKDAYS[_local(session, now).weekday()] in condition.weekdays
+        return _WEEKDAYS[_local(state, now).weekday()] in condition.weekdays
     if condition.event is not None:
         since = now - condition.within
-        return any(k == condition.event and t >= since for k, t in session.contact.events)
+        return any(k == condition.event and t >= since for k, t in state.contact.events)
     if condition.score_at_least is not None:
-        return session.score >= condition.score_at_least
+        return state.score >= condition.score_at_least
     raise AssertionError("validated condition has a subject")

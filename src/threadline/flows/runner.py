@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels import events as ev
@@ -19,20 +19,22 @@ from threadline.channels import registry
 from threadline.channels.kinds import Channel
 from threadline.consent.keywords import KeywordKind
 from threadline.contacts.events import ingest as ingest_event
-from threadline.contacts.models import Contact, ContactEvent, ContactTag
+from threadline.contacts.models import Contact, ContactEvent
+from threadline.contacts.repository import change_tags, tags_of
 from threadline.contacts.schemas import EventIn, EventKind
-from threadline.contacts.service import check_fields, get_contact, set_tags
+from threadline.contacts.service import check_fields, get_contact
 from threadline.contacts.urns import region_for_phone
 from threadline.conversations import service as conversations
 from threadline.flows import service as flows
-from threadline.flows import session as s
+from threadline.flows import state as s
 from threadline.flows import triggers
-from threadline.flows.engine import FlowBug, new_session, step
+from threadline.flows.engine import FlowBug, new_state, step
 from threadline.flows.loader import Flow
 from threadline.flows.models import FlowSession, FlowVersion
 from threadline.kit.clock import FrozenClock
 from threadline.kit.errors import ThreadlineError
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 from threadline.messages import service as messages
 from threadline.messages.models import Message
 from threadline.messages.states import MessageState
@@ -57,11 +59,9 @@ class SessionBusy(ThreadlineError):
 async def active_session(
     session: AsyncSession, workspace_id: str, contact_id: str
 ) -> FlowSession | None:
+    scope = Scope(session, workspace_id)
     return await session.scalar(
-        select(FlowSession).where(
-            FlowSession.workspace_id == workspace_id,
-            FlowSession.active_contact_id == contact_id,
-        )
+        scope.select(FlowSession).where(FlowSession.active_contact_id == contact_id)
     )
 
 
@@ -73,11 +73,11 @@ async def waiting_for_reply(session: AsyncSession, workspace_id: str, contact_id
 async def _contact_view(
     session: AsyncSession, contact: Contact, address: str | None, now: datetime
 ) -> s.ContactView:
-    tags = await session.scalars(select(ContactTag.tag).where(ContactTag.contact_id == contact.id))
+    scope = Scope(session, contact.workspace_id)
+    tags = await tags_of(session, contact)
     recent = await session.execute(
-        select(ContactEvent.kind, ContactEvent.name, ContactEvent.occurred_at)
+        scope.columns(ContactEvent, ContactEvent.kind, ContactEvent.name, ContactEvent.occurred_at)
         .where(
-            ContactEvent.workspace_id == contact.workspace_id,
             ContactEvent.contact_id == contact.id,
             ContactEvent.occurred_at >= now - RECENT_EVENTS,
         )
@@ -134,7 +134,7 @@ async def start(
         )
     channel, address = await messages.channel_for(session, workspace.id, contact.id, channel_id)
     flow = flows.compiled(version)
-    state = new_session(
+    state = new_state(
         flow,
         await _contact_view(session, contact, address, now),
         Channel(channel.kind),
@@ -179,7 +179,7 @@ async def advance(
     contact = await get_contact(session, workspace.id, row.contact_id)
     channel = await messages.default_channel(session, workspace.id, row.channel_id)
     address = await messages.address_for(session, workspace.id, contact.id, channel)
-    state = s.Session.from_json(row.state).with_contact(
+    state = s.FlowState.from_json(row.state).with_contact(
         await _contact_view(session, contact, address, now)
     )
     return await _advance(
@@ -192,7 +192,7 @@ async def _advance(
     workspace: Workspace,
     row: FlowSession,
     flow: Flow,
-    state: s.Session,
+    state: s.FlowState,
     event: s.Event,
     now: datetime,
     reply_to: str | None,
@@ -208,7 +208,7 @@ async def _advance(
     return sent
 
 
-def _ended(state: s.Session, now: datetime, reason: str) -> s.Session:
+def _ended(state: s.FlowState, now: datetime, reason: str) -> s.FlowState:
     return replace(
         state,
         status=s.FlowStatus.ENDED,
@@ -219,7 +219,7 @@ def _ended(state: s.Session, now: datetime, reason: str) -> s.Session:
     )
 
 
-def _save(row: FlowSession, state: s.Session, actions: list[s.Action], now: datetime) -> None:
+def _save(row: FlowSession, state: s.FlowState, actions: list[s.Action], now: datetime) -> None:
     data = state.to_json()
     calls = [a for a in actions if isinstance(a, s.CallWebhook)]
     if calls and state.status == s.FlowStatus.WEBHOOK:
@@ -252,7 +252,7 @@ class _Carrying:
     workspace: Workspace
     row: FlowSession
     flow: Flow
-    state: s.Session
+    state: s.FlowState
     contact: Contact
     now: datetime
     reply_to: str | None
@@ -261,7 +261,7 @@ class _Carrying:
 
 # Carries out one action (its index in the step numbers the message it sends). Returns the
 # session ended when the flow cannot go on, else None.
-_Handler = Callable[[_Carrying, Any, int], Awaitable[s.Session | None]]
+_Handler = Callable[[_Carrying, Any, int], Awaitable[s.FlowState | None]]
 
 
 async def _carry_out(
@@ -269,11 +269,11 @@ async def _carry_out(
     workspace: Workspace,
     row: FlowSession,
     flow: Flow,
-    state: s.Session,
+    state: s.FlowState,
     actions: list[s.Action],
     now: datetime,
     reply_to: str | None,
-) -> tuple[list[Message], s.Session]:
+) -> tuple[list[Message], s.FlowState]:
     """Each action by its handler, in order. The actions without one (CallWebhook, Ended)
     are already in the session's state, which `_save` stores."""
     contact = await get_contact(session, workspace.id, row.contact_id)
@@ -289,7 +289,7 @@ async def _carry_out(
     return job.sent, state
 
 
-async def _do_send(job: _Carrying, action: s.Send, index: int) -> s.Session | None:
+async def _do_send(job: _Carrying, action: s.Send, index: int) -> s.FlowState | None:
     try:
         message = await _send(
             job.session, job.workspace, job.row, job.flow, job.state, action, index, job.now
@@ -304,7 +304,7 @@ async def _do_send(job: _Carrying, action: s.Send, index: int) -> s.Session | No
     return None
 
 
-async def _do_set_fields(job: _Carrying, action: s.SetFields, _index: int) -> s.Session | None:
+async def _do_set_fields(job: _Carrying, action: s.SetFields, _index: int) -> s.FlowState | None:
     try:
         checked = await check_fields(job.session, job.workspace.id, action.values)
     except ThreadlineError as exc:
@@ -314,26 +314,19 @@ async def _do_set_fields(job: _Carrying, action: s.SetFields, _index: int) -> s.
     return None
 
 
-async def _do_change_tags(job: _Carrying, action: s.ChangeTags, _index: int) -> s.Session | None:
-    current = set(
-        await job.session.scalars(
-            select(ContactTag.tag).where(ContactTag.contact_id == job.contact.id)
-        )
-    )
-    await set_tags(
-        job.session, job.contact, sorted((current | set(action.add)) - set(action.remove))
-    )
+async def _do_change_tags(job: _Carrying, action: s.ChangeTags, _index: int) -> s.FlowState | None:
+    await change_tags(job.session, job.contact, add=action.add, remove=action.remove)
     return None
 
 
 async def _do_add_interests(
     job: _Carrying, action: s.AddInterests, _index: int
-) -> s.Session | None:
+) -> s.FlowState | None:
     job.contact.interests = sorted(set(job.contact.interests or []) | set(action.interests))
     return None
 
 
-async def _do_add_score(job: _Carrying, action: s.AddScore, _index: int) -> s.Session | None:
+async def _do_add_score(job: _Carrying, action: s.AddScore, _index: int) -> s.FlowState | None:
     previous = (job.contact.fields or {}).get(flows.LEAD_SCORE_FIELD) or 0
     job.contact.fields = {
         **(job.contact.fields or {}),
@@ -342,7 +335,7 @@ async def _do_add_score(job: _Carrying, action: s.AddScore, _index: int) -> s.Se
     return None
 
 
-async def _do_open_ticket(job: _Carrying, action: s.OpenTicket, _index: int) -> s.Session | None:
+async def _do_open_ticket(job: _Carrying, action: s.OpenTicket, _index: int) -> s.FlowState | None:
     await tickets.open_for(
         job.session,
         job.workspace.id,
@@ -356,7 +349,7 @@ async def _do_open_ticket(job: _Carrying, action: s.OpenTicket, _index: int) -> 
     return None
 
 
-async def _do_record_csat(job: _Carrying, action: s.RecordCsat, _index: int) -> s.Session | None:
+async def _do_record_csat(job: _Carrying, action: s.RecordCsat, _index: int) -> s.FlowState | None:
     row = job.row
     await ingest_event(
         job.session,
@@ -393,7 +386,7 @@ async def _send(
     workspace: Workspace,
     row: FlowSession,
     flow: Flow,
-    state: s.Session,
+    state: s.FlowState,
     action: s.Send,
     index: int,
     now: datetime,
@@ -444,11 +437,11 @@ async def _send(
 
 
 async def _is_first_inbound(session: AsyncSession, workspace_id: str, contact_id: str) -> bool:
+    scope = Scope(session, workspace_id)
     count = await session.scalar(
-        select(func.count())
+        scope.columns(Message, func.count())
         .select_from(Message)
         .where(
-            Message.workspace_id == workspace_id,
             Message.contact_id == contact_id,
             Message.direction == "in",
         )
@@ -538,7 +531,7 @@ def pause_for_agent(row: FlowSession, now: datetime) -> None:
     hand-back asks the person again where the flow was waiting."""
     if row.status not in (s.FlowStatus.WAITING, s.FlowStatus.WEBHOOK, s.FlowStatus.CALLING):
         return
-    state = s.Session.from_json(row.state)
+    state = s.FlowState.from_json(row.state)
     paused = replace(
         state,
         status=s.FlowStatus.HANDOFF,
@@ -562,7 +555,7 @@ async def agent_done(
     """A resolved ticket: the bot resumes where it handed over, or the flow ends."""
     if ticket_session_id is None:
         return []
-    row = await session.get(FlowSession, ticket_session_id)
-    if row is None or row.workspace_id != workspace.id or row.status != s.FlowStatus.HANDOFF:
+    row = await Scope(session, workspace.id).get(FlowSession, ticket_session_id)
+    if row is None or row.status != s.FlowStatus.HANDOFF:
         return []
     return await advance(session, workspace, row, s.HandBack() if hand_back else s.Close(), now)

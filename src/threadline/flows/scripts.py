@@ -44,7 +44,7 @@ from pydantic import (
 from threadline.channels.kinds import Channel
 from threadline.flows import format as f
 from threadline.flows.loader import FAST_LOADER, flow_files
-from threadline.flows.session import ContactView, Status, WebhookDone
+from threadline.flows.state import ContactView, Status, WebhookDone
 
 # A Monday, 10:00 UTC: `hours` and `weekdays` conditions give the same answer on every run.
 DEFAULT_NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

@@ -7,7 +7,6 @@ import json
 from collections import OrderedDict
 from datetime import datetime
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.contacts.service import field_types
@@ -16,6 +15,7 @@ from threadline.flows.loader import Bundle, Flow, FlowError, compile_bundle
 from threadline.flows.models import FlowVersion
 from threadline.kit.errors import InvalidInput, NotFound
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 
 LEAD_SCORE_FIELD = "lead_score"
 _COMPILED: OrderedDict[str, Flow] = OrderedDict()
@@ -75,18 +75,17 @@ async def upload(
         ) from exc
     await _check_fields(session, workspace_id, flow)
     digest = checksum(bundle)
+    scope = Scope(session, workspace_id)
     latest = await session.scalar(
-        select(FlowVersion)
-        .where(FlowVersion.workspace_id == workspace_id, FlowVersion.key == flow.key)
+        scope.select(FlowVersion)
+        .where(FlowVersion.key == flow.key)
         .order_by(FlowVersion.version.desc())
         .limit(1)
     )
     if latest is not None and latest.checksum == digest and latest.active:
         return latest, False
     await session.execute(
-        update(FlowVersion)
-        .where(FlowVersion.workspace_id == workspace_id, FlowVersion.key == flow.key)
-        .values(active=False)
+        scope.update(FlowVersion).where(FlowVersion.key == flow.key).values(active=False)
     )
     row = FlowVersion(
         id=new_id("flw"),
@@ -108,24 +107,22 @@ async def upload(
 
 
 async def active_flows(session: AsyncSession, workspace_id: str) -> list[FlowVersion]:
+    scope = Scope(session, workspace_id)
     return list(
         await session.scalars(
-            select(FlowVersion)
-            .where(FlowVersion.workspace_id == workspace_id, FlowVersion.active.is_(True))
-            .order_by(FlowVersion.key)
+            scope.select(FlowVersion).where(FlowVersion.active.is_(True)).order_by(FlowVersion.key)
         )
     )
 
 
 async def find(session: AsyncSession, workspace_id: str, ref: str) -> FlowVersion:
     """A flow by version id, or by key (its active version)."""
-    row = await session.scalar(
-        select(FlowVersion).where(FlowVersion.workspace_id == workspace_id, FlowVersion.id == ref)
-    )
+    scope = Scope(session, workspace_id)
+    row = await session.scalar(scope.select(FlowVersion).where(FlowVersion.id == ref))
     if row is None:
         row = await session.scalar(
-            select(FlowVersion)
-            .where(FlowVersion.workspace_id == workspace_id, FlowVersion.key == ref)
+            scope.select(FlowVersion)
+            .where(FlowVersion.key == ref)
             .order_by(FlowVersion.active.desc(), FlowVersion.version.desc())
             .limit(1)
         )
@@ -135,10 +132,9 @@ async def find(session: AsyncSession, workspace_id: str, ref: str) -> FlowVersio
 
 
 async def versions(session: AsyncSession, workspace_id: str, key: str) -> list[FlowVersion]:
+    scope = Scope(session, workspace_id)
     return list(
         await session.scalars(
-            select(FlowVersion)
-            .where(FlowVersion.workspace_id == workspace_id, FlowVersion.key == key)
-            .order_by(FlowVersion.version)
+            scope.select(FlowVersion).where(FlowVersion.key == key).order_by(FlowVersion.version)
         )
     )

@@ -17,9 +17,9 @@ from rich.text import Text
 
 from threadline.channels import messages as m
 from threadline.channels.kinds import Channel
-from threadline.flows.engine import new_session
+from threadline.flows.engine import new_state
 from threadline.flows.loader import Flow
-from threadline.flows.session import (
+from threadline.flows.state import (
     Action,
     AddInterests,
     AddScore,
@@ -29,13 +29,13 @@ from threadline.flows.session import (
     ContactView,
     Ended,
     Event,
+    FlowState,
     FlowStatus,
     HandBack,
     OpenTicket,
     RecordCsat,
     Reply,
     Send,
-    Session,
     SetFields,
     Start,
     Timeout,
@@ -93,54 +93,54 @@ class Simulation:
     params: dict[str, object] = field(default_factory=dict)
     clock: SkipClock = field(default_factory=SkipClock)
     offer: list[tuple[str, str]] = field(default_factory=list)
-    session: Session | None = None
+    state: FlowState | None = None
     results: list[str] = field(default_factory=list)  # webhook answers not shown yet
 
     # ------------------------------------------------------------ driving
 
-    def start(self) -> Session:
+    def start(self) -> FlowState:
         now = self.clock.now()
-        self.session = new_session(
+        self.state = new_state(
             self.flow, self.contact, self.channel, now, self.trigger, self.params
         )
         self.note(f"flow {self.flow.key} on {self.channel.value}, started by {self.trigger}")
         return self.send(Start(trigger=self.trigger, params=dict(self.params)))
 
-    def send(self, event: Event) -> Session:
-        assert self.session is not None
-        before = self.session
-        self.session, actions = advance(self.flow, before, event, self.clock, self.answer)
-        self.show(before, self.session, actions)
-        return self.session
+    def send(self, event: Event) -> FlowState:
+        assert self.state is not None
+        before = self.state
+        self.state, actions = advance(self.flow, before, event, self.clock, self.answer)
+        self.show(before, self.state, actions)
+        return self.state
 
     def handle(self, line: str) -> bool:
         """One line typed by the person (or a command); False when the simulation is over."""
-        assert self.session is not None
+        assert self.state is not None
         said = line.strip()
         if said in {"/quit", "/exit"}:
             return False
         if said in {"/help", "/?"}:
             self.note(HELP)
         elif said == "/timeout":
-            wait = self.session.wait
+            wait = self.state.wait
             if wait is None:
-                self.note(f"nothing is waiting for a timeout (status {self.session.status})")
+                self.note(f"nothing is waiting for a timeout (status {self.state.status})")
             else:
                 self.clock.skip_to(wait.deadline)
                 self.note(f"time passes: {wait.node} reached its deadline")
                 self.send(Timeout())
         elif said in {"/handback", "/close"}:
-            if self.session.status != FlowStatus.HANDOFF:
-                self.note(f"no agent holds the conversation (status {self.session.status})")
+            if self.state.status != FlowStatus.HANDOFF:
+                self.note(f"no agent holds the conversation (status {self.state.status})")
             else:
                 self.send(HandBack() if said == "/handback" else Close())
         elif said.startswith("/"):
             self.note(f"unknown command {said} — {HELP}")
         elif said:
-            if self.session.status == FlowStatus.HANDOFF:
+            if self.state.status == FlowStatus.HANDOFF:
                 self.note("an agent holds the conversation: the bot stays silent")
             self.send(self.reply(said))
-        return self.session.active
+        return self.state.active
 
     def reply(self, said: str) -> Reply:
         # A bare number answers the last buttons or rows as a tap would, so a piped script
@@ -173,7 +173,7 @@ class Simulation:
     def note(self, text: str) -> None:
         self.console.print(Text(f"  · {text}", style=DIM))
 
-    def show(self, before: Session, after: Session, actions: list[Action]) -> None:
+    def show(self, before: FlowState, after: FlowState, actions: list[Action]) -> None:
         # In the order it happened: the reply is saved, then nodes run and say things.
         for name, value in after.answers.items():
             if before.answers.get(name) != value:
@@ -188,7 +188,7 @@ class Simulation:
                 self.message(action)
             else:
                 self.decision(action)
-        self.state(after)
+        self.show_state(after)
 
     def _label(self, node_id: str) -> str:
         node = self.flow.nodes.get(node_id)
@@ -234,11 +234,11 @@ class Simulation:
             reason = f" ({action.reason})" if action.reason else ""
             self.note(f"ended: {action.outcome}{reason}")
 
-    def state(self, session: Session) -> None:
-        wait = session.wait
-        if session.status == FlowStatus.HANDOFF:
+    def show_state(self, state: FlowState) -> None:
+        wait = state.wait
+        if state.status == FlowStatus.HANDOFF:
             self.note("an agent has the conversation now — /handback or /close as the agent")
-        elif session.status == FlowStatus.WAITING and wait is not None:
+        elif state.status == FlowStatus.WAITING and wait is not None:
             left = wait.deadline - self.clock.now()
             self.note(f"waiting at {wait.node} ({wait.kind}), timeout in {_short(left)}")
 
@@ -263,13 +263,13 @@ def _short(delta: timedelta) -> str:
     return f"{seconds // 60}m" if seconds >= 600 else f"{seconds}s"
 
 
-def run(simulation: Simulation, lines: Iterator[str], echo: bool) -> Session:
+def run(simulation: Simulation, lines: Iterator[str], echo: bool) -> FlowState:
     """Start the flow, then feed it lines until it ends, /quit, or the input runs out.
     `echo` prints each line read (a pipe's input is not on the screen)."""
-    session = simulation.start()
-    if session.active:
+    state = simulation.start()
+    if state.active:
         simulation.note(HELP)
-    while session.active:
+    while state.active:
         line = next(lines, None)
         if line is None:
             break
@@ -277,8 +277,8 @@ def run(simulation: Simulation, lines: Iterator[str], echo: bool) -> Session:
             simulation.console.print(Text("you ", style="bold green") + Text(line.rstrip("\n")))
         if not simulation.handle(line):
             break
-        session = simulation.session or session
-    final = simulation.session or session
+        state = simulation.state or state
+    final = simulation.state or state
     outcome = f"ended: {final.outcome}" if final.outcome else f"left {final.status}"
     simulation.console.print(Text(f"— {outcome}", style="bold"))
     return final

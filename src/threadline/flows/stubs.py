@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 from threadline.flows.engine import step
 from threadline.flows.loader import Flow
 from threadline.flows.scripts import ScriptLoader, StubSpec
-from threadline.flows.session import Action, CallWebhook, Event, Session, WebhookDone
+from threadline.flows.state import Action, CallWebhook, Event, FlowState, WebhookDone
 from threadline.kit.clock import Clock
 
 MAX_WEBHOOK_CALLS = 50  # per event; validation does not see loops through webhooks
@@ -63,16 +63,16 @@ WebhookAnswer = Callable[[CallWebhook], WebhookDone]
 
 
 def advance(
-    flow: Flow, session: Session, event: Event, clock: Clock, answer: WebhookAnswer
-) -> tuple[Session, list[Action]]:
+    flow: Flow, state: FlowState, event: Event, clock: Clock, answer: WebhookAnswer
+) -> tuple[FlowState, list[Action]]:
     """One event, then every webhook call it leads to answered straight away (a test or a
     simulation has no worker to wait for)."""
-    session, actions = step(flow, session, event, clock)
+    state, actions = step(flow, state, event, clock)
     collected = list(actions)
     for _ in range(MAX_WEBHOOK_CALLS):
         calls = [a for a in actions if isinstance(a, CallWebhook)]
-        if session.status != "webhook" or not calls:
-            return session, collected
-        session, actions = step(flow, session, answer(calls[-1]), clock)
+        if state.status != "webhook" or not calls:
+            return state, collected
+        state, actions = step(flow, state, answer(calls[-1]), clock)
         collected += actions
     raise RuntimeError(f"more than {MAX_WEBHOOK_CALLS} webhook calls after one event")

@@ -16,7 +16,7 @@ from typing import Any
 
 from threadline.channels import messages as m
 from threadline.channels.choices import plain
-from threadline.flows.engine import new_session
+from threadline.flows.engine import new_state
 from threadline.flows.expressions import lookup
 from threadline.flows.loader import Flow, FlowError, load_path
 from threadline.flows.scripts import (
@@ -35,17 +35,17 @@ from threadline.flows.scripts import (
     is_conversation_test,
     read_script,
 )
-from threadline.flows.session import (
+from threadline.flows.state import (
     Action,
     CallWebhook,
     Close,
     Event,
+    FlowState,
     HandBack,
     OpenTicket,
     RecordCsat,
     Reply,
     Send,
-    Session,
     Start,
     Timeout,
     WebhookDone,
@@ -174,7 +174,7 @@ def _shown(items: Sequence[object]) -> str:
     return json.dumps(list(items), ensure_ascii=False, default=str)
 
 
-def check(expect: Expect, turn: Sequence[Action], session: Session) -> list[str]:
+def check(expect: Expect, turn: Sequence[Action], state: FlowState) -> list[str]:
     """What did not hold, one phrase each (an empty list when everything did)."""
     sends = [a.content for a in turn if isinstance(a, Send)]
     problems: list[str] = []
@@ -205,7 +205,7 @@ def check(expect: Expect, turn: Sequence[Action], session: Session) -> list[str]
     calls = [f"{a.method} {a.url}" for a in turn if isinstance(a, CallWebhook)]
     if expect.webhook is not None and not any(fnmatchcase(c, expect.webhook) for c in calls):
         problems.append(f"a webhook call {expect.webhook} (calls: {_shown(calls)})")
-    problems += _state(expect, session)
+    problems += _state(expect, state)
     problems += _handoff(expect.handoff, [a for a in turn if isinstance(a, OpenTicket)])
     scores = [a.score for a in turn if isinstance(a, RecordCsat)]
     if expect.csat is not None and expect.csat not in scores:
@@ -213,31 +213,31 @@ def check(expect: Expect, turn: Sequence[Action], session: Session) -> list[str]
     return problems
 
 
-def _state(expect: Expect, session: Session) -> list[str]:
+def _state(expect: Expect, state: FlowState) -> list[str]:
     problems: list[str] = []
-    if expect.node is not None and session.node != expect.node:
-        problems.append(f"to be at node {expect.node} (it is at {session.node})")
+    if expect.node is not None and state.node != expect.node:
+        problems.append(f"to be at node {expect.node} (it is at {state.node})")
     for name, value in (expect.field or {}).items():
-        actual = session.contact.fields.get(name)
+        actual = state.contact.fields.get(name)
         if not _same(actual, value):
             problems.append(f"field {name} = {value!r} (it is {actual!r})")
-    tags = sorted(session.contact.tags)
+    tags = sorted(state.contact.tags)
     if missing := [t for t in expect.tags or [] if t not in tags]:
         problems.append(f"tags {_shown(missing)} (tags: {_shown(tags)})")
     if unwanted := [t for t in expect.no_tags or [] if t in tags]:
         problems.append(f"no tags {_shown(unwanted)} (tags: {_shown(tags)})")
     for name, value in (expect.answer or {}).items():
-        actual = lookup(session, f"answers.{name}")
+        actual = lookup(state, f"answers.{name}")
         if not _same(actual, value):
             problems.append(f"answer {name} = {value!r} (it is {actual!r})")
-    if expect.outcome is not None and session.outcome != expect.outcome:
+    if expect.outcome is not None and state.outcome != expect.outcome:
         problems.append(
-            f"outcome {expect.outcome} (status {session.status}, outcome {session.outcome})"
+            f"outcome {expect.outcome} (status {state.status}, outcome {state.outcome})"
         )
-    if expect.status is not None and session.status != expect.status:
-        problems.append(f"status {expect.status} (it is {session.status})")
-    if expect.score is not None and abs(session.score - expect.score) > 1e-9:
-        problems.append(f"score {expect.score:g} (it is {session.score:g})")
+    if expect.status is not None and state.status != expect.status:
+        problems.append(f"status {expect.status} (it is {state.status})")
+    if expect.score is not None and abs(state.score - expect.score) > 1e-9:
+        problems.append(f"score {expect.score:g} (it is {state.score:g})")
     return problems
 
 
@@ -334,37 +334,37 @@ def _tap(tap: Tap, offer: list[tuple[str, str]]) -> Reply:
 
 
 def _event(
-    spec: StepSpec, session: Session, clock: FrozenClock, offer: list[tuple[str, str]]
+    spec: StepSpec, state: FlowState, clock: FrozenClock, offer: list[tuple[str, str]]
 ) -> Event:
     if spec.user is not None:
-        if not session.active:
+        if not state.active:
             raise _StepError(
-                f"the conversation has ended ({session.outcome}); nothing reads {spec.user!r}"
+                f"the conversation has ended ({state.outcome}); nothing reads {spec.user!r}"
             )
         return _tap(spec.user, offer) if isinstance(spec.user, Tap) else Reply(text=spec.user)
     if spec.agent is not None:
-        if session.status != "handoff":
+        if state.status != "handoff":
             raise _StepError(
-                f"agent {spec.agent}: no agent has the conversation (status {session.status})"
+                f"agent {spec.agent}: no agent has the conversation (status {state.status})"
             )
         return HandBack() if spec.agent == "hand_back" else Close()
     if spec.wait == "timeout":
-        if session.wait is None:
-            raise _StepError(f"wait timeout: nothing is waiting (status {session.status})")
-        clock.set(max(clock.now(), session.wait.deadline))
+        if state.wait is None:
+            raise _StepError(f"wait timeout: nothing is waiting (status {state.status})")
+        clock.set(max(clock.now(), state.wait.deadline))
         return Timeout()
     assert spec.wait is not None
     clock.advance(DURATION.validate_python(spec.wait))
     return Timeout()  # ignored by the engine unless a deadline has passed
 
 
-def _explain(problems: list[str], turn: Sequence[Action], session: Session) -> str:
+def _explain(problems: list[str], turn: Sequence[Action], state: FlowState) -> str:
     wanted = (
         f" {problems[0]}" if len(problems) == 1 else ":" + "".join(f"\n    - {p}" for p in problems)
     )
-    where = f"now at node {session.node}, status {session.status}"
-    if session.outcome:
-        where += f": {session.outcome}" + (f", {session.end_reason}" if session.end_reason else "")
+    where = f"now at node {state.node}, status {state.status}"
+    if state.outcome:
+        where += f": {state.outcome}" + (f", {state.end_reason}" if state.end_reason else "")
     return f"expected{wanted}\n  the bot said:\n{transcript(turn)}\n  ({where})"
 
 
@@ -383,7 +383,7 @@ def _run(
     start = case.start or spec.start
     stubs = Stubs.of(case.webhooks, spec.webhooks)
     clock = FrozenClock(spec.now)
-    session = new_session(
+    state = new_state(
         flow,
         contact.view(clock.now()),
         case.channel or spec.channel,
@@ -406,13 +406,13 @@ def _run(
         line = lines.get((*path, "steps", number - 1)) if number else lines.get(path)
         try:
             if spec_step is not None and spec_step.expect is not None:
-                problems = check(spec_step.expect, turn, session)
+                problems = check(spec_step.expect, turn, state)
                 if problems:
-                    return Failure(number, line, _explain(problems, turn, session))
+                    return Failure(number, line, _explain(problems, turn, state))
                 continue
             if spec_step is not None:
-                event = _event(spec_step, session, clock, offer)
-            session, turn = advance(flow, session, event, clock, answer)
+                event = _event(spec_step, state, clock, offer)
+            state, turn = advance(flow, state, event, clock, answer)
         except _StepError as exc:
             return Failure(number or None, line, str(exc))
         except Unstubbed as exc:

@@ -17,11 +17,12 @@ from threadline.flows import runner
 from threadline.flows import service as flows
 from threadline.flows.format import Schedule
 from threadline.flows.models import FlowSession, FlowVersion
-from threadline.flows.session import FlowStatus, Timeout, WebhookDone
+from threadline.flows.state import FlowStatus, Timeout, WebhookDone
 from threadline.kit.clock import Clock
 from threadline.kit.crypto import SecretBox
 from threadline.kit.db import transaction
 from threadline.kit.errors import ThreadlineError
+from threadline.kit.scoped import Scope
 from threadline.secrets import service as secrets
 from threadline.workspaces.models import Workspace
 
@@ -181,14 +182,11 @@ async def _start_tagged(
 ) -> int:
     workspace = await db.get(Workspace, version.workspace_id)
     assert workspace is not None
-    tagged = select(ContactTag.contact_id).where(
-        ContactTag.workspace_id == workspace.id, ContactTag.tag.in_(tags)
-    )
+    scope = Scope(db, workspace.id)
+    tagged = scope.columns(ContactTag, ContactTag.contact_id).where(ContactTag.tag.in_(tags))
     # IN, not DISTINCT over a join: PostgreSQL cannot compare the JSON columns.
     contacts = await db.scalars(
-        select(Contact)
-        .where(Contact.workspace_id == workspace.id, Contact.id.in_(tagged))
-        .order_by(Contact.id)
+        scope.select(Contact).where(Contact.id.in_(tagged)).order_by(Contact.id)
     )
     started = 0
     for contact in contacts:

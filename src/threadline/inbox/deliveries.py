@@ -16,6 +16,7 @@ from threadline.channels import registry
 from threadline.channels.kinds import Channel
 from threadline.channels.models import ChannelAccount
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 from threadline.messages import service as messages
 from threadline.messages import states
 from threadline.messages.failures import apply_failure_effects
@@ -93,8 +94,9 @@ async def watermark(
     how many moved."""
     address = f"{registry.declaration(channel.kind).urn_scheme}:{mark.recipient}"
     sent = await session.scalars(
-        select(Message).where(
-            Message.workspace_id == channel.workspace_id,
+        Scope(session, channel.workspace_id)
+        .select(Message)
+        .where(
             Message.channel_id == channel.id,
             Message.direction == "out",
             Message.address == address,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels.events import Sender
@@ -12,6 +11,7 @@ from threadline.contacts.models import Contact, ContactURN
 from threadline.contacts.service import derive_timezone
 from threadline.contacts.urns import URN
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 from threadline.policy.holdout import new_bucket
 
 
@@ -32,10 +32,9 @@ async def contact_for(
     owners = dict(
         (
             await session.execute(
-                select(ContactURN.urn, ContactURN.contact_id).where(
-                    ContactURN.workspace_id == workspace_id,
-                    ContactURN.urn.in_([str(u) for u in urns]),
-                )
+                Scope(session, workspace_id)
+                .columns(ContactURN, ContactURN.urn, ContactURN.contact_id)
+                .where(ContactURN.urn.in_([str(u) for u in urns]))
             )
         ).all()
     )

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import aiohttp
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.api.deps import CurrentWorkspace, Now, Session, app_state
@@ -20,6 +19,7 @@ from threadline.channels.http import http_session
 from threadline.channels.messages import Content
 from threadline.contacts.service import get_contact
 from threadline.kit.errors import InvalidInput, NotFound, ThreadlineError
+from threadline.kit.scoped import Scope
 from threadline.messages import service
 from threadline.messages.models import Message, MessageStatus
 from threadline.messages.states import MessageState
@@ -168,17 +168,12 @@ async def _filled(
 
 @router.get("/messages/{message_id}")
 async def get_message(message_id: str, session: Session, workspace: CurrentWorkspace) -> MessageOut:
-    message = await session.scalar(
-        select(Message).where(Message.workspace_id == workspace.id, Message.id == message_id)
-    )
-    if message is None:
-        raise NotFound(f"no message {message_id} in this workspace", where="message_id")
+    scope = Scope(session, workspace.id)
+    message = await scope.one(Message, message_id, "message")
     history = list(
         await session.scalars(
-            select(MessageStatus)
-            .where(
-                MessageStatus.workspace_id == workspace.id, MessageStatus.message_id == message.id
-            )
+            scope.select(MessageStatus)
+            .where(MessageStatus.message_id == message.id)
             .order_by(MessageStatus.recorded_at, MessageStatus.id)
         )
     )
@@ -195,8 +190,9 @@ async def contact_thread(
     """The conversation with a contact, oldest first."""
     contact = await get_contact(session, workspace.id, contact_id)
     rows = await session.scalars(
-        select(Message)
-        .where(Message.workspace_id == workspace.id, Message.contact_id == contact.id)
+        Scope(session, workspace.id)
+        .select(Message)
+        .where(Message.contact_id == contact.id)
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(limit)
     )
@@ -209,11 +205,7 @@ async def message_media(
 ) -> Response:
     """The media a contact sent, fetched from the platform through its media-id lookup
     (platform media URLs are short-lived and need the channel's token)."""
-    message = await session.scalar(
-        select(Message).where(Message.workspace_id == workspace.id, Message.id == message_id)
-    )
-    if message is None:
-        raise NotFound(f"no message {message_id} in this workspace", where="message_id")
+    message = await Scope(session, workspace.id).one(Message, message_id, "message")
     media = (message.content or {}).get("media") or {}
     if message.direction != "in" or not (media.get("media_id") or media.get("url")):
         raise NotFound(f"message {message_id} carries no media", where="message_id")

@@ -23,6 +23,7 @@ from threadline.contacts.service import get_contact, urns_of
 from threadline.conversations.models import Conversation
 from threadline.kit.errors import Conflict, InvalidInput, NotFound
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 from threadline.messages.models import Message, MessageStatus
 from threadline.messages.states import MessageState
 from threadline.policy.service import SendQuestion, decide_many, stored_urn
@@ -77,7 +78,7 @@ async def address_for(
 async def default_channel(
     session: AsyncSession, workspace_id: str, channel_id: str | None
 ) -> ChannelAccount:
-    stmt = select(ChannelAccount).where(ChannelAccount.workspace_id == workspace_id)
+    stmt = Scope(session, workspace_id).select(ChannelAccount)
     if channel_id:
         stmt = stmt.where(ChannelAccount.id == channel_id)
     channel = await session.scalar(stmt.order_by(ChannelAccount.created_at))
@@ -102,9 +103,10 @@ async def channel_for(
         channel = await default_channel(session, workspace_id, channel_id)
         return channel, await address_for(session, workspace_id, contact_id, channel)
     schemes = {text.partition(":")[0] for text in await urns_of(session, workspace_id, contact_id)}
+    scope = Scope(session, workspace_id)
     last_kind = await session.scalar(
-        select(Conversation.channel)
-        .where(Conversation.workspace_id == workspace_id, Conversation.contact_id == contact_id)
+        scope.columns(Conversation, Conversation.channel)
+        .where(Conversation.contact_id == contact_id)
         .order_by(Conversation.last_inbound_at.desc().nulls_last())
         .limit(1)
     )
@@ -206,11 +208,9 @@ async def _already_enqueued(
     reused for another message is a conflict."""
     if not request.idempotency_key:
         return None
+    scope = Scope(session, workspace.id)
     existing = await session.scalar(
-        select(Message).where(
-            Message.workspace_id == workspace.id,
-            Message.idempotency_key == request.idempotency_key,
-        )
+        scope.select(Message).where(Message.idempotency_key == request.idempotency_key)
     )
     if existing is not None and (
         existing.contact_id != request.contact_id or existing.kind != kind_of(request.content)
@@ -386,9 +386,9 @@ async def find_for_status(
     )
     if message is None and update.callback_data:
         # The send's answer was lost (crash, timeout): our id rode along as callback data.
+        scope = Scope(session, channel.workspace_id)
         message = await session.scalar(
-            select(Message).where(
-                Message.workspace_id == channel.workspace_id,
+            scope.select(Message).where(
                 Message.id == update.callback_data,
                 Message.channel_id == channel.id,
             )

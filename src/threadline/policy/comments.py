@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels.events import COMMENT_MESSAGE_KIND
+from threadline.kit.scoped import Scope
 from threadline.messages.models import Message
 from threadline.messages.states import MessageState
 from threadline.policy.types import CommentFacts
@@ -47,10 +47,12 @@ async def load_comments(
     if not wanted:
         return {}
     contacts = {q.contact_id for q in questions if q.reply_to}
+    scope = Scope(session, workspace_id)
     made = (
         await session.execute(
-            select(Message.contact_id, Message.provider_id, Message.platform_timestamp).where(
-                Message.workspace_id == workspace_id,
+            scope.columns(
+                Message, Message.contact_id, Message.provider_id, Message.platform_timestamp
+            ).where(
                 Message.contact_id.in_(contacts),
                 Message.kind == COMMENT_MESSAGE_KIND,
                 Message.provider_id.in_(wanted),
@@ -62,8 +64,7 @@ async def load_comments(
     replies: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
     for contact_id, comment_id, message_id in (
         await session.execute(
-            select(Message.contact_id, Message.reply_to, Message.id).where(
-                Message.workspace_id == workspace_id,
+            scope.columns(Message, Message.contact_id, Message.reply_to, Message.id).where(
                 Message.contact_id.in_(contacts),
                 Message.direction == "out",
                 Message.reply_to.in_({row.provider_id for row in made}),

@@ -6,12 +6,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels.kinds import Channel
 from threadline.kit.clock import as_utc
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 from threadline.policy.models import PressureEvent
 from threadline.policy.types import Purpose
 
@@ -85,10 +86,10 @@ async def limit_recipients(
 ) -> dict[str, datetime]:
     """Recipients counted against `sender`'s messaging limit → their latest business-initiated
     message. A recipient stops counting 24 h after that message."""
+    scope = Scope(session, workspace_id)
     rows = await session.execute(
-        select(PressureEvent.contact_id, func.max(PressureEvent.sent_at))
+        scope.columns(PressureEvent, PressureEvent.contact_id, func.max(PressureEvent.sent_at))
         .where(
-            PressureEvent.workspace_id == workspace_id,
             PressureEvent.sender == sender,
             PressureEvent.business_initiated.is_(True),
             PressureEvent.sent_at > now - LIMIT_WINDOW,
@@ -99,9 +100,10 @@ async def limit_recipients(
 
 
 async def spent_since(session: AsyncSession, workspace_id: str, since: datetime) -> Decimal:
+    scope = Scope(session, workspace_id)
     total = await session.scalar(
-        select(func.coalesce(func.sum(PressureEvent.cost), 0)).where(
-            PressureEvent.workspace_id == workspace_id, PressureEvent.sent_at >= since
+        scope.columns(PressureEvent, func.coalesce(func.sum(PressureEvent.cost), 0)).where(
+            PressureEvent.sent_at >= since
         )
     )
     return Decimal(str(total or 0))
@@ -112,12 +114,14 @@ async def spent_by_campaign(
 ) -> dict[str, Decimal]:
     if not campaign_ids:
         return {}
+    scope = Scope(session, workspace_id)
     rows = await session.execute(
-        select(PressureEvent.campaign_id, func.coalesce(func.sum(PressureEvent.cost), 0))
-        .where(
-            PressureEvent.workspace_id == workspace_id,
-            PressureEvent.campaign_id.in_(campaign_ids),
+        scope.columns(
+            PressureEvent,
+            PressureEvent.campaign_id,
+            func.coalesce(func.sum(PressureEvent.cost), 0),
         )
+        .where(PressureEvent.campaign_id.in_(campaign_ids))
         .group_by(PressureEvent.campaign_id)
     )
     return {str(campaign): Decimal(str(total or 0)) for campaign, total in rows.all()}

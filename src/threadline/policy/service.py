@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline import pricing
@@ -32,6 +31,7 @@ from threadline.contacts.urns import (
 from threadline.conversations.models import Conversation
 from threadline.conversations.service import facts_of
 from threadline.kit.errors import InvalidInput, NotFound
+from threadline.kit.scoped import Scope
 from threadline.policy import pressure
 from threadline.policy.comments import StoredComment, facts_for, load_comments
 from threadline.policy.decide import decide
@@ -123,22 +123,21 @@ class _Loaded:
 async def _load_contacts(
     session: AsyncSession, workspace_id: str, ids: list[str]
 ) -> dict[str, Contact]:
+    scope = Scope(session, workspace_id)
     return {
-        c.id: c
-        for c in await session.scalars(
-            select(Contact).where(Contact.workspace_id == workspace_id, Contact.id.in_(ids))
-        )
+        c.id: c for c in await session.scalars(scope.select(Contact).where(Contact.id.in_(ids)))
     }
 
 
 async def _load_urns(
     session: AsyncSession, workspace_id: str, ids: list[str]
 ) -> defaultdict[str, list[URN]]:
+    scope = Scope(session, workspace_id)
     urns: defaultdict[str, list[URN]] = defaultdict(list)
     for contact_id, text in (
         await session.execute(
-            select(ContactURN.contact_id, ContactURN.urn).where(
-                ContactURN.workspace_id == workspace_id, ContactURN.contact_id.in_(ids)
+            scope.columns(ContactURN, ContactURN.contact_id, ContactURN.urn).where(
+                ContactURN.contact_id.in_(ids)
             )
         )
     ).all():
@@ -149,10 +148,12 @@ async def _load_urns(
 async def _load_ledgers(
     session: AsyncSession, workspace_id: str, ids: list[str]
 ) -> defaultdict[str, list[LedgerLine]]:
+    scope = Scope(session, workspace_id)
     ledgers: defaultdict[str, list[LedgerLine]] = defaultdict(list)
     for contact_id, action, channel_scope, topic, occurred_at, expires_at in (
         await session.execute(
-            select(
+            scope.columns(
+                ConsentEvent,
                 ConsentEvent.contact_id,
                 ConsentEvent.action,
                 ConsentEvent.channel,
@@ -160,7 +161,7 @@ async def _load_ledgers(
                 ConsentEvent.occurred_at,
                 ConsentEvent.expires_at,
             )
-            .where(ConsentEvent.workspace_id == workspace_id, ConsentEvent.contact_id.in_(ids))
+            .where(ConsentEvent.contact_id.in_(ids))
             .order_by(ConsentEvent.recorded_at, ConsentEvent.id)
         )
     ).all():
@@ -173,12 +174,11 @@ async def _load_ledgers(
 async def _load_conversations(
     session: AsyncSession, workspace_id: str, ids: list[str]
 ) -> dict[tuple[str, str], Conversation]:
+    scope = Scope(session, workspace_id)
     return {
         (c.contact_id, c.channel): c
         for c in await session.scalars(
-            select(Conversation).where(
-                Conversation.workspace_id == workspace_id, Conversation.contact_id.in_(ids)
-            )
+            scope.select(Conversation).where(Conversation.contact_id.in_(ids))
         )
     }
 
@@ -186,11 +186,16 @@ async def _load_conversations(
 async def _load_recent(
     session: AsyncSession, workspace_id: str, ids: list[str], since: datetime
 ) -> defaultdict[str, list[RecentSend]]:
+    scope = Scope(session, workspace_id)
     recent: defaultdict[str, list[RecentSend]] = defaultdict(list)
     for contact_id, sent_at, channel in (
         await session.execute(
-            select(PressureEvent.contact_id, PressureEvent.sent_at, PressureEvent.channel).where(
-                PressureEvent.workspace_id == workspace_id,
+            scope.columns(
+                PressureEvent,
+                PressureEvent.contact_id,
+                PressureEvent.sent_at,
+                PressureEvent.channel,
+            ).where(
                 PressureEvent.contact_id.in_(ids),
                 PressureEvent.purpose == Purpose.MARKETING.value,
                 PressureEvent.sent_at > since,

@@ -11,9 +11,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from threadline.kit.scoped import Scope
 from threadline.messages.models import Message
 from threadline.policy.service import stored_urn
 from threadline.pricing import market_for
@@ -85,8 +85,9 @@ async def cost_report(
     until: datetime,
 ) -> CostReport:
     rows = await session.scalars(
-        select(Message).where(
-            Message.workspace_id == workspace_id,
+        Scope(session, workspace_id)
+        .select(Message)
+        .where(
             Message.direction == "out",
             Message.status.in_(COUNTED),
             Message.created_at >= since,

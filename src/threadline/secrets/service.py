@@ -7,12 +7,12 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.kit.crypto import SecretBox
 from threadline.kit.errors import InvalidInput, NotFound
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 from threadline.secrets.models import WorkspaceSecret
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
@@ -27,11 +27,8 @@ async def put(
             "a secret's name is lowercase letters, digits and _, starting with a letter",
             where="name",
         )
-    row = await session.scalar(
-        select(WorkspaceSecret).where(
-            WorkspaceSecret.workspace_id == workspace_id, WorkspaceSecret.name == name
-        )
-    )
+    scope = Scope(session, workspace_id)
+    row = await session.scalar(scope.select(WorkspaceSecret).where(WorkspaceSecret.name == name))
     if row is None:
         row = WorkspaceSecret(
             id=new_id("sec"), workspace_id=workspace_id, name=name, created_at=now
@@ -44,20 +41,14 @@ async def put(
 
 
 async def names(session: AsyncSession, workspace_id: str) -> list[WorkspaceSecret]:
-    return list(
-        await session.scalars(
-            select(WorkspaceSecret)
-            .where(WorkspaceSecret.workspace_id == workspace_id)
-            .order_by(WorkspaceSecret.name)
-        )
-    )
+    scope = Scope(session, workspace_id)
+    return list(await session.scalars(scope.select(WorkspaceSecret).order_by(WorkspaceSecret.name)))
 
 
 async def remove(session: AsyncSession, workspace_id: str, name: str) -> None:
+    scope = Scope(session, workspace_id)
     result = await session.execute(
-        delete(WorkspaceSecret).where(
-            WorkspaceSecret.workspace_id == workspace_id, WorkspaceSecret.name == name
-        )
+        scope.delete(WorkspaceSecret).where(WorkspaceSecret.name == name)
     )
     if not getattr(result, "rowcount", 0):
         raise NotFound(f"no secret named {name} in this workspace", where="name")
@@ -71,10 +62,9 @@ async def reveal(
     _collect(value, wanted)
     if not wanted:
         return value, []
+    scope = Scope(session, workspace_id)
     rows = await session.scalars(
-        select(WorkspaceSecret).where(
-            WorkspaceSecret.workspace_id == workspace_id, WorkspaceSecret.name.in_(wanted)
-        )
+        scope.select(WorkspaceSecret).where(WorkspaceSecret.name.in_(wanted))
     )
     known = {row.name: box.decrypt(row.sealed) for row in rows}
     missing = sorted(wanted - set(known))

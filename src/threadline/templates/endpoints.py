@@ -8,11 +8,11 @@ from typing import Annotated, Any
 import httpx
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from threadline.api.deps import CurrentWorkspace, Now, Session, app_state
 from threadline.channels import service as channels
 from threadline.kit.errors import NotFound
+from threadline.kit.scoped import Scope
 from threadline.templates import service, submit
 from threadline.templates.models import Template
 from threadline.workspaces.models import Workspace
@@ -122,7 +122,7 @@ async def list_templates(
     template_status: Annotated[str | None, Query(alias="status", max_length=32)] = None,
     category: Annotated[str | None, Query(max_length=16)] = None,
 ) -> list[TemplateOut]:
-    stmt = select(Template).where(Template.workspace_id == workspace.id)
+    stmt = Scope(session, workspace.id).select(Template)
     if template_status:
         stmt = stmt.where(Template.status == template_status.lower())
     if category:
@@ -176,9 +176,8 @@ def _needs_opt_out(workspace: Workspace, body: TemplateUpload | TemplateEdit) ->
 
 
 async def _template(session: Session, workspace_id: str, template_id: str) -> Template:
-    template = await session.scalar(
-        select(Template).where(Template.workspace_id == workspace_id, Template.id == template_id)
-    )
+    scope = Scope(session, workspace_id)
+    template = await session.scalar(scope.select(Template).where(Template.id == template_id))
     if template is None:
         raise NotFound("no such template in this workspace", where="template_id")
     return template

@@ -6,7 +6,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import object_session
 
@@ -15,6 +14,7 @@ from threadline.channels import events as ev
 from threadline.channels import messages as content_types
 from threadline.kit.errors import InvalidInput
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 from threadline.policy.types import TemplateCategory, TemplateFacts
 from threadline.templates.definition import TemplateDefinition, TemplateSendError
 from threadline.templates.models import Template, TemplateEvent
@@ -35,9 +35,9 @@ class TemplateStatus(StrEnum):
 async def find(
     session: AsyncSession, workspace_id: str, account_id: str, name: str, language: str
 ) -> Template | None:
+    scope = Scope(session, workspace_id)
     return await session.scalar(
-        select(Template).where(
-            Template.workspace_id == workspace_id,
+        scope.select(Template).where(
             Template.account_id == account_id,
             Template.name == name,
             Template.language == language,
@@ -108,9 +108,9 @@ async def _by_provider(
     name: str,
     language: str,
 ) -> Template | None:
+    scope = Scope(session, workspace_id)
     found = await session.scalar(
-        select(Template).where(
-            Template.workspace_id == workspace_id,
+        scope.select(Template).where(
             Template.account_id == account_id,
             Template.provider_id == provider_id,
         )
@@ -187,13 +187,11 @@ def record(
 
 
 async def history(session: AsyncSession, template: Template) -> list[TemplateEvent]:
+    scope = Scope(session, template.workspace_id)
     return list(
         await session.scalars(
-            select(TemplateEvent)
-            .where(
-                TemplateEvent.workspace_id == template.workspace_id,
-                TemplateEvent.template_id == template.id,
-            )
+            scope.select(TemplateEvent)
+            .where(TemplateEvent.template_id == template.id)
             .order_by(TemplateEvent.occurred_at, TemplateEvent.id)
         )
     )
@@ -219,10 +217,10 @@ async def suggestions(
     """Approved templates that may go out instead of a free-form message the closed window
     refuses, each with what it would cost this recipient."""
     categories = FITS.get(purpose, ("utility",))
+    scope = Scope(session, workspace_id)
     rows = await session.scalars(
-        select(Template)
+        scope.select(Template)
         .where(
-            Template.workspace_id == workspace_id,
             Template.status == TemplateStatus.APPROVED,
             Template.category.in_(categories),
         )

@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels import messages as content_types
 from threadline.kit.errors import Conflict, InvalidInput, NotFound
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 from threadline.messages import service as messages
 from threadline.messages.models import Message
 from threadline.policy.service import stored_urn
@@ -34,12 +34,8 @@ def note(ticket: Ticket, now: datetime, event: str, by: str, **extra: Any) -> No
 
 
 async def current(session: AsyncSession, workspace_id: str, contact_id: str) -> Ticket | None:
-    return await session.scalar(
-        select(Ticket).where(
-            Ticket.workspace_id == workspace_id,
-            Ticket.open_contact_id == contact_id,
-        )
-    )
+    scope = Scope(session, workspace_id)
+    return await session.scalar(scope.select(Ticket).where(Ticket.open_contact_id == contact_id))
 
 
 async def open_for(
@@ -82,9 +78,8 @@ async def open_for(
 
 
 async def get(session: AsyncSession, workspace_id: str, ticket_id: str) -> Ticket:
-    ticket = await session.scalar(
-        select(Ticket).where(Ticket.workspace_id == workspace_id, Ticket.id == ticket_id)
-    )
+    scope = Scope(session, workspace_id)
+    ticket = await session.scalar(scope.select(Ticket).where(Ticket.id == ticket_id))
     if ticket is None:
         raise NotFound("no such ticket in this workspace", where="ticket_id")
     return ticket
@@ -100,7 +95,7 @@ async def list_tickets(
     contact_id: str | None,
     limit: int,
 ) -> list[Ticket]:
-    stmt = select(Ticket).where(Ticket.workspace_id == workspace_id)
+    stmt = Scope(session, workspace_id).select(Ticket)
     if status:
         stmt = stmt.where(Ticket.status == status)
     if team:
@@ -115,11 +110,11 @@ async def list_tickets(
 async def transcript(session: AsyncSession, ticket: Ticket) -> list[Message]:
     """The conversation an agent needs: from a day before the handoff to its resolution."""
     until = ticket.resolved_at or datetime.max.replace(tzinfo=ticket.opened_at.tzinfo)
+    scope = Scope(session, ticket.workspace_id)
     return list(
         await session.scalars(
-            select(Message)
+            scope.select(Message)
             .where(
-                Message.workspace_id == ticket.workspace_id,
                 Message.contact_id == ticket.contact_id,
                 Message.created_at >= ticket.opened_at - TRANSCRIPT_LOOKBACK,
                 Message.created_at <= until,

@@ -35,6 +35,7 @@ from threadline.conversations.models import Conversation
 from threadline.kit.clock import Clock
 from threadline.kit.crypto import SecretBox
 from threadline.kit.db import transaction as transaction_for
+from threadline.kit.scoped import Scope
 from threadline.messages import service as messages
 from threadline.messages import states
 from threadline.messages.failures import apply_failure_effects
@@ -375,9 +376,11 @@ class Dispatcher:
         contacts = [m.contact_id for m, basis, _ in decided if basis is Basis.SUBSCRIPTION]
         if not contacts:
             return {}
+        scope = Scope(session, channel.workspace_id)
         rows = await session.execute(
-            select(Conversation.contact_id, Conversation.subscription_token).where(
-                Conversation.workspace_id == channel.workspace_id,
+            scope.columns(
+                Conversation, Conversation.contact_id, Conversation.subscription_token
+            ).where(
                 Conversation.channel == channel.kind,
                 Conversation.contact_id.in_(contacts),
             )

@@ -7,10 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from threadline.api.deps import CurrentWorkspace, Now, Session
-from threadline.kit.errors import NotFound
+from threadline.kit.scoped import Scope
 from threadline.workspaces import service
 from threadline.workspaces.models import ApiKey, User
 from threadline.workspaces.settings import WorkspaceSettings
@@ -77,9 +76,7 @@ async def update_settings(
 
 @router.get("/users")
 async def list_users(session: Session, workspace: CurrentWorkspace) -> list[UserOut]:
-    rows = await session.scalars(
-        select(User).where(User.workspace_id == workspace.id).order_by(User.email)
-    )
+    rows = await session.scalars(Scope(session, workspace.id).select(User).order_by(User.email))
     return [
         UserOut(id=u.id, email=u.email, name=u.name, role=u.role, created_at=u.created_at)
         for u in rows
@@ -117,7 +114,7 @@ def _key_out(key: ApiKey) -> ApiKeyOut:
 @router.get("/api-keys")
 async def list_api_keys(session: Session, workspace: CurrentWorkspace) -> list[ApiKeyOut]:
     rows = await session.scalars(
-        select(ApiKey).where(ApiKey.workspace_id == workspace.id).order_by(ApiKey.created_at)
+        Scope(session, workspace.id).select(ApiKey).order_by(ApiKey.created_at)
     )
     return [_key_out(k) for k in rows]
 
@@ -128,7 +125,7 @@ async def create_api_key(
 ) -> NewApiKeyOut:
     key = await service.create_api_key(session, workspace.id, body.name, now)
     row = await session.scalar(
-        select(ApiKey).where(ApiKey.workspace_id == workspace.id).order_by(ApiKey.id.desc())
+        Scope(session, workspace.id).select(ApiKey).order_by(ApiKey.id.desc())
     )
     assert row is not None
     return NewApiKeyOut(**_key_out(row).model_dump(), key=key)
@@ -138,10 +135,6 @@ async def create_api_key(
 async def revoke_api_key(
     key_id: str, session: Session, workspace: CurrentWorkspace, now: Now
 ) -> ApiKeyOut:
-    key = await session.scalar(
-        select(ApiKey).where(ApiKey.workspace_id == workspace.id, ApiKey.id == key_id)
-    )
-    if key is None:
-        raise NotFound(f"no API key {key_id} in this workspace", where="key_id")
+    key = await Scope(session, workspace.id).one(ApiKey, key_id, "API key", where="key_id")
     key.revoked_at = key.revoked_at or now
     return _key_out(key)

@@ -14,6 +14,7 @@ from threadline.consent.models import ConsentTopic
 from threadline.kit.crypto import hash_api_key, hash_password, new_api_key
 from threadline.kit.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from threadline.kit.ids import new_id
+from threadline.kit.scoped import Scope
 from threadline.workspaces.models import ApiKey, User, Workspace
 from threadline.workspaces.settings import WorkspaceSettings
 
@@ -114,7 +115,7 @@ async def create_user(
     if "@" not in email:
         raise InvalidInput(f"'{email}' is not an email address", where="email")
     clash = await session.scalar(
-        select(User).where(User.workspace_id == workspace_id, User.email == email)
+        Scope(session, workspace_id).select(User).where(User.email == email)
     )
     if clash is not None:
         raise Conflict(f"a user with email {email} already exists", where="email")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.channels.meta.harness import Person, person_on
@@ -118,3 +119,23 @@ async def test_marketing_outside_the_window_goes_on_the_subscription_token_until
         after = await send(stack, contact_id, "Last chance!", **promo)
         # Stopping the notifications revokes the consent the token was evidence of.
         assert (after["status"], after["reason"]) == ("refused", "opted_out")
+
+
+@pytest.mark.parametrize("channel", ["messenger", "instagram"])
+async def test_stop_is_confirmed_and_marketing_is_refused_after_it(
+    channel: str, database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        person = await person_on(stack, channel, PSID)
+        await person.says("STOP")
+        contact_id = await contact_of(stack, person)
+        (confirmation,) = await delivered(stack, person, 1)
+        assert confirmation["text"], "the opt-out is confirmed in the thread"
+
+        async def revoked() -> bool:
+            r = await stack.api.get(f"/api/v1/contacts/{contact_id}/consent")
+            return "revoked" in r.text
+
+        await stack.until(revoked)
+        promo = await send(stack, contact_id, "New arrivals!", purpose="marketing")
+        assert (promo["status"], promo["reason"]) == ("refused", "opted_out")

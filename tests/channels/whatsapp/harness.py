@@ -174,8 +174,10 @@ class Stack:
         done += await self.dispatcher.dispatch_all()
         return done
 
-    async def until(self, check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
-        """Run the worker until `check()` holds (webhooks arrive asynchronously)."""
+    async def until(self, check: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
+        """Run the worker until `check()` holds (webhooks arrive asynchronously). The limit is
+        generous: the pair limiter spaces messages to one person by seconds, and a loaded CI
+        machine running the suite on two cores stretches that further."""
         deadline = asyncio.get_running_loop().time() + within
         while True:
             await self.work()

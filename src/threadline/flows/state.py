@@ -53,7 +53,7 @@ class Wait:
 
 
 @dataclass(frozen=True, slots=True)
-class Session:
+class FlowState:
     flow: str
     channel: Channel
     contact: ContactView
@@ -76,7 +76,7 @@ class Session:
     def active(self) -> bool:
         return self.status in ACTIVE
 
-    def with_contact(self, contact: ContactView) -> Session:
+    def with_contact(self, contact: ContactView) -> FlowState:
         return replace(self, contact=contact)
 
     def to_json(self) -> dict[str, Any]:
@@ -94,7 +94,7 @@ class Session:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Session:
+    def from_json(cls, data: dict[str, Any]) -> FlowState:
         contact = data["contact"]
         wait = data.get("wait")
         return cls(
