@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from threadline.channels.kinds import Channel
+from threadline.channels.rules import Basis
 from threadline.policy.types import Outcome, Purpose, Quality, Reason, TemplateCategory
 
 _STRICT = ConfigDict(extra="forbid")
@@ -55,4 +56,9 @@ class DecisionOut(BaseModel):
     requires: list[str]
     cost_estimate: Decimal | None
     defer_until: datetime | None
+    basis: Basis | None = Field(
+        default=None,
+        description="Why an allowed send may go: service_window, ad_window, human_agent, "
+        "template, subscription, consent or private_reply (None when refused or deferred)",
+    )
     facts: dict[str, Any] = Field(description="What the engine knew when it decided")

@@ -489,5 +489,6 @@ def decision_out(decision: Decision, ctx: SendContext) -> DecisionOut:
         requires=list(decision.requires),
         cost_estimate=decision.cost_estimate,
         defer_until=decision.defer_until,
+        basis=decision.basis,
         facts=facts_summary(ctx),
     )

@@ -13,15 +13,29 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from threadline.channels.models import ChannelAccount
 from threadline.kit.scoped import Scope
 from threadline.messages.models import Message
+from threadline.messages.states import MessageState
 from threadline.policy.service import stored_urn
 from threadline.pricing import market_for
 
-GroupBy = Literal["category", "market", "template", "campaign", "day"]
-GROUPS: tuple[GroupBy, ...] = ("category", "market", "template", "campaign", "day")
+GroupBy = Literal["category", "market", "template", "campaign", "day", "channel"]
+GROUPS: tuple[GroupBy, ...] = ("category", "market", "template", "campaign", "day", "channel")
 # Messages that may cost something: left (or about to), not refused or never sent.
-COUNTED = ("queued", "sending", "accepted", "sent", "delivered", "read", "played", "failed")
+COUNTED = tuple(
+    state.value
+    for state in (
+        MessageState.QUEUED,
+        MessageState.SENDING,
+        MessageState.ACCEPTED,
+        MessageState.SENT,
+        MessageState.DELIVERED,
+        MessageState.READ,
+        MessageState.PLAYED,
+        MessageState.FAILED,
+    )
+)
 
 
 @dataclass
@@ -63,7 +77,9 @@ class CostReport:
         }
 
 
-def _key(group_by: GroupBy, message: Message) -> str:
+def _key(group_by: GroupBy, message: Message, kinds: dict[str, str]) -> str:
+    if group_by == "channel":
+        return kinds.get(message.channel_id, "unknown")
     if group_by == "category":
         return message.template_category or message.purpose or "service"
     if group_by == "market":
@@ -84,10 +100,16 @@ async def cost_report(
     since: datetime,
     until: datetime,
 ) -> CostReport:
+    scope = Scope(session, workspace_id)
+    kinds: dict[str, str] = dict(
+        (
+            await session.execute(
+                scope.columns(ChannelAccount, ChannelAccount.id, ChannelAccount.kind)
+            )
+        ).all()
+    )
     rows = await session.scalars(
-        Scope(session, workspace_id)
-        .select(Message)
-        .where(
+        scope.select(Message).where(
             Message.direction == "out",
             Message.status.in_(COUNTED),
             Message.created_at >= since,
@@ -97,7 +119,7 @@ async def cost_report(
     lines: dict[str, Line] = defaultdict(lambda: Line(key=""))
     report = CostReport(group_by=group_by, since=since, until=until)
     for message in rows:
-        key = _key(group_by, message)
+        key = _key(group_by, message, kinds)
         line = lines[key]
         line.key = key
         for target in (line, report.total):

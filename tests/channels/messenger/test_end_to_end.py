@@ -139,3 +139,37 @@ async def test_stop_is_confirmed_and_marketing_is_refused_after_it(
         await stack.until(revoked)
         promo = await send(stack, contact_id, "New arrivals!", purpose="marketing")
         assert (promo["status"], promo["reason"]) == ("refused", "opted_out")
+
+
+async def test_explain_names_the_basis_and_the_cost_report_counts_the_channel(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """What an agent sees before writing on day 3, and where the message is counted after."""
+    async with whatsapp_stack(database_url, sessions) as stack:
+        person = await person_on(stack, "messenger", PSID)
+        await person.says("hello?")
+        contact_id = await contact_of(stack, person)
+        await stack.advance(timedelta(days=3))
+
+        async def explain(**question: Any) -> dict[str, Any]:
+            body = {"contact_id": contact_id, "channel": "messenger", "purpose": "service"}
+            r = await stack.api.post("/api/v1/policy/explain", json={**body, **question})
+            assert r.status_code == 200, r.text
+            found: dict[str, Any] = r.json()
+            return found
+
+        bot, agent = await explain(), await explain(human_agent=True)
+        assert (bot["outcome"], bot["reason"], bot["basis"]) == (
+            "refused",
+            "channel_cannot_initiate",
+            None,
+        )
+        assert "a human agent may reply for 7 days" in bot["detail"]
+        assert (agent["outcome"], agent["basis"]) == ("allowed", "human_agent")
+
+        await send(stack, contact_id, "Here now, sorry for the wait!", human_agent=True)
+        await delivered(stack, person, 1)
+        r = await stack.api.get("/api/v1/reports/cost", params={"group_by": "channel"})
+        assert r.status_code == 200, r.text
+        (line,) = r.json()["lines"]
+        assert (line["key"], line["messages"], line["estimated"]) == ("messenger", 1, "0")
