@@ -10,7 +10,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from threadline.channels.whatsapp.signature import valid
+
+from threadline.channels.meta.signature import valid
 
 APP_SECRET = os.environ.get("BARE_APP_SECRET", "bench-app-secret")
 

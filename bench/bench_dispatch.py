@@ -100,12 +100,12 @@ async def main() -> None:
             now = clock.now()
             async with transaction(sessions) as session:
                 workspace = (await create_workspace(session, "bench", now)).workspace
-                channel = await channels.add_whatsapp(
+                channel = await channels.add(
                     session,
                     workspace.id,
-                    channels.NewWhatsAppChannel(
-                        phone_number_id=PHONE_NUMBER_ID,
-                        waba_id=WABA_ID,
+                    channels.whatsapp_number(
+                        PHONE_NUMBER_ID,
+                        WABA_ID,
                         access_token="t",
                         app_secret="s",
                         verify_token="v",

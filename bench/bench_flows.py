@@ -9,6 +9,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,9 +24,9 @@ from threadline.channels.kinds import Channel
 from threadline.contacts.models import FieldDefinition
 from threadline.demo import FLOW_FIELDS
 from threadline.flows import service as flow_service
-from threadline.flows.engine import new_session, step
+from threadline.flows.engine import new_state, step
 from threadline.flows.loader import bundle_from_path, compile_bundle
-from threadline.flows.session import ContactView, Reply, Send, Start
+from threadline.flows.state import ContactView, Reply, Send, Start
 from threadline.inbox import service as inbox
 from threadline.kit.clock import FrozenClock
 from threadline.kit.crypto import SecretBox
@@ -41,7 +42,7 @@ INBOUND = int(os.environ.get("BENCH_FLOW_INBOUND", "600"))
 PHONE_NUMBER_ID = "106540352242922"
 
 
-def answer(actions: list[object]) -> Reply:
+def answer(actions: Sequence[object]) -> Reply:
     """Tap the first option shown, or answer a typed question."""
     sends = [a for a in actions if isinstance(a, Send)]
     content = sends[-1].content if sends else None
@@ -59,11 +60,11 @@ def engine_speed() -> tuple[float, float, int]:
     steps = 0
     start = time.perf_counter()
     for n in range(CONVERSATIONS):
-        session = new_session(flow, ContactView(name=f"P{n}"), Channel.WHATSAPP, clock.now())
-        session, actions = step(flow, session, Start("keyword"), clock)
+        state = new_state(flow, ContactView(name=f"P{n}"), Channel.WHATSAPP, clock.now())
+        state, actions = step(flow, state, Start("keyword"), clock)
         steps += 1
-        while session.status == "waiting" and steps < 40 * (n + 1):
-            session, actions = step(flow, session, answer(actions), clock)
+        while state.status == "waiting" and steps < 40 * (n + 1):
+            state, actions = step(flow, state, answer(actions), clock)
             steps += 1
     elapsed = time.perf_counter() - start
     return steps / elapsed, CONVERSATIONS / elapsed, steps
@@ -89,12 +90,12 @@ async def processing_rate(url: str, with_flow: bool) -> float:
     try:
         async with transaction(sessions) as session:
             workspace = (await create_workspace(session, "bench", clock.now())).workspace
-            channel = await channels.add_whatsapp(
+            channel = await channels.add(
                 session,
                 workspace.id,
-                channels.NewWhatsAppChannel(
-                    phone_number_id=PHONE_NUMBER_ID,
-                    waba_id="102290129340398",
+                channels.whatsapp_number(
+                    PHONE_NUMBER_ID,
+                    "102290129340398",
                     access_token="t",
                     app_secret="s",
                     verify_token="v",

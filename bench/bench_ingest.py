@@ -19,9 +19,9 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.channels.whatsapp.harness import OffsetClock, free_port
-from threadline.channels.whatsapp.signature import signature
 
 from threadline.channels import service as channels
+from threadline.channels.meta.signature import signature
 from threadline.kit.crypto import SecretBox
 from threadline.kit.db import make_engine, make_sessionmaker, transaction
 from threadline.kit.migrate import upgrade
@@ -113,12 +113,12 @@ async def main() -> None:
         sessions = make_sessionmaker(engine)
         async with transaction(sessions) as session:
             workspace = (await create_workspace(session, "bench", clock.now())).workspace
-            await channels.add_whatsapp(
+            await channels.add(
                 session,
                 workspace.id,
-                channels.NewWhatsAppChannel(
-                    phone_number_id=PHONE_NUMBER_ID,
-                    waba_id="102290129340398",
+                channels.whatsapp_number(
+                    PHONE_NUMBER_ID,
+                    "102290129340398",
                     access_token="t",
                     app_secret=SECRET,
                     verify_token="v",

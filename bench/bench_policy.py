@@ -13,6 +13,7 @@ from pathlib import Path
 
 import uvloop
 
+from threadline.channels import registry
 from threadline.channels.kinds import Channel
 from threadline.consent.projection import Action
 from threadline.consent.service import ConsentChange, record
@@ -45,6 +46,7 @@ def bench_pure(rounds: int = 200_000) -> float:
         channel=Channel.WHATSAPP,
         purpose=Purpose.MARKETING,
         recipient=Recipient(contact_id="con_x", region="BR", timezones=("America/Sao_Paulo",)),
+        rules=registry.rules_for(Channel.WHATSAPP),
         template=TemplateFacts("spring_sale", TemplateCategory.MARKETING, "approved"),
         consent=ConsentFacts(marketing=ConsentStatus.GRANTED),
         recent_marketing=tuple(
