@@ -23,6 +23,7 @@ from threadline.consent.endpoints import router as consent_router
 from threadline.contacts.endpoints import router as contacts_router
 from threadline.conversations.endpoints import router as conversations_router
 from threadline.flows.endpoints import router as flows_router
+from threadline.inbox.group_commit import GroupCommit
 from threadline.kit.clock import Clock, SystemClock
 from threadline.kit.db import make_engine, make_sessionmaker
 from threadline.messages.endpoints import router as messages_router
@@ -38,13 +39,15 @@ from threadline.workspaces.endpoints import router as workspace_router
 
 def _build_state(settings: Settings, clock: Clock | None) -> AppState:
     engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
     return AppState(
         settings=settings,
         engine=engine,
-        sessions=make_sessionmaker(engine),
+        sessions=sessions,
         clock=clock or SystemClock(),
         box=settings.secret_box(),
         channels=ChannelDirectory(settings.secret_box()),
+        ingest=GroupCommit(sessions),
     )
 
 
@@ -65,6 +68,7 @@ def _make_lifespan(
         stop.set()
         if worker is not None:
             await worker
+        await state.ingest.aclose()
         await state.engine.dispose()
 
     return lifespan

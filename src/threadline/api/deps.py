@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from threadline.channels.directory import ChannelDirectory
 from threadline.config import Settings
+from threadline.inbox.group_commit import GroupCommit
 from threadline.kit.clock import Clock
 from threadline.kit.crypto import SecretBox
 from threadline.kit.errors import Unauthorized
@@ -29,6 +30,7 @@ class AppState:
     clock: Clock
     box: SecretBox
     channels: ChannelDirectory
+    ingest: GroupCommit  # webhook deliveries, stored by group commit
 
 
 def app_state(request: Request) -> AppState:

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -56,13 +56,11 @@ def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InboxEvent)
 
 
-async def store(
-    session: AsyncSession, channel: ChannelRef, events: Sequence[ev.ChannelEvent], now: datetime
-) -> tuple[int, int]:
-    """Insert the events that are new, in one statement; returns (stored, duplicates).
-    Malformed and unhandled events are kept for the record but marked processed."""
-    if not events:
-        return 0, 0
+def rows_for(
+    channel: ChannelRef, events: Sequence[ev.ChannelEvent], now: datetime
+) -> list[dict[str, Any]]:
+    """The inbox rows of a delivery's events. Malformed and unhandled events are kept for
+    the record but marked processed."""
     rows = []
     for event in events:
         dedupe, ordering, kind = keys_for(channel, event)
@@ -83,13 +81,27 @@ async def store(
                 "error": None,
             }
         )
+    return rows
+
+
+async def insert_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert the rows whose (channel, dedupe key) is new, in one statement; the ids stored."""
+    if not rows:
+        return set()
     # executemany form: SQLAlchemy caches one compiled statement for every batch size.
     statement = (
         _insert(session)
         .on_conflict_do_nothing(index_elements=["channel_id", "dedupe_key"])
         .returning(InboxEvent.id)
     )
-    stored = len((await session.execute(statement, rows)).all())
+    return {row[0] for row in (await session.execute(statement, list(rows))).all()}
+
+
+async def store(
+    session: AsyncSession, channel: ChannelRef, events: Sequence[ev.ChannelEvent], now: datetime
+) -> tuple[int, int]:
+    """Store the events that are new; returns (stored, duplicates)."""
+    stored = len(await insert_new(session, rows_for(channel, events, now)))
     return stored, len(events) - stored
 
 

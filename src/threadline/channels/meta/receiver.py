@@ -20,7 +20,6 @@ from threadline.channels.adapter import Adapter, WebhookFormatError
 from threadline.channels.directory import KnownChannel
 from threadline.channels.events import ChannelEvent
 from threadline.channels.meta import signature
-from threadline.inbox import service as inbox
 from threadline.kit.crypto import constant_time_equals
 
 log = logging.getLogger("threadline.webhooks")
@@ -75,13 +74,13 @@ async def _verify(
 
 
 async def _targets(
-    adapter: Adapter,
-    request: Request,
-    session: AsyncSession,
-    addresses: set[str],
-    accounts: set[str],
+    adapter: Adapter, request: Request, addresses: set[str], accounts: set[str]
 ) -> list[KnownChannel]:
-    known = await app_state(request).channels.of_kind(session, adapter.type.kind)
+    state = app_state(request)
+    # A session of its own, closed at once: on SQLite the process has one connection, and
+    # the group commit that stores this delivery needs it.
+    async with state.sessions() as session:
+        known = await state.channels.of_kind(session, adapter.type.kind)
     return [
         c for c in known if c.address in addresses or (not addresses and c.account_id in accounts)
     ]
@@ -99,7 +98,6 @@ async def _receive(
     referenced: Referenced,
     owner: Owner,
     request: Request,
-    session: AsyncSession,
     now: datetime,
 ) -> Response:
     raw = await request.body()
@@ -113,7 +111,7 @@ async def _receive(
         return _problem(
             400, "bad_request", "the notification names no account: entry[].id is missing"
         )
-    targets = await _targets(adapter, request, session, addresses, accounts)
+    targets = await _targets(adapter, request, addresses, accounts)
     if not targets:
         return _problem(
             404,
@@ -127,7 +125,7 @@ async def _receive(
         events = adapter.parse(payload)
     except WebhookFormatError as exc:
         return _problem(400, "bad_request", str(exc))
-    stored, duplicates = await _store(session, targets, events, owner, now)
+    stored, duplicates = await _store(request, targets, events, owner, now)
     return JSONResponse({"stored": stored, "duplicates": duplicates})
 
 
@@ -149,18 +147,18 @@ def webhook_router(
         return await _verify(adapter, request, session, mode, token, challenge)
 
     @router.post(f"/{kind.value}", name=f"receive_{kind.value}")
-    async def receive(request: Request, session: Session, now: Now) -> Response:
-        return await _receive(adapter, referenced, owner, request, session, now)
+    async def receive(request: Request, now: Now) -> Response:
+        return await _receive(adapter, referenced, owner, request, now)
 
     return router
 
 
 async def _store(
-    session: Session,
+    request: Request,
     targets: Sequence[KnownChannel],
     events: Sequence[ChannelEvent],
     owner: Owner,
-    now: Any,
+    now: datetime,
 ) -> tuple[int, int]:
     grouped: dict[str, list[ChannelEvent]] = defaultdict(list)
     channel_by_id: dict[str, KnownChannel] = {}
@@ -171,8 +169,5 @@ async def _store(
             continue
         grouped[channel.id].append(event)
         channel_by_id[channel.id] = channel
-    stored = duplicates = 0
-    for channel_id, batch in grouped.items():
-        new, dup = await inbox.store(session, channel_by_id[channel_id], batch, now)
-        stored, duplicates = stored + new, duplicates + dup
-    return stored, duplicates
+    parts = [(channel_by_id[channel_id], batch) for channel_id, batch in grouped.items()]
+    return await app_state(request).ingest.store(parts, now)
