@@ -4,6 +4,7 @@ delivery watermarks (Messenger, Instagram), echoes, and messages a person unsent
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -30,10 +31,34 @@ log = logging.getLogger("threadline.inbox")
 async def status(
     session: AsyncSession, channel: ChannelAccount, update: ev.StatusUpdate, now: datetime
 ) -> None:
-    message = await messages.find_for_status(session, channel, update)
-    if message is None:
-        log.info("status %s for unknown message %s", update.status, update.external_id)
-        return
+    await statuses(session, channel, [update], now)
+
+
+async def statuses(
+    session: AsyncSession,
+    channel: ChannelAccount,
+    updates: Sequence[ev.StatusUpdate],
+    now: datetime,
+) -> None:
+    """A round's status updates of one channel: their messages loaded together, each update
+    applied in order, written in one flush (statuses are most of what a broadcast returns)."""
+    found = await messages.find_many_for_status(session, channel, updates)
+    for update in updates:
+        message = found.get(update.external_id)
+        if message is None:
+            log.info("status %s for unknown message %s", update.status, update.external_id)
+            continue
+        await _apply_status(session, channel, message, update, now)
+    await session.flush()
+
+
+async def _apply_status(
+    session: AsyncSession,
+    channel: ChannelAccount,
+    message: Message,
+    update: ev.StatusUpdate,
+    now: datetime,
+) -> None:
     error = update.errors[0] if update.errors else None
     await messages.add_history(
         session,
@@ -43,6 +68,7 @@ async def status(
         error_code=error.code if error else None,
         detail=error.title if error else None,
         now=now,
+        flush=False,
     )
     if update.pricing is not None:
         message.pricing = {

@@ -4,9 +4,10 @@ templates and channels. Runs inside one transaction per event."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,6 +69,15 @@ async def process(
     else:
         await _about_messages_or_account(session, channel, event, now)
     return Processed()
+
+
+async def process_statuses(
+    session: AsyncSession, channel: ChannelAccount, rows: Sequence[InboxEvent], now: datetime
+) -> None:
+    """Several status events of one channel at once; the same result as one by one."""
+    updates = [codec.load(row.payload) for row in rows]
+    assert all(isinstance(u, ev.StatusUpdate) for u in updates)
+    await deliveries.statuses(session, channel, cast(list[ev.StatusUpdate], updates), now)
 
 
 async def _about_messages_or_account(

@@ -35,6 +35,10 @@ class ChannelRef(Protocol):
     def account_id(self) -> str: ...
 
 
+# The inbox kind of a per-message status event: the worker takes these a channel at a time.
+STATUS_KIND = "status"
+
+
 def keys_for(channel: ChannelRef, event: ev.ChannelEvent) -> tuple[str, str, str]:
     """(dedupe key, ordering key, kind) of an event."""
     if isinstance(event, ev.InboundMessage):
@@ -42,7 +46,7 @@ def keys_for(channel: ChannelRef, event: ev.ChannelEvent) -> tuple[str, str, str
     if isinstance(event, ev.Comment):
         return event.dedupe_key, f"contact:{event.sender.address}", "comment"
     if isinstance(event, ev.StatusUpdate):
-        return event.dedupe_key, f"contact:{event.recipient or event.external_id}", "status"
+        return event.dedupe_key, f"contact:{event.recipient or event.external_id}", STATUS_KIND
     if isinstance(event, ev.MarketingPreference):
         key = f"pref:{event.address}:{event.value}:{int(event.timestamp.timestamp())}"
         return key, f"contact:{event.address}", "preference"
@@ -139,12 +143,13 @@ async def claim(session: AsyncSession, now: datetime, limit: int = 100) -> list[
     return rows
 
 
-async def finish(session: AsyncSession, event_id: str, now: datetime) -> None:
-    await session.execute(
-        update(InboxEvent)
-        .where(InboxEvent.id == event_id)
-        .values(processed_at=now, claimed_until=None, error=None)
-    )
+async def finish_many(session: AsyncSession, event_ids: Sequence[str], now: datetime) -> None:
+    if event_ids:
+        await session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id.in_(list(event_ids)))
+            .values(processed_at=now, claimed_until=None, error=None)
+        )
 
 
 async def fail(session: AsyncSession, event: InboxEvent, error: str, now: datetime) -> None:

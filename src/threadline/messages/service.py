@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -379,20 +380,28 @@ async def record_inbound(
 async def find_for_status(
     session: AsyncSession, channel: ChannelAccount, update: ev.StatusUpdate
 ) -> Message | None:
-    message = await session.scalar(
-        select(Message).where(
-            Message.channel_id == channel.id, Message.provider_id == update.external_id
-        )
-    )
-    if message is None and update.callback_data:
-        # The send's answer was lost (crash, timeout): our id rode along as callback data.
-        scope = Scope(session, channel.workspace_id)
-        message = await session.scalar(
-            scope.select(Message).where(
-                Message.id == update.callback_data,
-                Message.channel_id == channel.id,
-            )
-        )
-        if message is not None and message.provider_id is None:
-            message.provider_id = update.external_id
-    return message
+    return (await find_many_for_status(session, channel, [update])).get(update.external_id)
+
+
+async def find_many_for_status(
+    session: AsyncSession, channel: ChannelAccount, updates: Sequence[ev.StatusUpdate]
+) -> dict[str, Message]:
+    """The messages status updates are about, by the platform's message id: one query by
+    that id, one more by our own id for the sends whose answer was lost (crash, timeout),
+    which rode along as callback data; those learn their platform id here."""
+    scope = Scope(session, channel.workspace_id)
+    ours = scope.select(Message).where(Message.channel_id == channel.id)
+    wanted = {u.external_id for u in updates}
+    found = {
+        m.provider_id: m
+        for m in await session.scalars(ours.where(Message.provider_id.in_(wanted)))
+        if m.provider_id is not None
+    }
+    lost = {u.callback_data: u for u in updates if u.external_id not in found and u.callback_data}
+    if lost:
+        for message in await session.scalars(ours.where(Message.id.in_(list(lost)))):
+            update = lost[message.id]
+            if message.provider_id is None:
+                message.provider_id = update.external_id
+            found.setdefault(update.external_id, message)
+    return found
