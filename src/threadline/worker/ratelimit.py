@@ -8,7 +8,12 @@ from collections.abc import Callable
 
 
 class TokenBucket:
-    """`rate` tokens per second, up to `capacity` saved. `acquire` waits for a token.
+    """At most `rate` sends in any one-second window, evenly paced. `acquire` waits for a token.
+
+    Up to `capacity` tokens are saved for a burst, so the refill runs at `rate - capacity`
+    per second: a full bucket plus one second of refill is exactly `rate`, never more (the
+    platform meters sliding windows; a bucket refilled at the full rate lets a window reach
+    rate + capacity and draws throttle answers).
 
     After a throttle answer from the platform the rate is halved for `cooldown` seconds:
     the platform's limit is the truth, our configured rate only a belief."""
@@ -20,9 +25,9 @@ class TokenBucket:
         clock: Callable[[], float] = time.monotonic,
         cooldown: float = 5.0,
     ) -> None:
-        self.nominal = rate
-        self.rate = rate
-        self.capacity = capacity if capacity is not None else max(1.0, rate / 10)
+        self.capacity = capacity if capacity is not None else max(1.0, rate / 100)
+        self.nominal = max(1.0, rate - self.capacity) if rate > self.capacity else rate
+        self.rate = self.nominal
         self._tokens = self.capacity
         self._clock = clock
         self._last = clock()
@@ -41,8 +46,10 @@ class TokenBucket:
     def try_take(self) -> float:
         """Take a token if one is there (returns 0), else the seconds until one will be."""
         self._refill()
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        # A hair below 1 is float rounding of a refill that is due: without the margin a
+        # caller sleeps for nothing, over and over.
+        if self._tokens >= 1.0 - 1e-9:
+            self._tokens = max(0.0, self._tokens - 1.0)
             return 0.0
         return (1.0 - self._tokens) / self.rate
 
