@@ -107,9 +107,21 @@ def _until_signalled(main: asyncio.Event) -> None:
             loop.add_signal_handler(sig, main.set)
 
 
-def worker() -> None:
+def worker(
+    role: Annotated[
+        str,
+        typer.Option(help="all, ingest (events and flow timers) or dispatch (the outbox)"),
+    ] = "all",
+) -> None:
     """Run the worker: ingest platform events and dispatch the outbox until Ctrl-C."""
-    from threadline.worker.loop import run_worker
+    from threadline.worker.loop import Role, run_worker
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise typer.BadParameter(
+            f"--role must be one of {', '.join(r.value for r in Role)}, not {role!r}"
+        ) from None
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)
@@ -126,6 +138,7 @@ def worker() -> None:
                 SystemClock(),
                 stop,
                 dispatch_config(settings),
+                chosen,
             )
         finally:
             await engine.dispose()

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import socket
+from enum import StrEnum
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,6 +23,15 @@ log = logging.getLogger("threadline.worker")
 IDLE_SLEEP = 0.05
 
 
+class Role(StrEnum):
+    """What one worker process does. Several processes share the work on PostgreSQL (claims
+    skip locked rows, channels are leased), so ingest and dispatch can scale apart."""
+
+    ALL = "all"
+    INGEST = "ingest"  # platform events and flow timers
+    DISPATCH = "dispatch"  # the outbox
+
+
 def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -32,16 +42,21 @@ async def run_worker(
     clock: Clock,
     stop: asyncio.Event,
     config: DispatchConfig | None = None,
+    role: Role = Role.ALL,
 ) -> None:
     dispatcher = Dispatcher(sessions, box, clock, holder=holder_name(), config=config)
     http = httpx.AsyncClient(follow_redirects=False)  # flows' webhook calls
-    log.info("worker %s started", dispatcher.holder)
+    log.info("worker %s started (%s)", dispatcher.holder, role.value)
+    ingests, dispatches = role in (Role.ALL, Role.INGEST), role in (Role.ALL, Role.DISPATCH)
     try:
         while not stop.is_set():
             try:
-                worked = await ingest_once(sessions, clock)
-                worked += await tick_once(sessions, clock, http, box)
-                worked += await dispatcher.dispatch_all()
+                worked = 0
+                if ingests:
+                    worked += await ingest_once(sessions, clock)
+                    worked += await tick_once(sessions, clock, http, box)
+                if dispatches:
+                    worked += await dispatcher.dispatch_all()
             except Exception:
                 log.exception("worker iteration failed; continuing")
                 worked = 0
