@@ -13,7 +13,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.channels.whatsapp.harness import Stack, whatsapp_stack
+from tests.channels.whatsapp.harness import Stack, post_signed, whatsapp_stack
+from tests.channels.whatsapp.test_end_to_end import inbound_text
+from threadline.inbox.models import InboxEvent
 from threadline.messages.models import Message
 from threadline.worker.dispatcher import DispatchConfig
 
@@ -157,3 +159,67 @@ async def test_worker_killed_mid_dispatch_then_restarted_delivers_each_message_o
         assert set(per_message.values()) == {1}, "a message reached the platform twice"
         for wa_id in users:
             assert len(await stack.inbox(wa_id)) == 1
+
+
+async def test_worker_killed_mid_ingest_then_restarted_stores_each_inbound_message_once(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A round is one transaction: a kill -9 in the middle loses the round's work and its
+    claims together, so the restarted worker does it again, once."""
+    async with whatsapp_stack(database_url, sessions, real_time=True) as stack:
+        now = int(stack.clock.now().timestamp())
+        bodies = [
+            inbound_text(f"551196{n:07d}", f"wamid.kill{n}", "hello", now) for n in range(400)
+        ]
+        for start in range(0, len(bodies), 50):
+            answers = await asyncio.gather(
+                *(post_signed(stack.base_url, b) for b in bodies[start : start + 50])
+            )
+            assert {a.status_code for a in answers} == {200}
+
+        async def stored() -> int:
+            async with stack.sessions() as s:
+                count = await s.scalar(
+                    select(func.count()).select_from(Message).where(Message.direction == "in")
+                )
+            return int(count or 0)
+
+        env = {
+            **os.environ,
+            "THREADLINE_DATABASE_URL": database_url,
+            "THREADLINE_SECRET_KEY": stack.settings.secret_key.get_secret_value(),
+        }
+        command = [sys.executable, "-m", "threadline.cli", "worker", "--role", "ingest"]
+        first = await asyncio.create_subprocess_exec(*command, env=env)
+        try:
+            while await stored() < 20:
+                assert first.returncode is None, "the worker died on its own"
+                await asyncio.sleep(0.01)
+            first.send_signal(signal.SIGKILL)
+            await asyncio.wait_for(first.wait(), 10)
+        finally:
+            if first.returncode is None:
+                first.kill()
+                await first.wait()
+        assert await stored() < len(bodies), "the kill came too late to test anything"
+        second = await asyncio.create_subprocess_exec(*command, env=env)
+        try:
+            deadline = asyncio.get_running_loop().time() + 90
+            while await stored() < len(bodies):
+                assert asyncio.get_running_loop().time() < deadline, "not all stored"
+                assert second.returncode is None, "the restarted worker died"
+                await asyncio.sleep(0.1)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(second.wait(), 20)
+        async with stack.sessions() as s:
+            ids = list(
+                await s.scalars(select(Message.provider_id).where(Message.direction == "in"))
+            )
+            pending = await s.scalar(
+                select(func.count())
+                .select_from(InboxEvent)
+                .where(InboxEvent.processed_at.is_(None))
+            )
+        assert sorted(str(i) for i in ids) == sorted(f"wamid.kill{n}" for n in range(len(bodies)))
+        assert pending == 0
