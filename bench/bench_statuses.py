@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -20,8 +22,10 @@ from tests.channels.whatsapp.harness import OffsetClock
 
 from threadline.channels import events as ev
 from threadline.channels import service as channels
+from threadline.channels.models import ChannelAccount
 from threadline.contacts.models import Contact
 from threadline.inbox import service as inbox
+from threadline.inbox.models import InboxEvent
 from threadline.kit.crypto import SecretBox
 from threadline.kit.db import make_engine, make_sessionmaker, transaction
 from threadline.kit.ids import new_id
@@ -32,6 +36,86 @@ from threadline.workspaces.service import create_workspace
 
 N = int(os.environ.get("BENCH_STATUSES", "3000"))
 PHONE_NUMBER_ID = "106540352242922"
+
+
+async def seed(
+    sessions: async_sessionmaker[AsyncSession], channel: ChannelAccount, tag: str, now: datetime
+) -> None:
+    """N contacts with one accepted message each, then `delivered` and `read` for each."""
+    async with transaction(sessions) as session:
+        contacts = [
+            {
+                "id": new_id("con"),
+                "workspace_id": channel.workspace_id,
+                "name": "",
+                "fields": {},
+                "interests": [],
+                "holdout_bucket": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for _ in range(N)
+        ]
+        await session.execute(insert(Contact), contacts)
+        rows = [
+            {
+                "id": new_id("msg"),
+                "workspace_id": channel.workspace_id,
+                "contact_id": c["id"],
+                "channel_id": channel.id,
+                "direction": "out",
+                "address": f"whatsapp:55{tag}{n:09d}",
+                "kind": "text",
+                "content": {},
+                "status": "accepted",
+                "attempts": 1,
+                "human_agent": False,
+                "provider_id": f"wamid.{tag}.{n}",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for n, c in enumerate(contacts)
+        ]
+        await session.execute(insert(Message), rows)
+        for status in ("delivered", "read"):
+            updates = [
+                ev.StatusUpdate(
+                    PHONE_NUMBER_ID,
+                    f"wamid.{tag}.{n}",
+                    status,
+                    now + timedelta(seconds=1),
+                    f"55{tag}{n:09d}",
+                )
+                for n in range(N)
+            ]
+            await inbox.store(session, channel, updates, now)
+
+
+async def pending(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(InboxEvent).where(InboxEvent.processed_at.is_(None))
+        )
+        return int(count or 0)
+
+
+async def with_processes(
+    sessions: async_sessionmaker[AsyncSession], url: str, workers: int
+) -> float:
+    """Status events/s with `workers` `threadline worker --role ingest` processes."""
+    env = {**os.environ, "THREADLINE_DATABASE_URL": url, "THREADLINE_LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", "threadline.cli", "worker", "--role", "ingest"]
+    total = await pending(sessions)
+    start = time.perf_counter()
+    procs = [subprocess.Popen(command, env=env) for _ in range(workers)]
+    try:
+        while await pending(sessions):  # noqa: ASYNC110 - another process does the work
+            await asyncio.sleep(0.05)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=20)
+    return total / (time.perf_counter() - start)
 
 
 async def main() -> None:
@@ -57,59 +141,24 @@ async def main() -> None:
                 SecretBox("bench-secret-key"),
                 now,
             )
-            contacts = [
-                {
-                    "id": new_id("con"),
-                    "workspace_id": workspace.id,
-                    "name": "",
-                    "fields": {},
-                    "interests": [],
-                    "holdout_bucket": 1,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for _ in range(N)
-            ]
-            await session.execute(insert(Contact), contacts)
-            rows = [
-                {
-                    "id": new_id("msg"),
-                    "workspace_id": workspace.id,
-                    "contact_id": c["id"],
-                    "channel_id": channel.id,
-                    "direction": "out",
-                    "address": f"whatsapp:5511{n:09d}",
-                    "kind": "text",
-                    "content": {},
-                    "status": "accepted",
-                    "attempts": 1,
-                    "human_agent": False,
-                    "provider_id": f"wamid.s{n}",
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for n, c in enumerate(contacts)
-            ]
-            await session.execute(insert(Message), rows)
-            for status in ("delivered", "read"):
-                updates = [
-                    ev.StatusUpdate(
-                        PHONE_NUMBER_ID,
-                        f"wamid.s{n}",
-                        status,
-                        now + timedelta(seconds=1),
-                        f"5511{n:09d}",
-                    )
-                    for n in range(N)
-                ]
-                await inbox.store(session, channel, updates, now)
+        await seed(sessions, channel, "11", now)
         start = time.perf_counter()
         processed = 0
         while done := await ingest_once(sessions, clock, limit=500):
             processed += done
         rate = processed / (time.perf_counter() - start)
+        print(f"status processing, one worker: {rate:,.0f} status events/s for {processed} events")
+        if url.startswith("postgresql"):
+            # Worker processes include their start-up (about a second) in the time.
+            await seed(sessions, channel, "21", now)
+            one = await with_processes(sessions, url, 1)
+            await seed(sessions, channel, "31", now)
+            two = await with_processes(sessions, url, 2)
+            print(
+                f"worker processes on PostgreSQL: one {one:,.0f}/s, two {two:,.0f}/s "
+                f"({two / one:.2f}x one), start-up included"
+            )
         await engine.dispose()
-    print(f"status processing, one worker: {rate:,.0f} status events/s for {processed} events")
 
 
 if __name__ == "__main__":
