@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DB ?= sqlite:///$(CURDIR)/var/demo.db
 
-.PHONY: install demo test check format bench clean
+.PHONY: install demo test check format bench bench-docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +36,13 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-## make bench: benchmarks that print their figures
+## make bench: benchmarks that print their figures, in one run
 bench: $(STAMP)
-	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python bench/run_all.py
+
+## make bench-docs: the same, and the output written into docs/benchmarks.md
+bench-docs: $(STAMP)
+	$(BIN)/python bench/run_all.py --update-docs
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
