@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.channels.whatsapp.harness import OffsetClock
 
+from bench.common import PHONE_NUMBER_ID, workspace_with_number
 from threadline.channels import events as ev
 from threadline.channels import messages as m
-from threadline.channels import service as channels
 from threadline.channels.kinds import Channel
 from threadline.contacts.models import FieldDefinition
 from threadline.demo import FLOW_FIELDS
@@ -29,17 +29,14 @@ from threadline.flows.loader import bundle_from_path, compile_bundle
 from threadline.flows.state import ContactView, Reply, Send, Start
 from threadline.inbox import service as inbox
 from threadline.kit.clock import FrozenClock
-from threadline.kit.crypto import SecretBox
 from threadline.kit.db import make_engine, make_sessionmaker, transaction
 from threadline.kit.ids import new_id
 from threadline.kit.migrate import upgrade
 from threadline.worker.ingest import ingest_once
-from threadline.workspaces.service import create_workspace
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "flows" / "product_finder.yaml"
 CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", "3000"))
 INBOUND = int(os.environ.get("BENCH_FLOW_INBOUND", "600"))
-PHONE_NUMBER_ID = "106540352242922"
 
 
 def answer(actions: Sequence[object]) -> Reply:
@@ -89,26 +86,14 @@ async def processing_rate(url: str, with_flow: bool) -> float:
     sessions = make_sessionmaker(engine)
     try:
         async with transaction(sessions) as session:
-            workspace = (await create_workspace(session, "bench", clock.now())).workspace
-            channel = await channels.add(
-                session,
-                workspace.id,
-                channels.whatsapp_number(
-                    PHONE_NUMBER_ID,
-                    "102290129340398",
-                    access_token="t",
-                    app_secret="s",
-                    verify_token="v",
-                ),
-                SecretBox("bench-secret-key"),
-                clock.now(),
-            )
+            channel = await workspace_with_number(session, clock.now())
+            workspace_id = channel.workspace_id
             if with_flow:
                 for key, kind in FLOW_FIELDS:
                     session.add(
                         FieldDefinition(
                             id=new_id("fld"),
-                            workspace_id=workspace.id,
+                            workspace_id=workspace_id,
                             key=key,
                             label=key,
                             value_type=kind,
@@ -116,7 +101,7 @@ async def processing_rate(url: str, with_flow: bool) -> float:
                         )
                     )
                 await flow_service.upload(
-                    session, workspace.id, bundle_from_path(EXAMPLE), clock.now()
+                    session, workspace_id, bundle_from_path(EXAMPLE), clock.now()
                 )
             text = "shop" if with_flow else "hello there"
             await inbox.store(

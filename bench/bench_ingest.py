@@ -20,18 +20,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.channels.whatsapp.harness import OffsetClock, free_port
 
-from threadline.channels import service as channels
+from bench.common import PHONE_NUMBER_ID, workspace_with_number
 from threadline.channels.meta.signature import signature
-from threadline.kit.crypto import SecretBox
 from threadline.kit.db import make_engine, make_sessionmaker, transaction
 from threadline.kit.migrate import upgrade
 from threadline.worker.ingest import ingest_once
-from threadline.workspaces.service import create_workspace
 
 N = int(os.environ.get("BENCH_WEBHOOKS", "3000"))
 CONCURRENCY = 32
 SECRET = "bench-app-secret"
-PHONE_NUMBER_ID = "106540352242922"
 
 
 def payload(n: int, now: int) -> bytes:
@@ -118,20 +115,7 @@ async def main() -> None:
         engine = make_engine(url)
         sessions = make_sessionmaker(engine)
         async with transaction(sessions) as session:
-            workspace = (await create_workspace(session, "bench", clock.now())).workspace
-            await channels.add(
-                session,
-                workspace.id,
-                channels.whatsapp_number(
-                    PHONE_NUMBER_ID,
-                    "102290129340398",
-                    access_token="t",
-                    app_secret=SECRET,
-                    verify_token="v",
-                ),
-                SecretBox("bench-secret-key"),
-                clock.now(),
-            )
+            await workspace_with_number(session, clock.now(), app_secret=SECRET)
         now = int(time.time())
         bodies = [payload(n, now) for n in range(N)]
         env = {

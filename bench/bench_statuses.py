@@ -20,22 +20,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.channels.whatsapp.harness import OffsetClock
 
+from bench.common import PHONE_NUMBER_ID, workspace_with_number
 from threadline.channels import events as ev
-from threadline.channels import service as channels
 from threadline.channels.models import ChannelAccount
 from threadline.contacts.models import Contact
 from threadline.inbox import service as inbox
 from threadline.inbox.models import InboxEvent
-from threadline.kit.crypto import SecretBox
 from threadline.kit.db import make_engine, make_sessionmaker, transaction
 from threadline.kit.ids import new_id
 from threadline.kit.migrate import upgrade
 from threadline.messages.models import Message
 from threadline.worker.ingest import ingest_once
-from threadline.workspaces.service import create_workspace
 
 N = int(os.environ.get("BENCH_STATUSES", "3000"))
-PHONE_NUMBER_ID = "106540352242922"
 
 
 async def seed(
@@ -127,20 +124,7 @@ async def main() -> None:
         sessions = make_sessionmaker(engine)
         now = clock.now()
         async with transaction(sessions) as session:
-            workspace = (await create_workspace(session, "bench", now)).workspace
-            channel = await channels.add(
-                session,
-                workspace.id,
-                channels.whatsapp_number(
-                    PHONE_NUMBER_ID,
-                    "102290129340398",
-                    access_token="t",
-                    app_secret="s",
-                    verify_token="v",
-                ),
-                SecretBox("bench-secret-key"),
-                now,
-            )
+            channel = await workspace_with_number(session, now)
         await seed(sessions, channel, "11", now)
         start = time.perf_counter()
         processed = 0
