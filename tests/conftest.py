@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from threadline.app import create_app
 from threadline.channels.models import ChannelAccount
 from threadline.config import Settings, normalise_database_url
+from threadline.contacts.models import Contact
 from threadline.kit.clock import FrozenClock
 from threadline.kit.db import make_engine, make_sessionmaker
 from threadline.kit.ids import new_id
@@ -171,6 +172,20 @@ def shared_fixtures(channel: str) -> Path:
             pytest.fail(f"../shared/fixtures/{channel} is missing; CI must run beside ../shared")
         pytest.skip(f"../shared/fixtures/{channel} is not present beside the checkout")
     return folder
+
+
+def contact_row(workspace_id: str, name: str = "") -> Contact:
+    """A bare contact row, for tests that hang rows on one without the API's checks."""
+    return Contact(
+        id=new_id("con"),
+        workspace_id=workspace_id,
+        name=name,
+        fields={},
+        interests=[],
+        holdout_bucket=1,
+        created_at=T0,
+        updated_at=T0,
+    )
 
 
 def channel_row(workspace_id: str) -> ChannelAccount:

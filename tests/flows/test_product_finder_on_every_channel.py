@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.channels.meta.harness import Person, offered, person_on, said
+from tests.channels.meta.harness import offered, person_on, said
 from tests.channels.whatsapp.harness import Stack, whatsapp_stack
 from threadline.flows.loader import bundle_from_path
 
@@ -36,16 +36,6 @@ async def install_product_finder(stack: Stack) -> None:
     assert r.status_code == 201, r.text
 
 
-async def received(stack: Stack, person: Person, count: int) -> list[dict[str, Any]]:
-    """Run the worker until the person has `count` messages from the business."""
-
-    async def arrived() -> bool:
-        return len(await person.inbox()) >= count
-
-    await stack.until(arrived)
-    return await person.inbox()
-
-
 def choice(message: dict[str, Any], choice_id: str) -> dict[str, str]:
     choices = {c["id"]: c for c in offered(message)}
     assert choice_id in choices, f"{choice_id} not offered in {message}"
@@ -60,23 +50,23 @@ async def test_the_product_finder_taps_through_to_a_purchase(
         await install_product_finder(stack)
         person = await person_on(stack, channel, PEOPLE[channel])
         await person.says("shop")
-        inbox = await received(stack, person, 2)
+        inbox = await person.received(2)
         assert said(inbox[0]).startswith("Let's find something you'll love")
         assert [c["id"] for c in offered(inbox[1])] == ["shoes", "bags", "accessories"]
 
         await person.taps(choice(inbox[1], "shoes"))
-        style = (await received(stack, person, 3))[2]
+        style = (await person.received(3))[2]
         assert [c["id"] for c in offered(style)] == ["casual", "sport", "formal", "any"]
         await person.taps(choice(style, "casual"))
-        budget = (await received(stack, person, 4))[3]
+        budget = (await person.received(4))[3]
         await person.taps(choice(budget, "100"))
-        picks = (await received(stack, person, 5))[4]
+        picks = (await person.received(5))[4]
         products = offered(picks)
         assert 1 <= len(products) <= 5
 
         await person.taps(products[0])
         count = len(await person.inbox())
-        inbox = await received(stack, person, count + 1)
+        inbox = await person.received(count + 1)
 
         async def asked_anything_else() -> bool:
             messages = await person.inbox()
@@ -87,7 +77,7 @@ async def test_the_product_finder_taps_through_to_a_purchase(
         shown = inbox[5:-1]
         assert any(products[0]["id"] in str(m) for m in shown), "the product's image and link"
         await person.taps(choice(inbox[-1], "bought"))
-        last = (await received(stack, person, len(inbox) + 1))[-1]
+        last = (await person.received(len(inbox) + 1))[-1]
         assert said(last).startswith("Wonderful, thank you!")
 
         contact_id = await person.contact_id()
@@ -106,7 +96,7 @@ async def test_asking_for_a_person_opens_a_ticket_the_agent_answers_and_the_bot_
         await install_product_finder(stack)
         person = await person_on(stack, channel, PEOPLE[channel])
         await person.says("shop")
-        category = (await received(stack, person, 2))[1]
+        category = (await person.received(2))[1]
         await person.says("can I talk to a human?")
 
         async def ticket_open() -> bool:
@@ -125,10 +115,10 @@ async def test_asking_for_a_person_opens_a_ticket_the_agent_answers_and_the_bot_
             f"/api/v1/tickets/{ticket['id']}/replies", json={"text": "Yes, on Rua da Aurora."}
         )
         assert r.status_code == 201, r.text
-        assert said((await received(stack, person, before + 1))[-1]) == "Yes, on Rua da Aurora."
+        assert said((await person.received(before + 1))[-1]) == "Yes, on Rua da Aurora."
         r = await stack.api.post(
             f"/api/v1/tickets/{ticket['id']}/resolve", json={"hand_back": True}
         )
         assert r.status_code == 200, r.text
-        again = (await received(stack, person, before + 2))[-1]
+        again = (await person.received(before + 2))[-1]
         assert offered(again) == offered(category), "back at the question it handed over on"

@@ -10,11 +10,10 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import T0
+from tests.conftest import T0, contact_row
 from threadline.contacts import repository
 from threadline.contacts.models import Contact, ContactTag
 from threadline.kit.errors import NotFound
-from threadline.kit.ids import new_id
 from threadline.kit.scoped import Scope, workspace_column
 from threadline.models import Base
 from threadline.workspaces.service import create_workspace
@@ -39,16 +38,7 @@ async def two_workspaces_with_ana(session: AsyncSession) -> tuple[str, str, Cont
     b = (await create_workspace(session, "B", T0)).workspace.id
     ana = {}
     for ws in (a, b):
-        contact = Contact(
-            id=new_id("con"),
-            workspace_id=ws,
-            name="Ana",
-            fields={},
-            interests=[],
-            holdout_bucket=1,
-            created_at=T0,
-            updated_at=T0,
-        )
+        contact = contact_row(ws, "Ana")
         session.add(contact)
         await session.flush()
         await repository.set_tags(session, contact, ["vip", f"only-{ws}"])

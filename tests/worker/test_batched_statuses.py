@@ -14,10 +14,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import T0, channel_row
+from tests.conftest import T0, channel_row, contact_row
 from threadline.channels import events as ev
 from threadline.channels.models import ChannelAccount
-from threadline.contacts.models import Contact
 from threadline.inbox import deliveries
 from threadline.inbox import service as inbox
 from threadline.kit.clock import FrozenClock
@@ -59,16 +58,7 @@ async def setup(session: AsyncSession) -> tuple[list[ChannelAccount], list[list[
     session.add_all(channels)
     sent: list[list[Message]] = [[], []]
     for c in range(CONTACTS):
-        contact = Contact(
-            id=new_id("con"),
-            workspace_id=workspace.id,
-            name="",
-            fields={},
-            interests=[],
-            holdout_bucket=1,
-            created_at=T0,
-            updated_at=T0,
-        )
+        contact = contact_row(workspace.id)
         session.add(contact)
         for side, channel in enumerate(channels):
             for n in range(PER_CONTACT):

@@ -7,6 +7,7 @@ import collections
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -50,6 +51,48 @@ def accepted_per_message(requests: list[dict[str, Any]]) -> collections.Counter[
     return collections.Counter(
         r["callback_data"] for r in requests if r["result"] == "accepted" and r["callback_data"]
     )
+
+
+async def reached(count: Callable[[], Awaitable[int]], wanted: int) -> bool:
+    return await count() >= wanted
+
+
+async def kill_when(
+    command: list[str], env: dict[str, str], ready: Callable[[], Awaitable[bool]], poll: float
+) -> None:
+    """Start a worker process and kill -9 it the moment `ready()` holds."""
+    worker = await asyncio.create_subprocess_exec(*command, env=env)
+    try:
+        while not await ready():
+            assert worker.returncode is None, "the worker died on its own"
+            await asyncio.sleep(poll)
+        worker.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(worker.wait(), 10)
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
+
+
+async def run_until(
+    command: list[str],
+    env: dict[str, str],
+    done: Callable[[], Awaitable[bool]],
+    within: float,
+    linger: float = 0.0,
+) -> None:
+    """Start a worker process, let it run until `done()` holds (and `linger` s more), stop it."""
+    worker = await asyncio.create_subprocess_exec(*command, env=env)
+    try:
+        deadline = asyncio.get_running_loop().time() + within
+        while not await done():
+            assert asyncio.get_running_loop().time() < deadline, "the work was not finished"
+            assert worker.returncode is None, "the restarted worker died"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(linger)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(worker.wait(), 20)
 
 
 async def test_5xx_timeouts_and_throttling_are_retried_until_delivered_exactly_once(
@@ -130,30 +173,14 @@ async def test_worker_killed_mid_dispatch_then_restarted_delivers_each_message_o
             "THREADLINE_DISPATCH_BATCH": "40",
         }
         command = [sys.executable, "-m", "threadline.cli", "worker"]
-        first = await asyncio.create_subprocess_exec(*command, env=env)
-        try:
-            while len(accepted_per_message(await stack.requests())) < 30:
-                assert first.returncode is None, "the worker died on its own"
-                await asyncio.sleep(0.02)
-            first.send_signal(signal.SIGKILL)
-            await asyncio.wait_for(first.wait(), 10)
-        finally:
-            if first.returncode is None:
-                first.kill()
-                await first.wait()
-        killed_at = len(accepted_per_message(await stack.requests()))
-        assert killed_at < len(users), "the kill came too late to test anything"
-        second = await asyncio.create_subprocess_exec(*command, env=env)
-        try:
-            deadline = asyncio.get_running_loop().time() + 60
-            while len(accepted_per_message(await stack.requests())) < len(users):
-                assert asyncio.get_running_loop().time() < deadline, "not all delivered"
-                assert second.returncode is None, "the restarted worker died"
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(1.5)  # anything sent twice would show up by now
-        finally:
-            second.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(second.wait(), 20)
+
+        async def accepted() -> int:
+            return len(accepted_per_message(await stack.requests()))
+
+        await kill_when(command, env, lambda: reached(accepted, 30), poll=0.02)
+        assert await accepted() < len(users), "the kill came too late to test anything"
+        # The extra second and a half: anything sent twice would show up by then.
+        await run_until(command, env, lambda: reached(accepted, len(users)), 60, linger=1.5)
         per_message = accepted_per_message(await stack.requests())
         assert len(per_message) == len(users)
         assert set(per_message.values()) == {1}, "a message reached the platform twice"
@@ -190,28 +217,9 @@ async def test_worker_killed_mid_ingest_then_restarted_stores_each_inbound_messa
             "THREADLINE_SECRET_KEY": stack.settings.secret_key.get_secret_value(),
         }
         command = [sys.executable, "-m", "threadline.cli", "worker", "--role", "ingest"]
-        first = await asyncio.create_subprocess_exec(*command, env=env)
-        try:
-            while await stored() < 20:
-                assert first.returncode is None, "the worker died on its own"
-                await asyncio.sleep(0.01)
-            first.send_signal(signal.SIGKILL)
-            await asyncio.wait_for(first.wait(), 10)
-        finally:
-            if first.returncode is None:
-                first.kill()
-                await first.wait()
+        await kill_when(command, env, lambda: reached(stored, 20), poll=0.01)
         assert await stored() < len(bodies), "the kill came too late to test anything"
-        second = await asyncio.create_subprocess_exec(*command, env=env)
-        try:
-            deadline = asyncio.get_running_loop().time() + 90
-            while await stored() < len(bodies):
-                assert asyncio.get_running_loop().time() < deadline, "not all stored"
-                assert second.returncode is None, "the restarted worker died"
-                await asyncio.sleep(0.1)
-        finally:
-            second.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(second.wait(), 20)
+        await run_until(command, env, lambda: reached(stored, len(bodies)), 90)
         async with stack.sessions() as s:
             ids = list(
                 await s.scalars(select(Message.provider_id).where(Message.direction == "in"))

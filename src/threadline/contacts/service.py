@@ -296,13 +296,10 @@ async def update_contact(
     if patch.interests is not None:
         contact.interests = sorted(set(patch.interests))
     if patch.tags is not None:
-        await set_tags(session, contact, clean_tags(patch.tags))
+        await repository.set_tags(session, contact, clean_tags(patch.tags))
     contact.updated_at = now
     await session.flush()
     return contact
-
-
-set_tags = repository.set_tags
 
 
 async def add_urn(

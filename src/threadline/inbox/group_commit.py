@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,7 +36,7 @@ class GroupCommit:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], max_rows: int = 5000) -> None:
         self._sessions = sessions
         self._max_rows = max_rows
-        self._waiting: list[_Delivery] = []
+        self._waiting: deque[_Delivery] = deque()
         self._flusher: asyncio.Task[None] | None = None
         self.commits = 0  # for benchmarks and tests: how many commits carried the deliveries
 
@@ -73,7 +74,7 @@ class GroupCommit:
             rows = len(self._waiting[0].rows)
             if batch and size + rows > self._max_rows:
                 break
-            batch.append(self._waiting.pop(0))
+            batch.append(self._waiting.popleft())
             size += rows
         return batch
 

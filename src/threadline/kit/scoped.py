@@ -45,11 +45,6 @@ class Scope:
         """Some columns of `model` (or expressions over it), in this workspace."""
         return select(*columns).where(workspace_column(model) == self.workspace_id)
 
-    def where(self, model: type[Base]) -> Any:
-        """The bare filter, for a statement this class does not build (a join's condition,
-        an EXISTS, a bulk insert's select)."""
-        return workspace_column(model) == self.workspace_id
-
     def delete(self, model: type[Base]) -> Delete:
         return delete(model).where(workspace_column(model) == self.workspace_id)
 

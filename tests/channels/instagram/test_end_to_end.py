@@ -9,8 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.channels.messenger.test_end_to_end import accepted_bodies, contact_of, delivered, send
-from tests.channels.meta.harness import person_on
+from tests.channels.meta.harness import person_on, send_text
 from tests.channels.whatsapp.harness import whatsapp_stack
 
 IGSID = "9123000000000044"
@@ -26,25 +25,25 @@ async def test_a_comment_is_answered_once_in_private_then_the_dm_is_a_conversati
             f"/people/{IGSID}/comment", {"text": "Do you ship to Recife?"}
         )
         comment_id = body["entry"][0]["changes"][0]["value"]["id"]
-        contact_id = await contact_of(stack, person)
+        contact_id = await person.known_contact()
         thread: list[dict[str, Any]] = (
             await stack.api.get(f"/api/v1/contacts/{contact_id}/messages")
         ).json()
         assert [(m["kind"], m["text"]) for m in thread] == [("comment", "Do you ship to Recife?")]
 
-        bot = await send(stack, contact_id, "Hi there!")  # no DM yet: nothing is open
+        bot = await send_text(stack, contact_id, "Hi there!")  # no DM yet: nothing is open
         assert (bot["status"], bot["reason"]) == ("refused", "channel_cannot_initiate")
-        answer = await send(stack, contact_id, "We do! Free over R$200.", reply_to=comment_id)
+        answer = await send_text(stack, contact_id, "We do! Free over R$200.", reply_to=comment_id)
         assert answer["status"] == "queued", answer
-        (message,) = await delivered(stack, person, 1)
+        (message,) = await person.received(1)
         assert message["text"] == "We do! Free over R$200."
-        (sent,) = await accepted_bodies(person)
+        (sent,) = await person.sent_bodies()
         assert sent == {
             "recipient": {"comment_id": comment_id},
             "message": {"text": "We do! Free over R$200.", "metadata": answer["id"]},
         }
 
-        again = await send(stack, contact_id, "Anything else?", reply_to=comment_id)
+        again = await send_text(stack, contact_id, "Anything else?", reply_to=comment_id)
         assert (again["status"], again["reason"]) == ("refused", "private_reply_closed")
         assert "one private reply" in again["detail"]
 
@@ -55,9 +54,9 @@ async def test_a_comment_is_answered_once_in_private_then_the_dm_is_a_conversati
             return any(m["direction"] == "in" and m["kind"] == "text" for m in r.json())
 
         await stack.until(dm_stored)
-        reply = await send(stack, contact_id, "3 to 5 days.")
+        reply = await send_text(stack, contact_id, "3 to 5 days.")
         assert reply["status"] == "queued", (reply["reason"], reply.get("detail"))
-        inbox = await delivered(stack, person, 2)
+        inbox = await person.received(2)
         assert inbox[-1]["text"] == "3 to 5 days."
-        *_, dm = await accepted_bodies(person)
+        *_, dm = await person.sent_bodies()
         assert (dm["recipient"], dm["messaging_type"]) == ({"id": IGSID}, "RESPONSE")

@@ -10,44 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.channels.meta.harness import Person, person_on
-from tests.channels.whatsapp.harness import Stack, whatsapp_stack
+from tests.channels.meta.harness import person_on, send_text
+from tests.channels.whatsapp.harness import whatsapp_stack
 
 PSID = "5678000000000031"
-
-
-async def contact_of(stack: Stack, person: Person) -> str:
-    async def known() -> bool:
-        r = await stack.api.get("/api/v1/contacts", params={"urn": person.urn})
-        return bool(r.json()["items"])
-
-    await stack.until(known)
-    return await person.contact_id()
-
-
-async def send(stack: Stack, contact_id: str, text: str, **extra: Any) -> dict[str, Any]:
-    body = {
-        "contact_id": contact_id,
-        "purpose": "service",
-        "content": {"type": "text", "body": text},
-    }
-    r = await stack.api.post("/api/v1/messages", json={**body, **extra})
-    assert r.status_code == 201, r.text
-    answer: dict[str, Any] = r.json()
-    return answer
-
-
-async def delivered(stack: Stack, person: Person, count: int) -> list[dict[str, Any]]:
-    async def arrived() -> bool:
-        return len(await person.inbox()) >= count
-
-    await stack.until(arrived)
-    return await person.inbox()
-
-
-async def accepted_bodies(person: Person) -> list[dict[str, Any]]:
-    assert person.account is not None
-    return [r["body"] for r in await person.account.requests() if r["result"] == "accepted"]
 
 
 async def test_an_agent_reply_on_day_3_goes_as_human_agent_and_a_bot_message_is_refused(
@@ -56,25 +22,27 @@ async def test_an_agent_reply_on_day_3_goes_as_human_agent_and_a_bot_message_is_
     async with whatsapp_stack(database_url, sessions) as stack:
         person = await person_on(stack, "messenger", PSID)
         await person.says("My order never arrived")
-        contact_id = await contact_of(stack, person)
+        contact_id = await person.known_contact()
         await stack.advance(timedelta(days=3))
 
-        bot = await send(stack, contact_id, "Can I help with anything else?")
+        bot = await send_text(stack, contact_id, "Can I help with anything else?")
         assert (bot["status"], bot["reason"]) == ("refused", "channel_cannot_initiate")
-        agent = await send(stack, contact_id, "Sorry! A new one ships today.", human_agent=True)
+        agent = await send_text(
+            stack, contact_id, "Sorry! A new one ships today.", human_agent=True
+        )
         assert agent["status"] == "queued", agent
-        (message,) = await delivered(stack, person, 1)
+        (message,) = await person.received(1)
         assert message["text"] == "Sorry! A new one ships today."
-        (body,) = await accepted_bodies(person)
+        (body,) = await person.sent_bodies()
         assert (body["messaging_type"], body["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")
         assert body["recipient"] == {"id": PSID}
 
         await stack.advance(timedelta(days=4, hours=1))  # day 7 and an hour
-        late = await send(stack, contact_id, "Did it arrive?", human_agent=True)
+        late = await send_text(stack, contact_id, "Did it arrive?", human_agent=True)
         assert (late["status"], late["reason"]) == ("refused", "channel_cannot_initiate")
         for _ in range(3):
             await stack.work()
-        assert len(await accepted_bodies(person)) == 1, "nothing refused reached the platform"
+        assert len(await person.sent_bodies()) == 1, "nothing refused reached the platform"
 
 
 async def test_marketing_outside_the_window_goes_on_the_subscription_token_until_stopped(
@@ -84,11 +52,11 @@ async def test_marketing_outside_the_window_goes_on_the_subscription_token_until
         person = await person_on(stack, "messenger", PSID)
         assert person.account is not None
         await person.says("hi")
-        contact_id = await contact_of(stack, person)
+        contact_id = await person.known_contact()
         await stack.advance(timedelta(days=2))
         promo = {"purpose": "marketing", "topic": "marketing"}
 
-        before = await send(stack, contact_id, "20% off this weekend", **promo)
+        before = await send_text(stack, contact_id, "20% off this weekend", **promo)
         # The window is the first rule to say no: outside it, marketing needs the token.
         assert (before["status"], before["reason"]) == ("refused", "subscription_required")
         optin = await person.account.control(
@@ -101,11 +69,11 @@ async def test_marketing_outside_the_window_goes_on_the_subscription_token_until
             return "granted" in r.text
 
         await stack.until(subscribed)
-        sale = await send(stack, contact_id, "20% off this weekend", **promo)
+        sale = await send_text(stack, contact_id, "20% off this weekend", **promo)
         assert sale["status"] == "queued", sale
-        (message,) = await delivered(stack, person, 1)
+        (message,) = await person.received(1)
         assert message["text"] == "20% off this weekend"
-        (body,) = await accepted_bodies(person)
+        (body,) = await person.sent_bodies()
         assert body["recipient"] == {"notification_messages_token": token}
         assert "messaging_type" not in body
 
@@ -116,7 +84,7 @@ async def test_marketing_outside_the_window_goes_on_the_subscription_token_until
             return "revoked" in r.text
 
         await stack.until(stopped)
-        after = await send(stack, contact_id, "Last chance!", **promo)
+        after = await send_text(stack, contact_id, "Last chance!", **promo)
         # Stopping the notifications revokes the consent the token was evidence of.
         assert (after["status"], after["reason"]) == ("refused", "opted_out")
 
@@ -128,8 +96,8 @@ async def test_stop_is_confirmed_and_marketing_is_refused_after_it(
     async with whatsapp_stack(database_url, sessions) as stack:
         person = await person_on(stack, channel, PSID)
         await person.says("STOP")
-        contact_id = await contact_of(stack, person)
-        (confirmation,) = await delivered(stack, person, 1)
+        contact_id = await person.known_contact()
+        (confirmation,) = await person.received(1)
         assert confirmation["text"], "the opt-out is confirmed in the thread"
 
         async def revoked() -> bool:
@@ -137,7 +105,7 @@ async def test_stop_is_confirmed_and_marketing_is_refused_after_it(
             return "revoked" in r.text
 
         await stack.until(revoked)
-        promo = await send(stack, contact_id, "New arrivals!", purpose="marketing")
+        promo = await send_text(stack, contact_id, "New arrivals!", purpose="marketing")
         assert (promo["status"], promo["reason"]) == ("refused", "opted_out")
 
 
@@ -148,7 +116,7 @@ async def test_explain_names_the_basis_and_the_cost_report_counts_the_channel(
     async with whatsapp_stack(database_url, sessions) as stack:
         person = await person_on(stack, "messenger", PSID)
         await person.says("hello?")
-        contact_id = await contact_of(stack, person)
+        contact_id = await person.known_contact()
         await stack.advance(timedelta(days=3))
 
         async def explain(**question: Any) -> dict[str, Any]:
@@ -167,8 +135,8 @@ async def test_explain_names_the_basis_and_the_cost_report_counts_the_channel(
         assert "a human agent may reply for 7 days" in bot["detail"]
         assert (agent["outcome"], agent["basis"]) == ("allowed", "human_agent")
 
-        await send(stack, contact_id, "Here now, sorry for the wait!", human_agent=True)
-        await delivered(stack, person, 1)
+        await send_text(stack, contact_id, "Here now, sorry for the wait!", human_agent=True)
+        await person.received(1)
         r = await stack.api.get("/api/v1/reports/cost", params={"group_by": "channel"})
         assert r.status_code == 200, r.text
         (line,) = r.json()["lines"]

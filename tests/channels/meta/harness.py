@@ -119,6 +119,30 @@ class Person:
         r.raise_for_status()
         return [entry["message"] for entry in r.json() if "message" in entry]
 
+    async def received(self, count: int) -> list[dict[str, Any]]:
+        """Run the worker until the person has `count` messages from the business."""
+
+        async def arrived() -> bool:
+            return len(await self.inbox()) >= count
+
+        await self.stack.until(arrived)
+        return await self.inbox()
+
+    async def sent_bodies(self) -> list[dict[str, Any]]:
+        """The Send API bodies the platform accepted for this person's account, in order."""
+        assert self.account is not None, "WhatsApp sends are in stack.requests()"
+        return [r["body"] for r in await self.account.requests() if r["result"] == "accepted"]
+
+    async def known_contact(self) -> str:
+        """The person's contact id, once the worker has taken in what they wrote."""
+
+        async def known() -> bool:
+            r = await self.stack.api.get("/api/v1/contacts", params={"urn": self.urn})
+            return bool(r.json()["items"])
+
+        await self.stack.until(known)
+        return await self.contact_id()
+
     async def contact_id(self) -> str:
         r = await self.stack.api.get("/api/v1/contacts", params={"urn": self.urn})
         r.raise_for_status()
@@ -136,6 +160,19 @@ async def person_on(stack: Stack, channel: str, person_id: str) -> Person:
     account = await add_meta_account(stack, channel)
     await account.control("/people", {"id": person_id})
     return Person(stack, channel, person_id, account)
+
+
+async def send_text(stack: Stack, contact_id: str, text: str, **extra: Any) -> dict[str, Any]:
+    """POST /api/v1/messages with a text (purpose service unless `extra` says otherwise)."""
+    body = {
+        "contact_id": contact_id,
+        "purpose": "service",
+        "content": {"type": "text", "body": text},
+    }
+    r = await stack.api.post("/api/v1/messages", json={**body, **extra})
+    assert r.status_code == 201, r.text
+    answer: dict[str, Any] = r.json()
+    return answer
 
 
 def said(message: dict[str, Any]) -> str:
