@@ -73,6 +73,16 @@ async def test_another_workspaces_row_does_not_exist_here(
             await scope.one(Contact, ana_b.id, "contact")
 
 
+async def test_keyed_finds_many_rows_by_a_column_only_in_its_workspace(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session, session.begin():
+        a, _, ana_a, ana_b = await two_workspaces_with_ana(session)
+        found = await Scope(session, a).keyed(Contact, Contact.id, [ana_a.id, ana_b.id, "con_x"])
+        assert found == {ana_a.id: ana_a}
+        assert await Scope(session, a).keyed(Contact, Contact.id, []) == {}
+
+
 def test_every_table_can_be_scoped() -> None:
     """Every mapped table carries workspace_id (the workspace row too), so every query has a
     scope to start from."""

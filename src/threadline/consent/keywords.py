@@ -160,6 +160,13 @@ _OPT_OUT = _index(OPT_OUT_KEYWORDS)
 _PHRASES = _index(OPT_OUT_PHRASES)
 _OPT_IN = _index(OPT_IN_KEYWORDS)
 _HELP = _index(HELP_KEYWORDS)
+# Every keyword and phrase starts with one of these words: a message with none of them is
+# ordinary language, known without trying each entry (most messages are).
+_FIRST_WORDS = frozenset(
+    entry.split()[0]
+    for index in (_OPT_OUT_ALL, _OPT_OUT, _PHRASES, _OPT_IN, _HELP)
+    for entry in index
+)
 
 
 def normalise(text: str) -> str:
@@ -215,7 +222,7 @@ def classify(text: str) -> KeywordMatch:
     """Classify an inbound message. Opt-out wins over everything else ("stop help" is OPT_OUT)."""
     normalised = normalise(text)
     tokens = tuple(normalised.split())
-    if not tokens:
+    if _FIRST_WORDS.isdisjoint(tokens):
         return _NONE
 
     # The broader revocation first, so "stop stopall" revokes everything.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,6 +67,15 @@ async def _get_or_create(
     return conversation, True
 
 
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """A message (or a thread opened from a link or an ad) from the contact on a channel."""
+
+    contact_id: str
+    platform_timestamp: datetime
+    referral: dict[str, Any] | None = None
+
+
 async def record_inbound(
     session: AsyncSession,
     workspace_id: str,
@@ -77,30 +88,86 @@ async def record_inbound(
 ) -> Conversation:
     """A message from the contact: opens (or extends) the service window from the platform's
     timestamp; a click-to-message ad referral also opens the free entry-point window."""
-    if platform_timestamp > now + MAX_CLOCK_SKEW:
-        raise InvalidInput("message timestamp is in the future", where="timestamp")
-    entry = {"last_referral": referral, "entry_point_at": platform_timestamp} if referral else {}
-    conversation, created = await _get_or_create(
-        session,
-        workspace_id,
-        contact_id,
-        channel,
-        now,
-        last_inbound_at=platform_timestamp,
+    touch = Touch(contact_id, platform_timestamp, referral)
+    return (await record_inbound_many(session, workspace_id, channel, [touch], now))[0]
+
+
+async def record_inbound_many(
+    session: AsyncSession,
+    workspace_id: str,
+    channel: Channel,
+    touches: Sequence[Touch],
+    now: datetime,
+) -> list[Conversation]:
+    """`record_inbound` for many touches on one channel: one query for the conversations,
+    one insert for those that are new, the rest updated in place (in order, so a contact's
+    later touch lands on the conversation its earlier one made)."""
+    for touch in touches:
+        if touch.platform_timestamp > now + MAX_CLOCK_SKEW:
+            raise InvalidInput("message timestamp is in the future", where="timestamp")
+    contact_ids = {touch.contact_id for touch in touches}
+    existing = await _conversations_of(session, workspace_id, channel, contact_ids)
+    created = {
+        touch.contact_id: _new_conversation(workspace_id, channel, touch, now)
+        for touch in reversed(touches)  # the first touch of a contact makes its conversation
+        if touch.contact_id not in existing
+    }
+    try:
+        async with session.begin_nested():
+            session.add_all(created.values())
+    except IntegrityError:
+        # Another worker created one first; per-contact ordering makes this rare.
+        existing = await _conversations_of(session, workspace_id, channel, contact_ids)
+        created = {}
+    result: list[Conversation] = []
+    for touch in touches:
+        made = created.pop(touch.contact_id, None)
+        if made is None:
+            made = existing[touch.contact_id]
+            _touched(made, touch, now)
+        existing[touch.contact_id] = made
+        result.append(made)
+    await session.flush()
+    return result
+
+
+async def _conversations_of(
+    session: AsyncSession, workspace_id: str, channel: Channel, contact_ids: set[str]
+) -> dict[str, Conversation]:
+    found = await session.scalars(
+        Scope(session, workspace_id)
+        .select(Conversation)
+        .where(Conversation.channel == channel.value, Conversation.contact_id.in_(contact_ids))
+    )
+    return {conversation.contact_id: conversation for conversation in found}
+
+
+def _new_conversation(
+    workspace_id: str, channel: Channel, touch: Touch, now: datetime
+) -> Conversation:
+    at = touch.platform_timestamp
+    entry = {"last_referral": touch.referral, "entry_point_at": at} if touch.referral else {}
+    return Conversation(
+        id=new_id("cnv"),
+        workspace_id=workspace_id,
+        contact_id=touch.contact_id,
+        channel=channel.value,
+        created_at=now,
+        updated_at=now,
+        last_inbound_at=at,
         **entry,
     )
-    if created:
-        return conversation
-    latest = conversation.last_inbound_at
-    if latest is None or platform_timestamp > latest:
-        conversation.last_inbound_at = platform_timestamp
-    if referral is not None:
-        conversation.last_referral = referral
-        if conversation.entry_point_at is None or platform_timestamp > conversation.entry_point_at:
-            conversation.entry_point_at = platform_timestamp
+
+
+def _touched(conversation: Conversation, touch: Touch, now: datetime) -> None:
+    at = touch.platform_timestamp
+    if conversation.last_inbound_at is None or at > conversation.last_inbound_at:
+        conversation.last_inbound_at = at
+    if touch.referral is not None:
+        conversation.last_referral = touch.referral
+        if conversation.entry_point_at is None or at > conversation.entry_point_at:
+            conversation.entry_point_at = at
     conversation.updated_at = now
-    await session.flush()
-    return conversation
 
 
 async def mark_window_closed(

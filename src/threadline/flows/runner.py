@@ -5,7 +5,7 @@ through the policy and the outbox, contact changes, tickets."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +42,7 @@ from threadline.policy.decide import free_form_allowed, template_instead
 from threadline.policy.service import stored_urn
 from threadline.policy.types import Purpose
 from threadline.tickets import service as tickets
+from threadline.tickets.models import Ticket
 from threadline.workspaces.models import Workspace
 
 log = logging.getLogger("threadline.flows")
@@ -59,15 +60,15 @@ class SessionBusy(ThreadlineError):
 async def active_session(
     session: AsyncSession, workspace_id: str, contact_id: str
 ) -> FlowSession | None:
+    return (await active_sessions(session, workspace_id, [contact_id])).get(contact_id)
+
+
+async def active_sessions(
+    session: AsyncSession, workspace_id: str, contact_ids: Collection[str]
+) -> dict[str, FlowSession]:
+    """The flow each contact is in, for those in one, by contact id."""
     scope = Scope(session, workspace_id)
-    return await session.scalar(
-        scope.select(FlowSession).where(FlowSession.active_contact_id == contact_id)
-    )
-
-
-async def waiting_for_reply(session: AsyncSession, workspace_id: str, contact_id: str) -> bool:
-    row = await active_session(session, workspace_id, contact_id)
-    return row is not None and row.status == s.FlowStatus.WAITING
+    return await scope.keyed(FlowSession, FlowSession.active_contact_id, contact_ids)
 
 
 async def _contact_view(
@@ -436,17 +437,47 @@ async def _send(
 # ---------------------------------------------------------------- what starts and moves flows
 
 
-async def _is_first_inbound(session: AsyncSession, workspace_id: str, contact_id: str) -> bool:
+@dataclass(frozen=True)
+class InboundContext:
+    """What deciding on inbound messages needs, loaded for many contacts at once: their
+    open tickets, the flows they are in, the flows that may start, and which of them wrote
+    for the first time. Valid while each contact is handled once."""
+
+    tickets: dict[str, Ticket]
+    sessions: dict[str, FlowSession]
+    candidates: list[triggers.Candidate]
+    first_inbound: set[str]
+
+    def waiting_for_reply(self, contact_id: str) -> bool:
+        row = self.sessions.get(contact_id)
+        return row is not None and row.status == s.FlowStatus.WAITING
+
+
+async def inbound_context(
+    session: AsyncSession, workspace_id: str, contact_ids: Collection[str]
+) -> InboundContext:
+    """Call it after the messages are stored: a first message counts itself."""
+    tickets_open = await tickets.current_many(session, workspace_id, contact_ids)
+    sessions = await active_sessions(session, workspace_id, contact_ids)
+    candidates = await _candidates(session, workspace_id)
+    undecided = set(contact_ids) - tickets_open.keys() - sessions.keys()
+    first = await _first_inbound(session, workspace_id, undecided) if candidates else set()
+    return InboundContext(tickets_open, sessions, candidates, first)
+
+
+async def _first_inbound(
+    session: AsyncSession, workspace_id: str, contact_ids: set[str]
+) -> set[str]:
+    if not contact_ids:
+        return set()
     scope = Scope(session, workspace_id)
-    count = await session.scalar(
-        scope.columns(Message, func.count())
-        .select_from(Message)
-        .where(
-            Message.contact_id == contact_id,
-            Message.direction == "in",
-        )
+    counts = await session.execute(
+        scope.columns(Message, Message.contact_id, func.count())
+        .where(Message.contact_id.in_(contact_ids), Message.direction == "in")
+        .group_by(Message.contact_id)
     )
-    return (count or 0) <= 1
+    more_than_one = {contact_id for contact_id, count in counts if count > 1}
+    return contact_ids - more_than_one
 
 
 async def on_inbound(
@@ -456,14 +487,18 @@ async def on_inbound(
     event: ev.InboundMessage,
     keyword: KeywordKind,
     now: datetime,
+    context: InboundContext | None = None,
 ) -> list[Message]:
     """A message from the person: to the ticket if people have it, to the waiting flow, or
-    to the flow its words (or the ad it came from) start. Consent keywords were handled."""
-    ticket = await tickets.current(session, workspace.id, contact_id)
+    to the flow its words (or the ad it came from) start. Consent keywords were handled.
+    `context` is what `inbound_context` loaded for a batch this contact is in."""
+    if context is None:
+        context = await inbound_context(session, workspace.id, [contact_id])
+    ticket = context.tickets.get(contact_id)
     if ticket is not None:
         tickets.customer_wrote(ticket, now)
         return []  # the bot stays silent while people handle the conversation
-    row = await active_session(session, workspace.id, contact_id)
+    row = context.sessions.get(contact_id)
     reply = s.Reply(text=event.text or "", payload=event.payload, kind=event.kind)
     if keyword in (KeywordKind.OPT_OUT, KeywordKind.OPT_OUT_ALL):
         if row is not None and row.status == s.FlowStatus.WAITING:
@@ -478,10 +513,7 @@ async def on_inbound(
             return []  # a webhook answer is on its way; the flow speaks next
         return await advance(session, workspace, row, reply, now, reply_to=event.external_id)
     match = triggers.for_inbound(
-        await _candidates(session, workspace.id),
-        event.text,
-        event.referral,
-        await _is_first_inbound(session, workspace.id, contact_id),
+        context.candidates, event.text, event.referral, contact_id in context.first_inbound
     )
     if match is None:
         return []

@@ -35,16 +35,17 @@ class ChannelRef(Protocol):
     def account_id(self) -> str: ...
 
 
-# The inbox kind of a per-message status event: the worker takes these a channel at a time.
+# The inbox kinds the worker takes a channel at a time: per-message statuses and messages.
 STATUS_KIND = "status"
+MESSAGE_KIND = "message"
 
 
 def keys_for(channel: ChannelRef, event: ev.ChannelEvent) -> tuple[str, str, str]:
     """(dedupe key, ordering key, kind) of an event."""
     if isinstance(event, ev.InboundMessage):
-        return event.dedupe_key, f"contact:{event.sender.address}", "message"
+        return event.dedupe_key, _person(event.sender), MESSAGE_KIND
     if isinstance(event, ev.Comment):
-        return event.dedupe_key, f"contact:{event.sender.address}", "comment"
+        return event.dedupe_key, _person(event.sender), "comment"
     if isinstance(event, ev.StatusUpdate):
         return event.dedupe_key, f"contact:{event.recipient or event.external_id}", STATUS_KIND
     if isinstance(event, ev.MarketingPreference):
@@ -53,6 +54,13 @@ def keys_for(channel: ChannelRef, event: ev.ChannelEvent) -> tuple[str, str, str
     stored = codec.dump(event)
     kind = type(event).__name__
     return f"{kind}:{_content_hash(stored)}", f"account:{channel.account_id}", kind
+
+
+def _person(sender: ev.Sender) -> str:
+    """What orders one person's messages: the platform's user id when it gives one (it stays
+    when they change number or hide it), else the address. A person whose messages come
+    under two identities (the day they start hiding their number) is ordered per identity."""
+    return f"contact:{sender.user_id or sender.address}"
 
 
 def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]

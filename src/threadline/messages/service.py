@@ -10,7 +10,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels import events as ev
@@ -339,14 +338,45 @@ async def record_inbound(
     now: datetime,
 ) -> Message | None:
     """Store a message from the contact once (by the platform's id); None if seen before."""
-    existing = await session.scalar(
-        select(Message.id).where(
-            Message.channel_id == channel.id, Message.provider_id == event.external_id
+    return (await record_inbound_many(session, channel, [(contact_id, address, event)], now))[0]
+
+
+async def record_inbound_many(
+    session: AsyncSession,
+    channel: ChannelAccount,
+    received: Sequence[tuple[str, str, ev.InboundMessage]],
+    now: datetime,
+) -> list[Message | None]:
+    """Messages from contacts, each (contact id, reply address, event), stored once by the
+    platform's id in one query and one insert; None in place of those seen before."""
+    wanted = {event.external_id for _, _, event in received}
+    seen = set(
+        await session.scalars(
+            Scope(session, channel.workspace_id)
+            .columns(Message, Message.provider_id)
+            .where(Message.channel_id == channel.id, Message.provider_id.in_(wanted))
         )
     )
-    if existing is not None:
-        return None
-    message = Message(
+    stored: list[Message | None] = []
+    for contact_id, address, event in received:
+        if event.external_id in seen:
+            stored.append(None)
+            continue
+        seen.add(event.external_id)
+        stored.append(_inbound_row(channel, contact_id, address, event, now))
+    session.add_all([message for message in stored if message is not None])
+    await session.flush()
+    return stored
+
+
+def _inbound_row(
+    channel: ChannelAccount,
+    contact_id: str,
+    address: str,
+    event: ev.InboundMessage,
+    now: datetime,
+) -> Message:
+    return Message(
         id=new_id("msg"),
         workspace_id=channel.workspace_id,
         contact_id=contact_id,
@@ -372,9 +402,6 @@ async def record_inbound(
         created_at=now,
         updated_at=now,
     )
-    session.add(message)
-    await session.flush()
-    return message
 
 
 async def find_for_status(

@@ -4,6 +4,7 @@ approved templates they may send instead."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,8 +35,14 @@ def note(ticket: Ticket, now: datetime, event: str, by: str, **extra: Any) -> No
 
 
 async def current(session: AsyncSession, workspace_id: str, contact_id: str) -> Ticket | None:
-    scope = Scope(session, workspace_id)
-    return await session.scalar(scope.select(Ticket).where(Ticket.open_contact_id == contact_id))
+    return (await current_many(session, workspace_id, [contact_id])).get(contact_id)
+
+
+async def current_many(
+    session: AsyncSession, workspace_id: str, contact_ids: Collection[str]
+) -> dict[str, Ticket]:
+    """The open ticket of each contact that has one, by contact id."""
+    return await Scope(session, workspace_id).keyed(Ticket, Ticket.open_contact_id, contact_ids)
 
 
 async def open_for(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -11,12 +12,30 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from threadline.channels.models import ChannelAccount
 from threadline.inbox import service as inbox
 from threadline.inbox.models import InboxEvent
-from threadline.inbox.processor import process, process_statuses
+from threadline.inbox.processor import process, process_messages, process_statuses
 from threadline.kit.clock import Clock
 from threadline.kit.db import transaction
 from threadline.workspaces.models import Workspace
 
 log = logging.getLogger("threadline.ingest")
+
+Together = Callable[
+    [AsyncSession, ChannelAccount, Workspace, Sequence[InboxEvent], datetime], Awaitable[None]
+]
+
+
+async def _statuses(
+    session: AsyncSession,
+    channel: ChannelAccount,
+    _workspace: Workspace,
+    rows: Sequence[InboxEvent],
+    now: datetime,
+) -> None:
+    await process_statuses(session, channel, rows, now)
+
+
+# The kinds that come in bulk are handled a channel's worth at a time, in a few statements.
+TOGETHER: dict[str, Together] = {inbox.STATUS_KIND: _statuses, inbox.MESSAGE_KIND: process_messages}
 
 
 async def ingest_once(
@@ -35,45 +54,48 @@ async def ingest_once(
 
 
 async def _one_round(sessions: async_sessionmaker[AsyncSession], clock: Clock, limit: int) -> int:
-    """One transaction for the whole round: claim, process each event in a savepoint (a
-    failing event rolls back alone and is marked for retry), mark the rest done in one
-    statement, commit once. Commits, not statements, were the cost of one per event."""
+    """One transaction for the whole round: claim, process the bulk kinds a channel at a
+    time and the rest one by one, each in a savepoint (a failing batch is retried one by
+    one, so the failure is pinned on its own event, which rolls back alone and is marked
+    for retry), mark the rest done in one statement, commit once. Commits and statements
+    per event, not work, were the cost."""
     async with transaction(sessions) as session:
         now = clock.now()
         claimed = await inbox.claim(session, now, limit)
         done: list[str] = []
-        one_by_one = [row for row in claimed if row.kind != inbox.STATUS_KIND]
-        for rows in _statuses_by_channel(claimed).values():
-            if await _statuses_together(session, rows, now):
+        one_by_one = [row for row in claimed if row.kind not in TOGETHER]
+        for (kind, _), rows in _bulk_by_channel(claimed).items():
+            if await _together(session, TOGETHER[kind], rows, now):
                 done += [row.id for row in rows]
             else:
                 one_by_one += rows
-        for row in one_by_one:
+        for row in sorted(one_by_one, key=lambda r: (r.received_at, r.id)):
             if await _alone(session, row, now):
                 done.append(row.id)
         await inbox.finish_many(session, done, now)
     return len(claimed)
 
 
-def _statuses_by_channel(rows: list[InboxEvent]) -> dict[str, list[InboxEvent]]:
-    grouped: defaultdict[str, list[InboxEvent]] = defaultdict(list)
+def _bulk_by_channel(rows: list[InboxEvent]) -> dict[tuple[str, str], list[InboxEvent]]:
+    grouped: defaultdict[tuple[str, str], list[InboxEvent]] = defaultdict(list)
     for row in rows:
-        if row.kind == inbox.STATUS_KIND:
-            grouped[row.channel_id].append(row)
+        if row.kind in TOGETHER:
+            grouped[(row.kind, row.channel_id)].append(row)
     return grouped
 
 
-async def _statuses_together(session: AsyncSession, rows: list[InboxEvent], now: datetime) -> bool:
-    """A channel's status events of the round in a few statements (a claim holds one event
-    per contact, so no two are about one message). False: something failed, and they are
-    tried one by one instead, so the failure is pinned on its own event."""
+async def _together(
+    session: AsyncSession, handler: Together, rows: list[InboxEvent], now: datetime
+) -> bool:
+    """False: something failed, and the events are tried one by one instead."""
     try:
         async with session.begin_nested():
-            channel = await session.get(ChannelAccount, rows[0].channel_id)
-            assert channel is not None
-            await process_statuses(session, channel, rows, now)
+            channel, workspace = await _owners(session, rows[0])
+            await handler(session, channel, workspace, rows, now)
     except Exception:  # retried one by one, where errors are recorded per event
-        log.warning("a batch of %d status events failed; processing them one by one", len(rows))
+        log.warning(
+            "a batch of %d %s events failed; processing them one by one", len(rows), rows[0].kind
+        )
         return False
     return True
 
@@ -81,7 +103,8 @@ async def _statuses_together(session: AsyncSession, rows: list[InboxEvent], now:
 async def _alone(session: AsyncSession, row: InboxEvent, now: datetime) -> bool:
     try:
         async with session.begin_nested():
-            await _process(session, row, now)
+            channel, workspace = await _owners(session, row)
+            await process(session, row, channel, workspace, now)
     except Exception as exc:  # one bad event must not stop the others
         log.exception("processing inbox event %s failed", row.id)
         await inbox.fail(session, row, f"{type(exc).__name__}: {exc}", now)
@@ -89,8 +112,9 @@ async def _alone(session: AsyncSession, row: InboxEvent, now: datetime) -> bool:
     return True
 
 
-async def _process(session: AsyncSession, row: InboxEvent, now: datetime) -> None:
+async def _owners(session: AsyncSession, row: InboxEvent) -> tuple[ChannelAccount, Workspace]:
+    """The event's channel and workspace (loaded once per round: the session keeps them)."""
     channel = await session.get(ChannelAccount, row.channel_id)
     workspace = await session.get(Workspace, row.workspace_id)
     assert channel is not None and workspace is not None
-    await process(session, row, channel, workspace, now)
+    return channel, workspace
