@@ -180,9 +180,7 @@ async def state_of(session: AsyncSession, workspace_id: str) -> dict[str, Any]:
     ):
         rows: dict[str, list[Any]] = {}
         for model in (ContactURN, Conversation, Message, ConsentEvent, FlowSession, Ticket):
-            found = await session.scalars(
-                select(model).where(model.contact_id == contact.id)
-            )
+            found = await session.scalars(select(model).where(model.contact_id == contact.id))
             rows[model.__name__] = sorted(
                 (comparable(columns(row), workspace.name) for row in found), key=repr
             )
