@@ -37,7 +37,6 @@ from threadline.kit.ids import new_id
 from threadline.kit.scoped import Scope
 from threadline.messages import service as messages
 from threadline.messages.models import Message
-from threadline.messages.states import MessageState
 from threadline.policy.decide import free_form_allowed, template_instead
 from threadline.policy.service import stored_urn
 from threadline.policy.types import Purpose
@@ -101,16 +100,21 @@ async def _contact_view(
     )
 
 
-async def _candidates(session: AsyncSession, workspace_id: str) -> list[triggers.Candidate]:
-    return [
+async def _candidates(
+    session: AsyncSession, workspace_id: str
+) -> tuple[list[triggers.Candidate], list[FlowVersion]]:
+    """The flows that may start, and their rows (held, so starting one finds it loaded)."""
+    rows = await flows.active_flows(session, workspace_id)
+    candidates = [
         triggers.Candidate(
             flow_id=row.id,
             key=row.key,
             priority=row.priority,
             triggers=tuple(flows.compiled(row).file.triggers),
         )
-        for row in await flows.active_flows(session, workspace_id)
+        for row in rows
     ]
+    return candidates, rows
 
 
 # ---------------------------------------------------------------- starting and stepping
@@ -423,14 +427,6 @@ async def _send(
         ),
         now,
     )
-    if message.status == MessageState.REFUSED:
-        log.info(
-            "flow %s message at %s refused: %s (%s)",
-            flow.key,
-            action.node,
-            message.reason,
-            message.error_detail,
-        )
     return message
 
 
@@ -447,6 +443,7 @@ class InboundContext:
     sessions: dict[str, FlowSession]
     candidates: list[triggers.Candidate]
     first_inbound: set[str]
+    versions: list[FlowVersion]
 
     def waiting_for_reply(self, contact_id: str) -> bool:
         row = self.sessions.get(contact_id)
@@ -459,10 +456,10 @@ async def inbound_context(
     """Call it after the messages are stored: a first message counts itself."""
     tickets_open = await tickets.current_many(session, workspace_id, contact_ids)
     sessions = await active_sessions(session, workspace_id, contact_ids)
-    candidates = await _candidates(session, workspace_id)
+    candidates, versions = await _candidates(session, workspace_id)
     undecided = set(contact_ids) - tickets_open.keys() - sessions.keys()
     first = await _first_inbound(session, workspace_id, undecided) if candidates else set()
-    return InboundContext(tickets_open, sessions, candidates, first)
+    return InboundContext(tickets_open, sessions, candidates, first, versions)
 
 
 async def _first_inbound(
@@ -538,7 +535,10 @@ async def on_contact_event(
 ) -> FlowSession | None:
     """A contact event (order shipped, cart updated, appointment booked) may start a flow."""
     match = triggers.for_event(
-        await _candidates(session, workspace.id), event.kind, event.name, event.properties or {}
+        (await _candidates(session, workspace.id))[0],
+        event.kind,
+        event.name,
+        event.properties or {},
     )
     if match is None:
         return None

@@ -124,9 +124,10 @@ async def _one_per_contact(
         context = await flow_runner.inbound_context(
             session, workspace.id, [f.contact.id for f in fresh]
         )
-        for f in fresh:
-            replies = await _respond(session, channel, workspace, f, context, now)
-            answered[f.stored.id] = Processed(f.stored, replies)
+        async with messages.decided_together(session, workspace, now):
+            for f in fresh:
+                replies = await _respond(session, channel, workspace, f, context, now)
+                answered[f.stored.id] = Processed(f.stored, replies)
     return [answered[m.id] if m else Processed() for m in stored]
 
 

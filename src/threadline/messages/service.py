@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels import events as ev
@@ -30,6 +33,8 @@ from threadline.policy.service import SendQuestion, decide_many, stored_urn
 from threadline.policy.types import Decision, Outcome, Purpose, Quality, TemplateFacts
 from threadline.templates import service as templates
 from threadline.workspaces.models import Workspace
+
+log = logging.getLogger("threadline.messages")
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,13 @@ async def address_for(
 async def default_channel(
     session: AsyncSession, workspace_id: str, channel_id: str | None
 ) -> ChannelAccount:
-    stmt = Scope(session, workspace_id).select(ChannelAccount)
-    if channel_id:
-        stmt = stmt.where(ChannelAccount.id == channel_id)
-    channel = await session.scalar(stmt.order_by(ChannelAccount.created_at))
+    scope = Scope(session, workspace_id)
+    if channel_id:  # by primary key: a channel already loaded in this transaction is free
+        channel = await scope.get(ChannelAccount, channel_id)
+    else:
+        channel = await session.scalar(
+            scope.select(ChannelAccount).order_by(ChannelAccount.created_at)
+        )
     if channel is None:
         where = "channel_id" if channel_id else "channel"
         raise NotFound(
@@ -178,6 +186,40 @@ async def template_facts_for(
     return templates.facts(found)
 
 
+@dataclass(frozen=True, slots=True)
+class _Undecided:
+    message: Message
+    question: SendQuestion
+
+
+@dataclass
+class _Together:
+    owner: str  # the workspace whose messages wait for the decisions
+    undecided: list[_Undecided]
+
+
+_TOGETHER = "threadline.messages.decided_together"
+
+
+@asynccontextmanager
+async def decided_together(
+    session: AsyncSession, workspace: Workspace, now: datetime
+) -> AsyncIterator[None]:
+    """Messages enqueued inside the block are written at once and decided when it ends, all
+    in one policy load, in the order they were enqueued (each decision sees the sends
+    allowed before it, as one by one). What the block does must not depend on a decision:
+    a batch of inbound messages, whose replies only go out after the commit, is such a
+    block. Until then the rows are not due, so nothing can send them undecided."""
+    together = _Together(workspace.id, [])
+    session.info[_TOGETHER] = together
+    try:
+        yield
+        del session.info[_TOGETHER]
+        await _decide_all(session, workspace, together.undecided, now)
+    finally:
+        session.info.pop(_TOGETHER, None)
+
+
 async def enqueue(
     session: AsyncSession, workspace: Workspace, request: SendRequest, now: datetime
 ) -> Message:
@@ -191,14 +233,48 @@ async def enqueue(
     _check_shape(channel, address, request)
     facts = await template_facts_for(session, workspace.id, channel, request.content)
     message = _outbox_row(workspace, contact.id, channel, address, request, facts, now)
+    session.add(message)
     if isinstance(request.content, content_types.MarkRead):
         message.status, message.next_attempt_at = MessageState.QUEUED, now
+        await add_history(session, message, message.status, now)
+        return message
+    question = dataclasses.replace(
+        question_for(message, channel, facts),
+        campaign_holdout_percent=request.campaign_holdout_percent,
+    )
+    together = session.info.get(_TOGETHER)
+    if isinstance(together, _Together) and together.owner == workspace.id:
+        together.undecided.append(_Undecided(message, question))
+        await session.flush()  # the idempotency key is taken now, as one by one
     else:
-        await _decide(session, workspace, message, channel, facts, request, now)
-    session.add(message)
-    await session.flush()
-    await add_history(session, message, message.status, now, detail=message.error_detail)
+        await _decide_all(session, workspace, [_Undecided(message, question)], now)
     return message
+
+
+async def _decide_all(
+    session: AsyncSession, workspace: Workspace, undecided: Sequence[_Undecided], now: datetime
+) -> None:
+    """Ask the policy about new rows and write its verdicts and their first history line."""
+    if not undecided:
+        return
+    decisions = await decide_many(session, workspace, [u.question for u in undecided], now)
+    for item, (decision, _ctx) in zip(undecided, decisions, strict=True):
+        apply_decision(item.message, decision, now)
+        if item.message.status == MessageState.REFUSED and item.message.flow_node:
+            log.info(
+                "flow message at %s refused: %s (%s)",
+                item.message.flow_node,
+                item.message.reason,
+                item.message.error_detail,
+            )
+    await session.flush()
+    await session.execute(
+        insert(MessageStatus),
+        [
+            history_row(u.message, u.message.status, now, detail=u.message.error_detail)
+            for u in undecided
+        ],
+    )
 
 
 async def _already_enqueued(
@@ -267,24 +343,6 @@ def _outbox_row(
         created_at=now,
         updated_at=now,
     )
-
-
-async def _decide(
-    session: AsyncSession,
-    workspace: Workspace,
-    message: Message,
-    channel: ChannelAccount,
-    facts: TemplateFacts | None,
-    request: SendRequest,
-    now: datetime,
-) -> None:
-    """Ask the policy about the new row and write its verdict on it."""
-    question = dataclasses.replace(
-        question_for(message, channel, facts),
-        campaign_holdout_percent=request.campaign_holdout_percent,
-    )
-    ((decision, _ctx),) = await decide_many(session, workspace, [question], now)
-    apply_decision(message, decision, now)
 
 
 def history_row(
