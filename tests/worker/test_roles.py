@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.channels.whatsapp.harness import Stack, whatsapp_stack
 from threadline.inbox.models import InboxEvent
 from threadline.kit.clock import SystemClock
-from threadline.worker.loop import Role, run_worker
+from threadline.worker.loop import Role, idle_sleeps, run_worker
 
 USER = "5511944443333"
 
@@ -58,3 +58,10 @@ async def test_each_role_does_its_part_only(
         await run_for(stack, Role.DISPATCH)
         (received,) = await stack.inbox(USER)
         assert received.get("message", received)["text"]["body"] == "Hi!"
+
+
+def test_an_idle_worker_looks_again_soon_then_less_often() -> None:
+    """Right after work the next look comes within 5 ms (a reply waits no longer than
+    that); an idle worker backs off to 50 ms between looks, each look being a query."""
+    waits = idle_sleeps()
+    assert [next(waits) for _ in range(7)] == [0.005, 0.01, 0.02, 0.04, 0.05, 0.05, 0.05]

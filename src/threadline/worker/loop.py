@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Iterator
 from enum import StrEnum
 
 import httpx
@@ -20,7 +21,18 @@ from threadline.worker.dispatcher import DispatchConfig, Dispatcher
 from threadline.worker.ingest import ingest_once
 
 log = logging.getLogger("threadline.worker")
-IDLE_SLEEP = 0.05
+# How long an idle worker waits before looking again: briefly right after work (more is
+# likely on its way, and each wait adds to a reply's latency), longer the longer it is idle
+# (each look is a query).
+IDLE_SLEEP_MIN, IDLE_SLEEP_MAX = 0.005, 0.05
+
+
+def idle_sleeps() -> Iterator[float]:
+    """The waits of one idle spell: 5, 10, 20, 40, then 50 ms for as long as it lasts."""
+    wait = IDLE_SLEEP_MIN
+    while True:
+        yield wait
+        wait = min(IDLE_SLEEP_MAX, wait * 2)
 
 
 class Role(StrEnum):
@@ -48,6 +60,7 @@ async def run_worker(
     http = httpx.AsyncClient(follow_redirects=False)  # flows' webhook calls
     log.info("worker %s started (%s)", dispatcher.holder, role.value)
     ingests, dispatches = role in (Role.ALL, Role.INGEST), role in (Role.ALL, Role.DISPATCH)
+    waits = idle_sleeps()
     try:
         while not stop.is_set():
             try:
@@ -60,9 +73,11 @@ async def run_worker(
             except Exception:
                 log.exception("worker iteration failed; continuing")
                 worked = 0
-            if not worked:
+            if worked:
+                waits = idle_sleeps()
+            else:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), IDLE_SLEEP)
+                    await asyncio.wait_for(stop.wait(), next(waits))
     finally:
         await dispatcher.aclose()
         await http.aclose()
