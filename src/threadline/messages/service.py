@@ -7,7 +7,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -195,7 +195,11 @@ class _Undecided:
 @dataclass
 class _Together:
     owner: str  # the workspace whose messages wait for the decisions
-    undecided: list[_Undecided]
+    undecided: list[_Undecided] = field(default_factory=list)
+    by_key: dict[str, Message] = field(default_factory=dict)  # idempotency keys taken here
+
+    def taken(self, key: str | None) -> Message | None:
+        return self.by_key.get(key) if key else None
 
 
 _TOGETHER = "threadline.messages.decided_together"
@@ -210,7 +214,7 @@ async def decided_together(
     allowed before it, as one by one). What the block does must not depend on a decision:
     a batch of inbound messages, whose replies only go out after the commit, is such a
     block. Until then the rows are not due, so nothing can send them undecided."""
-    together = _Together(workspace.id, [])
+    together = _Together(workspace.id)
     session.info[_TOGETHER] = together
     try:
         yield
@@ -225,7 +229,23 @@ async def enqueue(
 ) -> Message:
     """Decide and write an outbound message: queued, deferred (with when) or refused (with
     the reason). Shape errors are raised before anything is written."""
-    existing = await _already_enqueued(session, workspace, request)
+    together = session.info.get(_TOGETHER)
+    if not (isinstance(together, _Together) and together.owner == workspace.id):
+        return await _enqueue(session, workspace, request, now, None)
+    # The block's rows are inserted together when it ends, not one by one as each of the
+    # lookups of the next message would otherwise flush them.
+    with session.no_autoflush:
+        return await _enqueue(session, workspace, request, now, together)
+
+
+async def _enqueue(
+    session: AsyncSession,
+    workspace: Workspace,
+    request: SendRequest,
+    now: datetime,
+    together: _Together | None,
+) -> Message:
+    existing = await _already_enqueued(session, workspace, request, together)
     if existing is not None:
         return existing
     contact = await get_contact(session, workspace.id, request.contact_id)
@@ -242,12 +262,12 @@ async def enqueue(
         question_for(message, channel, facts),
         campaign_holdout_percent=request.campaign_holdout_percent,
     )
-    together = session.info.get(_TOGETHER)
-    if isinstance(together, _Together) and together.owner == workspace.id:
-        together.undecided.append(_Undecided(message, question))
-        await session.flush()  # the idempotency key is taken now, as one by one
-    else:
+    if together is None:
         await _decide_all(session, workspace, [_Undecided(message, question)], now)
+    else:
+        together.undecided.append(_Undecided(message, question))
+        if request.idempotency_key:
+            together.by_key[request.idempotency_key] = message
     return message
 
 
@@ -278,14 +298,18 @@ async def _decide_all(
 
 
 async def _already_enqueued(
-    session: AsyncSession, workspace: Workspace, request: SendRequest
+    session: AsyncSession,
+    workspace: Workspace,
+    request: SendRequest,
+    together: _Together | None,
 ) -> Message | None:
-    """The message written before under the request's idempotency key, if any; the key
-    reused for another message is a conflict."""
+    """The message written before under the request's idempotency key, if any (in this
+    block of decisions, or stored); the key reused for another message is a conflict."""
     if not request.idempotency_key:
         return None
     scope = Scope(session, workspace.id)
-    existing = await session.scalar(
+    taken = together.taken(request.idempotency_key) if together else None
+    existing = taken or await session.scalar(
         scope.select(Message).where(Message.idempotency_key == request.idempotency_key)
     )
     if existing is not None and (
