@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.channels.whatsapp.harness import OffsetClock
 
-from bench.common import PHONE_NUMBER_ID, workspace_with_number
+from bench.common import PHONE_NUMBER_ID, goal, workspace_with_number
 from threadline.channels import events as ev
 from threadline.channels import messages as m
 from threadline.channels.kinds import Channel
@@ -36,7 +36,8 @@ from threadline.worker.ingest import ingest_once
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "flows" / "product_finder.yaml"
 CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", "3000"))
-INBOUND = int(os.environ.get("BENCH_FLOW_INBOUND", "600"))
+INBOUND = int(os.environ.get("BENCH_FLOW_INBOUND", "2000"))
+FLOW_STARTS = int(os.environ.get("BENCH_FLOW_STARTS", "400"))
 
 
 def answer(actions: Sequence[object]) -> Reply:
@@ -79,14 +80,19 @@ def inbound(n: int, text: str, when: datetime) -> ev.InboundMessage:
     )
 
 
-async def processing_rate(url: str, with_flow: bool) -> float:
+async def processing_rate(url: str, with_flow: bool, count: int) -> float:
     await asyncio.to_thread(upgrade, url)
     clock = OffsetClock()
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
     try:
         async with transaction(sessions) as session:
-            channel = await workspace_with_number(session, clock.now())
+            channel = await workspace_with_number(
+                session,
+                clock.now(),
+                workspace=f"flows {with_flow}",
+                phone_number_id=f"{PHONE_NUMBER_ID}{int(with_flow)}",
+            )
             workspace_id = channel.workspace_id
             if with_flow:
                 for key, kind in FLOW_FIELDS:
@@ -107,7 +113,7 @@ async def processing_rate(url: str, with_flow: bool) -> float:
             await inbox.store(
                 session,
                 channel,
-                [inbound(n, text, clock.now()) for n in range(INBOUND)],
+                [inbound(n, text, clock.now()) for n in range(count)],
                 clock.now(),
             )
         start = time.perf_counter()
@@ -135,13 +141,15 @@ async def main() -> None:
                 f"sqlite+aiosqlite:///{Path(folder) / 'flows.db'}",
             )
         )
-        plain = await processing_rate(urls[0], with_flow=False)
-        flows = await processing_rate(urls[1], with_flow=True)
+        plain = await processing_rate(urls[0], with_flow=False, count=INBOUND)
+        flows = await processing_rate(urls[1], with_flow=True, count=FLOW_STARTS)
     print(
         f"worker processing, inbound with no flow: {plain:,.0f} events/s; "
         f"inbound starting a flow (trigger, session, reply through policy + outbox): "
-        f"{flows:,.0f} events/s ({INBOUND} each)"
+        f"{flows:,.0f} events/s ({INBOUND} and {FLOW_STARTS})"
     )
+    print(goal(f"inbound with no flow >= 1,000/s (measured {plain:,.0f}/s)", plain >= 1000))
+    print(goal(f"inbound starting a flow >= 300/s (measured {flows:,.0f}/s)", flows >= 300))
 
 
 if __name__ == "__main__":

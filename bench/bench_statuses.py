@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.channels.whatsapp.harness import OffsetClock
 
-from bench.common import PHONE_NUMBER_ID, workspace_with_number
+from bench.common import PHONE_NUMBER_ID, goal, workspace_with_number
 from threadline.channels import events as ev
 from threadline.channels.models import ChannelAccount
 from threadline.contacts.models import Contact
@@ -132,6 +132,7 @@ async def main() -> None:
             processed += done
         rate = processed / (time.perf_counter() - start)
         print(f"status processing, one worker: {rate:,.0f} status events/s for {processed} events")
+        print(goal(f"status events >= 5,000/s, one worker (measured {rate:,.0f}/s)", rate >= 5000))
         if url.startswith("postgresql"):
             # Worker processes include their start-up (about a second) in the time.
             await seed(sessions, channel, "21", now)
@@ -142,6 +143,7 @@ async def main() -> None:
                 f"worker processes on PostgreSQL: one {one:,.0f}/s, two {two:,.0f}/s "
                 f"({two / one:.2f}x one), start-up included"
             )
+            print(goal(f"two workers >= 1.4x one (measured {two / one:.2f}x)", two >= 1.4 * one))
         await engine.dispose()
 
 

@@ -1,4 +1,5 @@
-"""What the benchmarks share: a workspace with one WhatsApp number, in the caller's session."""
+"""What the benchmarks share: a workspace with one WhatsApp number, in the caller's session,
+and the one way a goal is printed (bench/run_all.py gathers these lines)."""
 
 from __future__ import annotations
 
@@ -18,16 +19,27 @@ SECRET_KEY = "bench-secret-key"
 
 
 async def workspace_with_number(
-    session: AsyncSession, now: datetime, *, app_secret: str = "s", **number: Any
+    session: AsyncSession,
+    now: datetime,
+    *,
+    app_secret: str = "s",
+    workspace: str = "bench",
+    phone_number_id: str = PHONE_NUMBER_ID,
+    **number: Any,
 ) -> ChannelAccount:
-    """A fresh "bench" workspace and its number (extra options go to whatsapp_number)."""
-    workspace = (await create_workspace(session, "bench", now)).workspace
+    """A fresh workspace and its number (extra options go to whatsapp_number)."""
+    created = (await create_workspace(session, workspace, now)).workspace
     spec = channels.whatsapp_number(
-        PHONE_NUMBER_ID,
+        phone_number_id,
         WABA_ID,
         access_token="t",
         app_secret=app_secret,
         verify_token="v",
         **number,
     )
-    return await channels.add(session, workspace.id, spec, SecretBox(SECRET_KEY), now)
+    return await channels.add(session, created.id, spec, SecretBox(SECRET_KEY), now)
+
+
+def goal(what: str, met: bool) -> str:
+    """A goal line: `goal: <what>: met` or `NOT met`."""
+    return f"goal: {what}: {'met' if met else 'NOT met'}"
