@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels.kinds import Channel
@@ -70,6 +72,23 @@ async def history(session: AsyncSession, workspace_id: str, contact_id: str) -> 
     """The ledger in the order its lines take effect (see projection.in_effect_order)."""
     events = await ledger(session, workspace_id, contact_id)
     return sorted(events, key=lambda e: e.occurred_at.replace(microsecond=0))
+
+
+async def ledger_lengths(
+    session: AsyncSession, workspace_id: str, contact_ids: Collection[str]
+) -> dict[str, int]:
+    """How many ledger lines each contact has (the ledger only grows). Read before a send is
+    decided and again just before it leaves, a longer ledger means consent changed in
+    between (a STOP during a broadcast) and the send must be decided again."""
+    if not contact_ids:
+        return {}
+    rows = await session.execute(
+        Scope(session, workspace_id)
+        .columns(ConsentEvent, ConsentEvent.contact_id, func.count())
+        .where(ConsentEvent.contact_id.in_(set(contact_ids)))
+        .group_by(ConsentEvent.contact_id)
+    )
+    return {contact_id: count for contact_id, count in rows.all()}
 
 
 def lines_of(events: list[ConsentEvent]) -> list[LedgerLine]:

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from enum import StrEnum
 
 import httpx
@@ -56,28 +56,38 @@ async def run_worker(
     config: DispatchConfig | None = None,
     role: Role = Role.ALL,
 ) -> None:
+    """Ingest and dispatch run as two loops side by side (with both roles, in one process):
+    a STOP or a reply must not wait for a dispatch pass of a broadcast to end, nor a send
+    for a round of ingest."""
     dispatcher = Dispatcher(sessions, box, clock, holder=holder_name(), config=config)
     http = httpx.AsyncClient(follow_redirects=False)  # flows' webhook calls
     log.info("worker %s started (%s)", dispatcher.holder, role.value)
-    ingests, dispatches = role in (Role.ALL, Role.INGEST), role in (Role.ALL, Role.DISPATCH)
-    waits = idle_sleeps()
+
+    async def ingest_pass() -> int:
+        return await ingest_once(sessions, clock) + await tick_once(sessions, clock, http, box)
+
+    passes: list[Callable[[], Awaitable[int]]] = []
+    if role in (Role.ALL, Role.INGEST):
+        passes.append(ingest_pass)
+    if role in (Role.ALL, Role.DISPATCH):
+        passes.append(dispatcher.dispatch_all)
     try:
-        while not stop.is_set():
-            try:
-                worked = 0
-                if ingests:
-                    worked += await ingest_once(sessions, clock)
-                    worked += await tick_once(sessions, clock, http, box)
-                if dispatches:
-                    worked += await dispatcher.dispatch_all()
-            except Exception:
-                log.exception("worker iteration failed; continuing")
-                worked = 0
-            if worked:
-                waits = idle_sleeps()
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), next(waits))
+        await asyncio.gather(*(_until_stopped(work, stop) for work in passes))
     finally:
         await dispatcher.aclose()
         await http.aclose()
+
+
+async def _until_stopped(work: Callable[[], Awaitable[int]], stop: asyncio.Event) -> None:
+    waits = idle_sleeps()
+    while not stop.is_set():
+        try:
+            worked = await work()
+        except Exception:
+            log.exception("worker iteration failed; continuing")
+            worked = 0
+        if worked:
+            waits = idle_sleeps()
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), next(waits))
