@@ -3,8 +3,8 @@ loaded with set-based queries) end in exactly the state that processing them one
 gives: for random streams over several contacts with redeliveries, late and out-of-order
 timestamps, STOP / START / HELP, flow starts by keyword and by first message, typed and
 tapped answers, a handoff to people, and people writing with and without their number
-shown. And one person's messages under two identities that meet in one round are taken in
-their order."""
+shown, and a flow that tags the person and reads the tag when it starts again. And one
+person's messages under two identities that meet in one round are taken in their order."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from tests.conftest import T0, channel_row
 from threadline.channels import events as ev
 from threadline.channels.models import ChannelAccount
 from threadline.consent.models import ConsentEvent
-from threadline.contacts.models import Contact, ContactURN
+from threadline.contacts.models import Contact, ContactTag, ContactURN
 from threadline.conversations.models import Conversation
 from threadline.flows import service as flow_service
 from threadline.flows.loader import Bundle
@@ -43,14 +43,28 @@ name: Shop
 purpose: service
 triggers:
   - keyword: [shop]
-start: size
+start: known
 nodes:
+  - id: known
+    type: branch
+    cases:
+      - when: {tag: small_buyer}
+        next: again
+    default: size
+  - id: again
+    type: say
+    text: "Small again?"
+    next: size
   - id: size
     type: ask
     text: "Which size?"
     choices:
-      - {id: small, title: Small, next: thanks}
+      - {id: small, title: Small, next: remember}
       - {id: large, title: Large, next: person}
+  - id: remember
+    type: set
+    tags: {add: [small_buyer]}
+    next: thanks
   - id: thanks
     type: say
     text: "Thanks!"
@@ -179,7 +193,15 @@ async def state_of(session: AsyncSession, workspace_id: str) -> dict[str, Any]:
         select(Contact).where(Contact.workspace_id == workspace_id)
     ):
         rows: dict[str, list[Any]] = {}
-        for model in (ContactURN, Conversation, Message, ConsentEvent, FlowSession, Ticket):
+        for model in (
+            ContactURN,
+            ContactTag,
+            Conversation,
+            Message,
+            ConsentEvent,
+            FlowSession,
+            Ticket,
+        ):
             found = await session.scalars(select(model).where(model.contact_id == contact.id))
             rows[model.__name__] = sorted(
                 (comparable(columns(row), workspace.name) for row in found), key=repr
@@ -228,6 +250,9 @@ async def test_a_batch_does_what_each_message_asks(
         Said(1, "STOP", False, False, 0, False),
         Said(2, "hello", False, False, 0, False),
         Said(0, "large", True, True, 5, False),
+        Said(3, "shop", False, False, 0, False),
+        Said(3, "small", True, False, 1, False),
+        Said(3, "shop", False, False, 2, False),
     ]
     workspace_id = await process(sessions, events_of(stream, "pn"), limit=100)
     async with sessions() as session:
@@ -238,6 +263,8 @@ async def test_a_batch_does_what_each_message_asks(
     }
     assert sorted(sent["P0"]) == ["A person will help you.", "Which size?"]
     assert sent["P2"] == ["Welcome!"]
+    # the tag the first visit set is what the second start reads
+    assert sorted(sent["P3"]) == ["Small again?", "Thanks!", "Which size?", "Which size?"]
     assert len(sent["P1"]) == 1 and "unsubscribed" in sent["P1"][0].lower()
     assert [t["status"] for t in state["P0"][1]["Ticket"]] == ["open"]
     assert [(c["action"], c["source"]) for c in state["P1"][1]["ConsentEvent"]] == [

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from threadline.contacts import repository
 from threadline.contacts.models import Contact, ContactEvent
 from threadline.contacts.schemas import ContactIn, EventIn, EventKind, EventOut
 from threadline.contacts.service import create_contact, find_by_urn, get_contact, parse_one_urn
@@ -144,6 +145,7 @@ async def ingest(
         occurred_at=occurred_at,
         created_at=now,
     )
+    repository.RECENT.forget(session, contact.id)
     try:
         async with session.begin_nested():
             session.add(event)

@@ -226,6 +226,7 @@ async def create_contact(
 
 
 def _add_urn_row(session: AsyncSession, contact: Contact, urn: URN, now: datetime) -> None:
+    repository.URNS.forget(session, contact.id)
     session.add(
         ContactURN(
             id=new_id("urn"),
@@ -248,8 +249,7 @@ async def find_by_urn(session: AsyncSession, workspace_id: str, urn: URN | str) 
 
 
 async def urns_of(session: AsyncSession, workspace_id: str, contact_id: str) -> list[str]:
-    scope = Scope(session, workspace_id)
-    return (await repository.urns_by_contact(scope, [contact_id]))[contact_id]
+    return await repository.urns_of(session, workspace_id, contact_id)
 
 
 async def describe(session: AsyncSession, contacts: Sequence[Contact]) -> list[ContactOut]:
@@ -335,6 +335,7 @@ async def remove_urn(
 ) -> Contact:
     contact = await get_contact(session, workspace_id, contact_id)
     urn = parse_one_urn(raw, default_region)
+    repository.URNS.forget(session, contact.id)
     result = await session.execute(
         Scope(session, workspace_id)
         .delete(ContactURN)

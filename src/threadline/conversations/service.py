@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from threadline.channels.kinds import Channel
 from threadline.conversations.models import Conversation
 from threadline.conversations.windows import window_facts
 from threadline.kit.errors import InvalidInput
+from threadline.kit.held import Held
 from threadline.kit.ids import new_id
 from threadline.kit.scoped import Scope
 from threadline.policy.types import WindowFacts
@@ -21,10 +23,27 @@ from threadline.policy.types import WindowFacts
 # Platforms stamp messages with their own clock; one that is far ahead of ours is suspect.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
+# Conversations a batch has just touched, by (contact id, channel).
+_HELD: Held[tuple[str, str], Conversation] = Held("conversations.touched")
+
+
+@contextmanager
+def holding(
+    session: AsyncSession, workspace_id: str, touched: Iterable[Conversation]
+) -> Iterator[None]:
+    """Keep the conversations a batch touched at hand: its replies read each one's window
+    again, one statement per reply otherwise. They are the session's own objects, so what
+    changes on them later in the block is seen."""
+    with _HELD.holding(session, workspace_id, {(c.contact_id, c.channel): c for c in touched}):
+        yield
+
 
 async def get_conversation(
     session: AsyncSession, workspace_id: str, contact_id: str, channel: Channel
 ) -> Conversation | None:
+    held = _HELD.get(session, workspace_id, (contact_id, channel.value))
+    if held is not None:
+        return held
     return await session.scalar(
         Scope(session, workspace_id)
         .select(Conversation)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Collection
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels import events as ev
@@ -18,9 +19,10 @@ from threadline.channels import messages as content_types
 from threadline.channels import registry
 from threadline.channels.kinds import Channel
 from threadline.consent.keywords import KeywordKind
+from threadline.contacts import repository as contact_rows
 from threadline.contacts.events import ingest as ingest_event
 from threadline.contacts.models import Contact, ContactEvent
-from threadline.contacts.repository import change_tags, tags_of
+from threadline.contacts.repository import change_tags, recent_events_of, tags_of
 from threadline.contacts.schemas import EventIn, EventKind
 from threadline.contacts.service import check_fields, get_contact
 from threadline.contacts.urns import region_for_phone
@@ -73,17 +75,8 @@ async def active_sessions(
 async def _contact_view(
     session: AsyncSession, contact: Contact, address: str | None, now: datetime
 ) -> s.ContactView:
-    scope = Scope(session, contact.workspace_id)
     tags = await tags_of(session, contact)
-    recent = await session.execute(
-        scope.columns(ContactEvent, ContactEvent.kind, ContactEvent.name, ContactEvent.occurred_at)
-        .where(
-            ContactEvent.contact_id == contact.id,
-            ContactEvent.occurred_at >= now - RECENT_EVENTS,
-        )
-        .order_by(ContactEvent.occurred_at.desc())
-        .limit(50)
-    )
+    recent = await recent_events_of(session, contact.workspace_id, contact.id, now - RECENT_EVENTS)
     phone = stored_urn(address).phone_e164 if address else None
     region = region_for_phone(phone) if phone else None
     return s.ContactView(
@@ -137,6 +130,24 @@ async def start(
             "the contact is already in a flow; end it or wait for it to finish",
             where="contact_id",
         )
+    return await _start(
+        session, workspace, contact, version, now, trigger, params, channel_id, reply_to
+    )
+
+
+async def _start(
+    session: AsyncSession,
+    workspace: Workspace,
+    contact: Contact,
+    version: FlowVersion,
+    now: datetime,
+    trigger: str,
+    params: dict[str, Any] | None,
+    channel_id: str | None,
+    reply_to: str | None,
+) -> tuple[FlowSession, list[Message]]:
+    """A new session for a contact known to be in none. The row is written with the rest
+    of the transaction (a batch's new sessions in one insert), not flushed on its own."""
     channel, address = await messages.channel_for(session, workspace.id, contact.id, channel_id)
     flow = flows.compiled(version)
     state = new_state(
@@ -163,7 +174,6 @@ async def start(
         updated_at=now,
     )
     session.add(row)
-    await session.flush()
     sent = await _advance(
         session, workspace, row, flow, state, s.Start(trigger, params or {}), now, reply_to
     )
@@ -422,6 +432,8 @@ async def _send(
             content=content,
             channel_id=row.channel_id,
             idempotency_key=f"flow:{row.id}:{row.steps}:{index}",
+            # a session not written yet: no stored message can carry a key made of its id
+            key_is_new=inspect(row).pending,
             flow_session_id=row.id,
             flow_node=action.node,
         ),
@@ -462,6 +474,24 @@ async def inbound_context(
     return InboundContext(tickets_open, sessions, candidates, first, versions)
 
 
+def holding_for_inbound(
+    session: AsyncSession,
+    workspace_id: str,
+    context: InboundContext,
+    contact_ids: Collection[str],
+    now: datetime,
+) -> AbstractAsyncContextManager[None]:
+    """Hold what stepping flows reads per contact (addresses, and the tags and recent
+    events of the contact view when a flow may start or move) for the batch's block."""
+    may_step = bool(context.candidates or context.sessions)
+    return contact_rows.holding(
+        session,
+        workspace_id,
+        contact_ids,
+        tags_and_events_since=now - RECENT_EVENTS if may_step else None,
+    )
+
+
 async def _first_inbound(
     session: AsyncSession, workspace_id: str, contact_ids: set[str]
 ) -> set[str]:
@@ -485,10 +515,12 @@ async def on_inbound(
     keyword: KeywordKind,
     now: datetime,
     context: InboundContext | None = None,
+    channel_id: str | None = None,
 ) -> list[Message]:
     """A message from the person: to the ticket if people have it, to the waiting flow, or
     to the flow its words (or the ad it came from) start. Consent keywords were handled.
-    `context` is what `inbound_context` loaded for a batch this contact is in."""
+    `context` is what `inbound_context` loaded for a batch this contact is in; a flow it
+    starts talks on `channel_id`, the channel the message came on, when given."""
     if context is None:
         context = await inbound_context(session, workspace.id, [contact_id])
     ticket = context.tickets.get(contact_id)
@@ -517,15 +549,16 @@ async def on_inbound(
     version = await session.get(FlowVersion, match.flow_id)
     assert version is not None
     contact = await get_contact(session, workspace.id, contact_id)
-    _, sent = await start(
+    _, sent = await _start(  # the context saw no session for this contact
         session,
         workspace,
         contact,
         version,
         now,
-        trigger=match.trigger,
-        params=match.params,
-        reply_to=event.external_id,
+        match.trigger,
+        match.params,
+        channel_id,
+        event.external_id,
     )
     return sent
 

@@ -116,18 +116,21 @@ async def _one_per_contact(
         )
         for f in fresh
     ]
-    await conversations.record_inbound_many(
+    touched = await conversations.record_inbound_many(
         session, workspace.id, Channel(channel.kind), touches, now
     )
     answered: dict[str, Processed] = {}
     if fresh:
-        context = await flow_runner.inbound_context(
-            session, workspace.id, [f.contact.id for f in fresh]
-        )
-        async with messages.decided_together(session, workspace, now):
-            for f in fresh:
-                replies = await _respond(session, channel, workspace, f, context, now)
-                answered[f.stored.id] = Processed(f.stored, replies)
+        contact_ids = [f.contact.id for f in fresh]
+        context = await flow_runner.inbound_context(session, workspace.id, contact_ids)
+        with conversations.holding(session, workspace.id, touched):
+            async with (
+                flow_runner.holding_for_inbound(session, workspace.id, context, contact_ids, now),
+                messages.decided_together(session, workspace, now),
+            ):
+                for f in fresh:
+                    replies = await _respond(session, channel, workspace, f, context, now)
+                    answered[f.stored.id] = Processed(f.stored, replies)
     return [answered[m.id] if m else Processed() for m in stored]
 
 
@@ -161,7 +164,7 @@ async def _respond(
             replies.append(await _confirm(session, channel, workspace, fresh, outcome.reply, now))
         keyword = outcome.match.kind
     replies += await flow_runner.on_inbound(
-        session, workspace, contact_id, event, keyword, now, context
+        session, workspace, contact_id, event, keyword, now, context, channel.id
     )
     return replies
 

@@ -47,6 +47,9 @@ class SendRequest:
     campaign_id: str | None = None
     campaign_holdout_percent: float = 0.0
     idempotency_key: str | None = None
+    # The key is made of something created in this transaction (a flow session not yet
+    # written), so no stored message can hold it and the lookup is skipped.
+    key_is_new: bool = False
     reply_to: str | None = None
     human_agent: bool = False
     cost_estimate: Decimal | None = None
@@ -277,7 +280,10 @@ async def _decide_all(
     """Ask the policy about new rows and write its verdicts and their first history line."""
     if not undecided:
         return
-    decisions = await decide_many(session, workspace, [u.question for u in undecided], now)
+    # Not flushed before the verdicts are on the rows: each is inserted once, complete,
+    # instead of inserted by the policy's first query and updated after it.
+    with session.no_autoflush:
+        decisions = await decide_many(session, workspace, [u.question for u in undecided], now)
     for item, (decision, _ctx) in zip(undecided, decisions, strict=True):
         apply_decision(item.message, decision, now)
         if item.message.status == MessageState.REFUSED and item.message.flow_node:
@@ -309,6 +315,8 @@ async def _already_enqueued(
         return None
     scope = Scope(session, workspace.id)
     taken = together.taken(request.idempotency_key) if together else None
+    if taken is None and request.key_is_new:
+        return None
     existing = taken or await session.scalar(
         scope.select(Message).where(Message.idempotency_key == request.idempotency_key)
     )
