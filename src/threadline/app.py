@@ -61,7 +61,12 @@ def _make_lifespan(
         if with_worker:
             worker = asyncio.create_task(
                 run_worker(
-                    state.sessions, state.box, state.clock, stop, dispatch_config(state.settings)
+                    state.sessions,
+                    state.box,
+                    state.clock,
+                    stop,
+                    dispatch_config(state.settings),
+                    ingest_batch=state.settings.ingest_batch,
                 )
             )
         yield

@@ -139,6 +139,7 @@ def worker(
                 stop,
                 dispatch_config(settings),
                 chosen,
+                settings.ingest_batch,
             )
         finally:
             await engine.dispose()

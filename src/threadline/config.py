@@ -35,6 +35,12 @@ class Settings(BaseSettings):
         default=20.0, gt=0, description="How long an unanswered send waits for its status webhook."
     )
     dispatch_batch: int = Field(default=500, ge=1, le=5000)
+    ingest_batch: int = Field(
+        default=500,
+        ge=1,
+        le=5000,
+        description="Platform events a worker claims per round (one transaction each).",
+    )
     rate_card: str | None = Field(
         default=None, description="CSV rate card replacing the shipped sample (see pricing.md)"
     )

@@ -55,6 +55,7 @@ async def run_worker(
     stop: asyncio.Event,
     config: DispatchConfig | None = None,
     role: Role = Role.ALL,
+    ingest_batch: int = 500,
 ) -> None:
     """Ingest and dispatch run as two loops side by side (with both roles, in one process):
     a STOP or a reply must not wait for a dispatch pass of a broadcast to end, nor a send
@@ -64,7 +65,8 @@ async def run_worker(
     log.info("worker %s started (%s)", dispatcher.holder, role.value)
 
     async def ingest_pass() -> int:
-        return await ingest_once(sessions, clock) + await tick_once(sessions, clock, http, box)
+        handled = await ingest_once(sessions, clock, limit=ingest_batch)
+        return handled + await tick_once(sessions, clock, http, box)
 
     passes: list[Callable[[], Awaitable[int]]] = []
     if role in (Role.ALL, Role.INGEST):
