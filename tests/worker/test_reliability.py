@@ -215,6 +215,8 @@ async def test_worker_killed_mid_ingest_then_restarted_stores_each_inbound_messa
             **os.environ,
             "THREADLINE_DATABASE_URL": database_url,
             "THREADLINE_SECRET_KEY": stack.settings.secret_key.get_secret_value(),
+            # rounds small enough that a kill lands between two of them, not after the last
+            "THREADLINE_INGEST_BATCH": "40",
         }
         command = [sys.executable, "-m", "threadline.cli", "worker", "--role", "ingest"]
         await kill_when(command, env, lambda: reached(stored, 20), poll=0.01)
