@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
 import itertools
 import os
 import statistics
@@ -460,6 +461,8 @@ async def measure(url: str, emulator: Emulator) -> None:
         holder="bench",
         config=DispatchConfig(batch_size=500, concurrency=64),
     )
+    # As the worker does once started (threadline.worker.loop.run_worker).
+    gc.freeze()
     try:
         one = await dispatch_run(dispatcher, sessions, emulator, numbers[:1])
         # The other numbers' messages are queued only now, so the first run had one

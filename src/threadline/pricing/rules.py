@@ -12,6 +12,7 @@ templates only outside an open customer-service window, free-form ("service") me
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -186,13 +187,20 @@ def market_for(e164: str) -> str | None:
     that code: Canadian and Caribbean +1 numbers give ``US``, Guernsey/Jersey/Isle of Man +44
     numbers give ``GB``, Kazakh +7 numbers give ``RU``.
     """
+    return _market_for(e164)
+
+
+# Cached: the policy prices every send, and a contact's number comes back on each of them.
+@functools.lru_cache(maxsize=65_536)
+def _market_for(e164: str) -> str | None:
     text = e164.strip()
     if text.isascii() and text.isdigit():
         text = "+" + text
     region = region_for_phone(text)  # validates the number
     if region is None:
         return None
-    code = phonenumbers.parse(text).country_code
+    # A region belongs to exactly one calling code, the number's own: no second parse.
+    code = phonenumbers.country_code_for_region(region)
     main = phonenumbers.region_code_for_country_code(code) if code else None
     return region if main in (None, phonenumbers.UNKNOWN_REGION, "001") else main
 
