@@ -1,5 +1,6 @@
 """Enqueueing: messages enqueued inside `decided_together` are decided when the block ends,
-in order, exactly as one by one; an idempotency key is taken inside the block as outside."""
+in order, exactly as one by one; an idempotency key is taken inside the block as outside,
+and keys looked up for a whole batch answer as the database does."""
 
 from __future__ import annotations
 
@@ -106,3 +107,29 @@ async def test_an_idempotency_key_is_taken_inside_a_block(
                 )
         stored = await session.scalars(select(Message).where(Message.idempotency_key == "k1"))
         assert [m.id for m in stored] == [first.id]
+
+
+async def test_keys_held_for_a_batch_find_what_was_stored_before_it(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with transaction(sessions) as session:
+        workspace, _, contact_id = await person_who_wrote(session)
+        before = await messages.enqueue(
+            session, workspace, reply(contact_id, Purpose.SERVICE, "auto-1"), NOW
+        )
+        async with (
+            messages.holding_keys(session, workspace.id, ["auto-1", "auto-2"]),
+            messages.decided_together(session, workspace, NOW),
+        ):
+            again = await messages.enqueue(
+                session, workspace, reply(contact_id, Purpose.SERVICE, "auto-1"), NOW
+            )
+            fresh = await messages.enqueue(
+                session, workspace, reply(contact_id, Purpose.SERVICE, "auto-2"), NOW
+            )
+        assert again is before
+        assert fresh.id != before.id and fresh.status == MessageState.QUEUED
+        keys = await session.scalars(
+            select(Message.idempotency_key).where(Message.contact_id == contact_id)
+        )
+        assert sorted(k for k in keys if k) == ["auto-1", "auto-2"]

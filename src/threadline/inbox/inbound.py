@@ -124,8 +124,10 @@ async def _one_per_contact(
         contact_ids = [f.contact.id for f in fresh]
         context = await flow_runner.inbound_context(session, workspace.id, contact_ids)
         with conversations.holding(session, workspace.id, touched):
+            replies_keys = [_auto_reply_key(f.event) for f in fresh]
             async with (
                 flow_runner.holding_for_inbound(session, workspace.id, context, contact_ids, now),
+                messages.holding_keys(session, workspace.id, replies_keys),
                 messages.decided_together(session, workspace, now),
             ):
                 for f in fresh:
@@ -187,10 +189,15 @@ async def _confirm(
             channel_id=channel.id,
             content=Text(body=text),
             reply_to=fresh.event.external_id,
-            idempotency_key=f"auto-reply:{fresh.event.external_id}",
+            idempotency_key=_auto_reply_key(fresh.event),
         ),
         now,
     )
+
+
+def _auto_reply_key(event: ev.InboundMessage) -> str:
+    """One automatic answer per message, however often the platform delivers it."""
+    return f"auto-reply:{event.external_id}"
 
 
 def _tap_for_flow(

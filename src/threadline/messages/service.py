@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +25,7 @@ from threadline.channels.service import for_workspace, sender_state
 from threadline.contacts.service import get_contact, urns_of
 from threadline.conversations.models import Conversation
 from threadline.kit.errors import Conflict, InvalidInput, NotFound
+from threadline.kit.held import Held
 from threadline.kit.ids import new_id
 from threadline.kit.scoped import Scope
 from threadline.messages.models import Message, MessageStatus
@@ -206,6 +207,19 @@ class _Together:
 
 
 _TOGETHER = "threadline.messages.decided_together"
+# Idempotency keys looked up for a whole batch: the message stored under each, or False.
+_STORED_UNDER: Held[str, Message | bool] = Held("messages.idempotency_keys")
+
+
+@asynccontextmanager
+async def holding_keys(
+    session: AsyncSession, workspace_id: str, keys: Collection[str]
+) -> AsyncIterator[None]:
+    """Which of these idempotency keys messages are already stored under, read in one
+    statement and held for the block (a batch's automatic replies each look theirs up)."""
+    stored = await Scope(session, workspace_id).keyed(Message, Message.idempotency_key, keys)
+    with _STORED_UNDER.holding(session, workspace_id, {k: stored.get(k, False) for k in keys}):
+        yield
 
 
 @asynccontextmanager
@@ -315,10 +329,15 @@ async def _already_enqueued(
         return None
     scope = Scope(session, workspace.id)
     taken = together.taken(request.idempotency_key) if together else None
-    if taken is None and request.key_is_new:
+    held = _STORED_UNDER.get(session, workspace.id, request.idempotency_key)
+    if taken is None and (request.key_is_new or held is False):
         return None
-    existing = taken or await session.scalar(
-        scope.select(Message).where(Message.idempotency_key == request.idempotency_key)
+    existing = (
+        taken
+        or (held if isinstance(held, Message) else None)
+        or await session.scalar(
+            scope.select(Message).where(Message.idempotency_key == request.idempotency_key)
+        )
     )
     if existing is not None and (
         existing.contact_id != request.contact_id or existing.kind != kind_of(request.content)
