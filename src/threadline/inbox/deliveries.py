@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,13 +44,15 @@ async def statuses(
     """A round's status updates of one channel: their messages loaded together, each update
     applied in order, written in one flush (statuses are most of what a broadcast returns)."""
     found = await messages.find_many_for_status(session, channel, updates)
+    history: list[dict[str, Any]] = []
     for update in updates:
         message = found.get(update.external_id)
         if message is None:
             log.info("status %s for unknown message %s", update.status, update.external_id)
             continue
-        await _apply_status(session, channel, message, update, now)
+        history.append(await _apply_status(session, channel, message, update, now))
     await session.flush()
+    await messages.add_history_many(session, history)
 
 
 async def _apply_status(
@@ -58,17 +61,16 @@ async def _apply_status(
     message: Message,
     update: ev.StatusUpdate,
     now: datetime,
-) -> None:
+) -> dict[str, Any]:
+    """Apply one update to its message; returns the history line to write for it."""
     error = update.errors[0] if update.errors else None
-    await messages.add_history(
-        session,
+    line = messages.history_row(
         message,
         update.status,
         update.timestamp,
         error_code=error.code if error else None,
         detail=error.title if error else None,
         now=now,
-        flush=False,
     )
     if update.pricing is not None:
         message.pricing = {
@@ -95,6 +97,7 @@ async def _apply_status(
         await apply_failure_effects(
             session, message, Channel(channel.kind), error_class, error.code, update.timestamp, now
         )
+    return line
 
 
 def _actual_cost(message: Message, block: ev.Pricing, at: datetime) -> Decimal | None:

@@ -147,6 +147,8 @@ async def claim(session: AsyncSession, now: datetime, limit: int = 100) -> list[
             update(InboxEvent)
             .where(InboxEvent.id.in_([r.id for r in rows]))
             .values(claimed_until=now + CLAIM_FOR)
+            # the claimed rows are not read again: no walk over the session's objects
+            .execution_options(synchronize_session=False)
         )
     return rows
 
@@ -157,6 +159,7 @@ async def finish_many(session: AsyncSession, event_ids: Sequence[str], now: date
             update(InboxEvent)
             .where(InboxEvent.id.in_(list(event_ids)))
             .values(processed_at=now, claimed_until=None, error=None)
+            .execution_options(synchronize_session=False)
         )
 
 

@@ -308,8 +308,8 @@ async def _decide_all(
                 item.message.error_detail,
             )
     await session.flush()
-    await session.execute(
-        insert(MessageStatus),
+    await add_history_many(
+        session,
         [
             history_row(u.message, u.message.status, now, detail=u.message.error_detail)
             for u in undecided
@@ -436,6 +436,12 @@ async def add_history(
     )
     if flush:
         await session.flush()
+
+
+async def add_history_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """History lines made by `history_row`, in one insert (after their messages exist)."""
+    if rows:
+        await session.execute(insert(MessageStatus), list(rows))
 
 
 async def record_inbound(
