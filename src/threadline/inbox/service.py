@@ -119,38 +119,38 @@ async def store(
 
 async def claim(session: AsyncSession, now: datetime, limit: int = 100) -> list[InboxEvent]:
     """The oldest pending event of each ordering key, so one contact's events are handled
-    one at a time and in order; several workers never claim the same key."""
-    earlier = aliased(InboxEvent)
+    one at a time and in order; several workers never claim the same key. One statement:
+    the rows are picked (locked, skipping those another worker holds, on PostgreSQL),
+    marked claimed and returned together."""
+    head, earlier = aliased(InboxEvent), aliased(InboxEvent)
     blocked_by_earlier = exists().where(
-        earlier.ordering_key == InboxEvent.ordering_key,
+        earlier.ordering_key == head.ordering_key,
         earlier.processed_at.is_(None),
         or_(
-            earlier.received_at < InboxEvent.received_at,
-            and_(earlier.received_at == InboxEvent.received_at, earlier.id < InboxEvent.id),
+            earlier.received_at < head.received_at,
+            and_(earlier.received_at == head.received_at, earlier.id < head.id),
         ),
     )
-    stmt = (
-        select(InboxEvent)
+    picked = (
+        select(head.id)
         .where(
-            InboxEvent.processed_at.is_(None),
-            or_(InboxEvent.claimed_until.is_(None), InboxEvent.claimed_until < now),
+            head.processed_at.is_(None),
+            or_(head.claimed_until.is_(None), head.claimed_until < now),
             ~blocked_by_earlier,
         )
-        .order_by(InboxEvent.received_at, InboxEvent.id)
+        .order_by(head.received_at, head.id)
         .limit(limit)
     )
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True, of=InboxEvent)
-    rows = list(await session.scalars(stmt))
-    if rows:
-        await session.execute(
-            update(InboxEvent)
-            .where(InboxEvent.id.in_([r.id for r in rows]))
-            .values(claimed_until=now + CLAIM_FOR)
-            # the claimed rows are not read again: no walk over the session's objects
-            .execution_options(synchronize_session=False)
-        )
-    return rows
+        picked = picked.with_for_update(skip_locked=True)
+    claimed = await session.scalars(
+        update(InboxEvent)
+        .where(InboxEvent.id.in_(picked.scalar_subquery()))
+        .values(claimed_until=now + CLAIM_FOR)
+        .returning(InboxEvent)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return sorted(claimed, key=lambda row: (row.received_at, row.id))
 
 
 async def finish_many(session: AsyncSession, event_ids: Sequence[str], now: datetime) -> None:
