@@ -40,6 +40,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.channels.whatsapp.harness import OffsetClock, free_port
 
+from bench.common import goal
 from threadline.channels import service as channels
 from threadline.channels.models import ChannelAccount
 from threadline.consent.models import ConsentEvent
@@ -501,7 +502,18 @@ def _report(
         f"emulator: {capacity:,.0f} sends/s alone against {run4.rate:,.0f} msg/s asked of it "
         f"with 4 numbers: {verdict}"
     )
+    _goals(run1, numbers[0], ratio)
     assert run1.total == MESSAGES and run4.total == NUMBERS * MESSAGES
+
+
+def _goals(run1: Run, number: str, ratio: float) -> None:
+    per_second = seconds(sorted(run1.accepted[number]))
+    median = statistics.median(per_second[1:-1] or per_second)
+    clean = max(per_second) <= LIMIT and run1.throttled[number] == 0
+    print(goal(f"one number >= 950 msg/s (measured {run1.rate:,.0f})", run1.rate >= 950))
+    print(goal(f"median second >= 900 (measured {median:.0f})", median >= 900))
+    print(goal("0 windows over the limit, 0 rate-limit answers", clean))
+    print(goal(f"4 numbers >= 1.8x one (measured {ratio:.2f}x)", ratio >= 1.8))
 
 
 async def main() -> None:
