@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -208,7 +208,7 @@ class _Together:
 
 _TOGETHER = "threadline.messages.decided_together"
 # Idempotency keys looked up for a whole batch: the message stored under each, or False.
-_STORED_UNDER: Held[str, Message | bool] = Held("messages.idempotency_keys")
+_STORED_UNDER: Held[str, Message | Literal[False]] = Held("messages.idempotency_keys")
 
 
 @asynccontextmanager

@@ -39,7 +39,7 @@ from threadline.kit.scoped import Scope
 from threadline.messages import service as messages
 from threadline.messages import states
 from threadline.messages.failures import apply_failure_effects
-from threadline.messages.models import Message, MessageStatus
+from threadline.messages.models import Message
 from threadline.messages.states import HistoryMark, MessageState
 from threadline.policy import pressure
 from threadline.policy.models import PressureEvent
@@ -218,8 +218,7 @@ async def _write_lines(session: AsyncSession, lines: _Lines) -> None:
         )
         rows = [{"row_id": ch["id"], **{f"new_{c}": ch[c] for c in written}} for ch in changes]
         await session.execute(stmt, rows)
-    if lines.history:
-        await session.execute(insert(MessageStatus), lines.history)
+    await messages.add_history_many(session, lines.history)
     if lines.sends:
         await session.execute(insert(PressureEvent), lines.sends)
 
