@@ -12,7 +12,9 @@ Three measurements in one run, against one emulator process:
 Each run reads the emulator's request log: messages per second, the busiest and the median
 second (partial first and last seconds left out, a second without sends counted as 0), how
 many one-second windows carried more than the limit (must be 0) and how many sends were
-answered 130429; and the CPU each process spent per message (Linux /proc)."""
+answered 130429; the CPU each process spent per message (Linux /proc); and how late the
+dispatcher's event loop ran its timers. A number's bucket saves only 10 ms of tokens, so
+each stall longer than that is sending time lost for good."""
 
 from __future__ import annotations
 
@@ -97,6 +99,42 @@ class Cpu:
         )
 
 
+class LoopStalls:
+    """Times the event loop woke a sleeper more than STALL late: while the loop runs other
+    Python, the sends the bucket would allow wait."""
+
+    PERIOD = 0.002
+    STALL = 0.010
+
+    def __init__(self) -> None:
+        self.late: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _watch(self) -> None:
+        while True:
+            asked = time.perf_counter()
+            await asyncio.sleep(self.PERIOD)
+            late = time.perf_counter() - asked - self.PERIOD
+            if late > self.STALL:
+                self.late.append(late)
+
+    def __enter__(self) -> LoopStalls:
+        self._task = asyncio.create_task(self._watch())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+    def line(self) -> str:
+        if not self.late:
+            return f"event loop: no stall over {self.STALL * 1000:.0f} ms"
+        return (
+            f"event loop: {len(self.late)} stalls over {self.STALL * 1000:.0f} ms, "
+            f"{sum(self.late):.2f} s in all, the longest {max(self.late) * 1000:.0f} ms"
+        )
+
+
 @dataclass(frozen=True)
 class Run:
     """What the emulator saw of one dispatcher run, per number, and the CPU it took."""
@@ -105,6 +143,7 @@ class Run:
     accepted: dict[str, list[datetime]]
     throttled: dict[str, int]
     cpu: Cpu
+    stalls: str
 
     @property
     def total(self) -> int:
@@ -357,7 +396,12 @@ class Emulator:
 
 
 async def observed(
-    emulator: Emulator, numbers: Sequence[str], since: datetime, elapsed: float, cpu: Cpu
+    emulator: Emulator,
+    numbers: Sequence[str],
+    since: datetime,
+    elapsed: float,
+    cpu: Cpu,
+    stalls: LoopStalls,
 ) -> Run:
     requests = (await emulator.control.get("/_emulator/requests")).json()
     accepted: dict[str, list[datetime]] = {n: [] for n in numbers}
@@ -370,7 +414,7 @@ async def observed(
             accepted[number].append(datetime.fromisoformat(r["at"]))
         elif r["code"] == 130429:
             throttled[number] += 1
-    return Run(elapsed, accepted, throttled, cpu)
+    return Run(elapsed, accepted, throttled, cpu, stalls.line())
 
 
 def seconds(times: list[datetime]) -> list[int]:
@@ -415,9 +459,10 @@ async def dispatch_run(
     numbers: Sequence[str],
 ) -> tuple[Run, datetime]:
     start, before = datetime.now().astimezone(), Cpu.now(emulator.pid)
-    elapsed = await drain(dispatcher, sessions)
+    with LoopStalls() as stalls:
+        elapsed = await drain(dispatcher, sessions)
     cpu = Cpu.now(emulator.pid) - before
-    return await observed(emulator, numbers, start, elapsed, cpu), start
+    return await observed(emulator, numbers, start, elapsed, cpu, stalls), start
 
 
 async def outbox_outcome(sessions: async_sessionmaker[AsyncSession]) -> str:
@@ -487,6 +532,7 @@ def _report(
         f"{describe(run1, numbers[0], start1)}"
     )
     print(f"  {cpu_line(run1.cpu, run1.total, run1.elapsed)}")
+    print(f"  {run1.stalls}")
     ratio = run4.rate / run1.rate
     print(
         f"4 numbers: {run4.rate:,.0f} msg/s = {ratio:.2f} x one number (goal >= 1.8x); "
@@ -495,6 +541,7 @@ def _report(
     for number in numbers[1:]:
         print(f"  number {number[-5:]}: {describe(run4, number, start4)}")
     print(f"  {cpu_line(run4.cpu, run4.total, run4.elapsed)}")
+    print(f"  {run4.stalls}")
     # Measured alone, the emulator had both cores' spare time; during the runs it shares
     # them with the dispatcher, so its CPU per message above says more than the ratio.
     verdict = "not the limit" if capacity >= 1.5 * run4.rate else "possibly the limit"
