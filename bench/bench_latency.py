@@ -66,6 +66,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.channels.whatsapp.harness import OffsetClock, free_port, messages_value, notification
 
 from bench.common import PHONE_NUMBER_ID, SECRET_KEY, WABA_ID, workspace_with_number
+from threadline.channels.http import KEEPALIVE
 from threadline.channels.meta.signature import signature
 from threadline.channels.models import ChannelAccount, ChannelLease
 from threadline.consent.models import ConsentEvent
@@ -661,8 +662,10 @@ async def run(folder: str) -> None:
         "THREADLINE_LOG_LEVEL": "WARNING",
     }
     children = Children(env)
-    # Enough connections that the open-loop load never waits for one here.
-    connector = aiohttp.TCPConnector(limit=256)
+    # Enough connections that the open-loop load never waits for one here; idle ones are
+    # dropped before uvicorn's 5 s idle limit, which once ended a run with "Server
+    # disconnected" on a connection reused as the server closed it.
+    connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=KEEPALIVE)
     timeout = aiohttp.ClientTimeout(total=60)
     try:
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:

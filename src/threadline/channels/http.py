@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 
+KEEPALIVE = 4.0  # seconds
+
 
 def http_session(timeout: float = 10.0, connections: int = 32) -> aiohttp.ClientSession:
     # No total timeout: waiting for a pooled connection is not the platform being slow.
@@ -13,5 +15,8 @@ def http_session(timeout: float = 10.0, connections: int = 32) -> aiohttp.Client
         timeout=aiohttp.ClientTimeout(
             total=None, sock_connect=min(timeout, 5.0), sock_read=timeout
         ),
-        connector=aiohttp.TCPConnector(limit=connections),
+        # An idle pooled connection is dropped before a server's usual idle limit (uvicorn
+        # and many proxies close at 5 s): reused just as the server closed it, a send ends
+        # as "no answer" and waits out the reconcile grace instead of going at once.
+        connector=aiohttp.TCPConnector(limit=connections, keepalive_timeout=KEEPALIVE),
     )
