@@ -373,3 +373,40 @@ def test_flows_upload_stores_versions_and_refuses_undeclared_fields_whole(tmp_pa
         ("hello", 1, 0),
         ("hello", 2, 1),
     ]
+
+
+SMS_ARGS = ["--account-sid", "AC" + "ab" * 16, "--auth-token", "sms-secret-token"]
+
+
+def test_channels_add_sms_stores_the_number_and_the_token_encrypted(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    migrated_db(db, "Acme")
+    args = ["channels", "add", "sms", "--workspace", "Acme", "--from", "+14155550100", *SMS_ARGS]
+    result = run_cli([*args, "--pool", "marketing"], sqlite_url(db), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = query(db, "SELECT kind, address, account_id, config FROM channels")
+    ((kind, address, account, config),) = rows
+    assert (kind, address, account) == ("sms", "+14155550100", "AC" + "ab" * 16)
+    assert '"pool": "marketing"' in config
+    assert b"sms-secret-token" not in database_bytes(db)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "4155550100", *SMS_ARGS], "from must be an E.164 number"),
+        (["--from", "+14155550100", "--auth-token", "t"], "--account-sid"),
+        (["--from", "+14155550100", *SMS_ARGS, "--pool", "bulk"], "pool"),
+        (["--from", "+14155550100", *SMS_ARGS, "--postal-address", "1 Main St"], "email"),
+    ],
+)
+def test_channels_add_sms_with_bad_options_fails_readably(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    db = tmp_path / "cli.db"
+    migrated_db(db, "Acme")
+    result = run_cli(
+        ["channels", "add", "sms", "--workspace", "Acme", *args], sqlite_url(db), cwd=tmp_path
+    )
+    assert_one_error_line(result, message)
+    assert query(db, "SELECT count(*) FROM channels") == [(0,)]

@@ -184,8 +184,11 @@ async def test_stop_revokes_that_channel_and_replies_with_the_confirmation(
     body = await inbound(tenant.client, cid, "Stop", message_id="wamid.1")
     assert body["keyword"] == "opt_out"
     assert body["matched"] == "stop"
-    settings = (await tenant.client.get("/api/v1/workspace")).json()["settings"]
-    assert body["reply"] == settings["opt_out_confirmation"]
+    workspace = (await tenant.client.get("/api/v1/workspace")).json()
+    assert body["reply"] == workspace["settings"]["opt_out_confirmation"].format(
+        business=workspace["name"]
+    )
+    assert body["reply"].startswith(f"{workspace['name']}: ")  # CTIA: the brand is named
     assert await state(tenant.client, cid) == {
         ("whatsapp", "marketing"): "revoked",
         ("whatsapp", "transactional"): "revoked",

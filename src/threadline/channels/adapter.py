@@ -4,7 +4,7 @@ neutral events, render neutral content into the platform's request, and send it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
@@ -39,6 +39,8 @@ class Envelope:
     reply_to: str | None = None  # the platform id of the message this answers
     callback_data: str | None = None  # our message id, echoed back in status webhooks
     subscription_token: str | None = None  # Messenger marketing messages
+    # The subject of the thread the message belongs to (email: "Re: …" keeps it threaded).
+    subject: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +49,17 @@ class AccountAccess:
 
     base_url: str
     api_version: str
-    address: str  # phone-number id, page id, Instagram account id
+    address: str  # phone-number id, page id, Instagram account id, number, email address
     access_token: str
+    # The account id beside the address (WABA, Twilio Account SID, Apple MSP id).
+    account_id: str = ""
+    # What signs requests to and from the platform (Twilio's auth token, the MSP secret) or
+    # Threadline's own links (email unsubscribe tokens).
+    signing_secret: str = ""
+    # A private key the account signs with (email: the DKIM key, PEM); empty when none.
+    private_key: str = ""
+    # The account's typed config as stored (email: postal address, public URL, DKIM selector).
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Client(Protocol):

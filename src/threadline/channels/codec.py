@@ -28,6 +28,7 @@ EVENT_TYPES: dict[str, type[Any]] = {
         ev.PluginOptIn,
         ev.MessageDeleted,
         ev.Comment,
+        ev.Suppression,
         ev.ThreadControl,
         ev.PolicyEnforcement,
         ev.Unhandled,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from threadline.api.deps import CurrentWorkspace, Now, Session, app_state
 from threadline.channels import registry, service
 from threadline.channels.models import ChannelAccount
+from threadline.channels.sms.declaration import SenderPool
 from threadline.kit.errors import InvalidInput
 from threadline.templates.sync import sync_templates as sync
 
@@ -45,6 +46,46 @@ class InstagramChannelIn(_ChannelIn):
     account_id: str = Field(min_length=1, max_length=100)
     page_id: str = Field(min_length=1, max_length=100)
     username: str = Field(default="", max_length=100)
+
+
+class SmsChannelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_: str = Field(alias="from", min_length=1, max_length=20, description="E.164 number")
+    account_sid: str = Field(min_length=1, max_length=64)
+    auth_token: str = Field(min_length=1, max_length=200)
+    name: str = Field(default="", max_length=200)
+    api_url: str = service.DEFAULT_SMS_API_URL
+    throughput_mps: int | None = None
+    pool: SenderPool = SenderPool.MIXED
+    provider_opt_out: bool = False
+    public_url: str = Field(default="", max_length=400)
+
+
+class EmailChannelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_: str = Field(alias="from", min_length=3, max_length=254)
+    smtp_url: str = Field(min_length=1, max_length=400)
+    smtp_password: str = Field(default="", max_length=400)
+    dkim_key: str = Field(default="", max_length=10_000, description="DKIM private key, PEM")
+    name: str = Field(default="", max_length=200)
+    throughput_mps: int | None = None
+    from_name: str = Field(default="", max_length=200)
+    postal_address: str = Field(default="", max_length=400)
+    public_url: str = Field(default="", max_length=400)
+    dkim_selector: str = Field(default="", max_length=63)
+
+
+class AppleChannelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    business_id: str = Field(min_length=1, max_length=100)
+    msp_id: str = Field(min_length=1, max_length=100)
+    secret: str = Field(min_length=1, max_length=400)
+    name: str = Field(default="", max_length=200)
+    gateway_url: str = service.DEFAULT_APPLE_GATEWAY
+    throughput_mps: int | None = None
 
 
 class ChannelOut(BaseModel):
@@ -126,6 +167,48 @@ async def add_instagram(
     fields = body.model_dump()
     spec = service.instagram_account(fields.pop("account_id"), fields.pop("page_id"), **fields)
     return await _add(spec, request, session, workspace.id, now)
+
+
+@router.post("/sms", status_code=status.HTTP_201_CREATED)
+async def add_sms(
+    body: SmsChannelIn, request: Request, session: Session, workspace: CurrentWorkspace, now: Now
+) -> ChannelOut:
+    fields = body.model_dump(exclude_defaults=False)
+    spec = service.sms_number(
+        fields.pop("from_"), fields.pop("account_sid"), **_without_empty(fields)
+    )
+    return await _add(spec, request, session, workspace.id, now)
+
+
+@router.post("/email", status_code=status.HTTP_201_CREATED)
+async def add_email(
+    body: EmailChannelIn,
+    request: Request,
+    session: Session,
+    workspace: CurrentWorkspace,
+    now: Now,
+) -> ChannelOut:
+    fields = body.model_dump()
+    spec = service.email_sender(fields.pop("from_"), **_without_empty(fields))
+    return await _add(spec, request, session, workspace.id, now)
+
+
+@router.post("/apple", status_code=status.HTTP_201_CREATED)
+async def add_apple(
+    body: AppleChannelIn,
+    request: Request,
+    session: Session,
+    workspace: CurrentWorkspace,
+    now: Now,
+) -> ChannelOut:
+    fields = body.model_dump()
+    spec = service.apple_business(fields.pop("business_id"), fields.pop("msp_id"), **fields)
+    return await _add(spec, request, session, workspace.id, now)
+
+
+def _without_empty(fields: dict[str, Any]) -> dict[str, Any]:
+    """Optional settings left empty take the type's defaults."""
+    return {k: v for k, v in fields.items() if v not in ("", None) or k == "throughput_mps"}
 
 
 @router.get("/{channel_id}")

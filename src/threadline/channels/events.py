@@ -290,6 +290,35 @@ class Comment:
         return f"comment:{self.comment_id}"
 
 
+class SuppressionReason:
+    """Why an address must not be written to again (values of `Suppression.reason`)."""
+
+    HARD_BOUNCE = "hard_bounce"  # the mailbox or domain does not exist (DSN 5.x.x)
+    COMPLAINT = "complaint"  # the person marked a message as spam (ARF feedback report)
+    UNSUBSCRIBE = "unsubscribe"  # one-click List-Unsubscribe (RFC 8058) or its page
+    CLOSED = "closed"  # the person closed or deleted the conversation (Apple `close`)
+    CARRIER_OPT_OUT = "carrier_opt_out"  # the provider blocks the number after its STOP
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """The platform (or the person, through a platform mechanism rather than a message)
+    says this address is not to be written to: on the type's channel, every topic."""
+
+    account: str  # the receiving address: our email address, number, business id
+    address: str  # the person's address on the channel (email, E.164 number, opaque id)
+    reason: str  # a SuppressionReason value
+    timestamp: datetime
+    detail: str | None = None  # the DSN status / ARF feedback type / provider's words
+    # The platform's id of what it is about (the bounced Message-ID, the ARF report id).
+    reference: str | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        about = self.reference or self.timestamp.isoformat()
+        return f"suppression:{self.address}:{self.reason}:{about}"
+
+
 @dataclass(frozen=True, slots=True)
 class ThreadControl:
     """Handover / conversation routing: which app answers this person now."""
@@ -344,6 +373,7 @@ ChannelEvent = (
     | PluginOptIn
     | MessageDeleted
     | Comment
+    | Suppression
     | ThreadControl
     | PolicyEnforcement
     | Unhandled

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import aiohttp
 
+from threadline.channels.errors import ErrorClass
+from threadline.channels.events import ErrorDetail
+from threadline.channels.outcome import SendOutcome
+
 KEEPALIVE = 4.0  # seconds
 
 
@@ -20,3 +24,20 @@ def http_session(timeout: float = 10.0, connections: int = 32) -> aiohttp.Client
         # as "no answer" and waits out the reconcile grace instead of going at once.
         connector=aiohttp.TCPConnector(limit=connections, keepalive_timeout=KEEPALIVE),
     )
+
+
+# What a send that got no answer comes to, the same for every channel's client.
+NO_ANSWER_ERRORS = (TimeoutError, aiohttp.ClientError)
+NEVER_CONNECTED_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+
+
+def never_connected(exc: BaseException) -> SendOutcome:
+    """The request never reached the platform: a retry is safe."""
+    detail = ErrorDetail(code=-1, title=f"connection failed: {type(exc).__name__}")
+    return SendOutcome(error=detail, error_class=ErrorClass.RETRY)
+
+
+def no_answer(exc: BaseException) -> SendOutcome:
+    """The request may have been taken: reconcile before retrying, or risk a duplicate."""
+    detail = ErrorDetail(code=-2, title=f"no answer: {type(exc).__name__}")
+    return SendOutcome(error=detail, error_class=ErrorClass.RETRY, outcome_unknown=True)

@@ -5,8 +5,11 @@ never import `channels.<type>` themselves."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
+from threadline.channels import messages as m
 from threadline.channels.adapter import Adapter
 from threadline.channels.capabilities import Capabilities
 from threadline.channels.instagram.adapter import ADAPTER as INSTAGRAM_ADAPTER
@@ -15,16 +18,19 @@ from threadline.channels.kinds import Channel
 from threadline.channels.messenger.adapter import ADAPTER as MESSENGER_ADAPTER
 from threadline.channels.messenger.declaration import MESSENGER
 from threadline.channels.rules import ChannelRules, Outreach
-from threadline.channels.types import ChannelType
+from threadline.channels.sms.adapter import ADAPTER as SMS_ADAPTER
+from threadline.channels.sms.declaration import SMS
+from threadline.channels.types import Billable, ChannelType
 from threadline.channels.whatsapp.adapter import ADAPTER as WHATSAPP_ADAPTER
 from threadline.channels.whatsapp.declaration import WHATSAPP
 from threadline.kit.errors import InvalidInput
 
-TYPES: dict[Channel, ChannelType] = {t.kind: t for t in (WHATSAPP, MESSENGER, INSTAGRAM)}
+TYPES: dict[Channel, ChannelType] = {t.kind: t for t in (WHATSAPP, MESSENGER, INSTAGRAM, SMS)}
 ADAPTERS: dict[Channel, Adapter] = {
     Channel.WHATSAPP: WHATSAPP_ADAPTER,
     Channel.MESSENGER: MESSENGER_ADAPTER,
     Channel.INSTAGRAM: INSTAGRAM_ADAPTER,
+    Channel.SMS: SMS_ADAPTER,
 }
 
 # Kinds whose adapters come later, known by their rules alone so the policy can already
@@ -32,9 +38,6 @@ ADAPTERS: dict[Channel, Adapter] = {
 # anything with recorded consent).
 _PLANNED_RULES: dict[Channel, ChannelRules] = {
     Channel.APPLE: ChannelRules(service_window=None, customer_must_start=True),
-    Channel.SMS: ChannelRules(
-        service_window=timedelta(hours=24), outreach=frozenset({Outreach.CONSENT})
-    ),
     Channel.EMAIL: ChannelRules(
         service_window=timedelta(hours=24), outreach=frozenset({Outreach.CONSENT})
     ),
@@ -44,7 +47,6 @@ _PLANNED_RULES: dict[Channel, ChannelRules] = {
 # How a contact is addressed on the kinds still to come (built types declare their own).
 _PLANNED_SCHEMES: dict[Channel, str] = {
     Channel.APPLE: "apple",
-    Channel.SMS: "tel",
     Channel.EMAIL: "mailto",
 }
 
@@ -72,6 +74,20 @@ def capabilities_for(kind: Channel) -> Capabilities | None:
 def rules_for(kind: Channel) -> ChannelRules:
     found = TYPES.get(kind)
     return found.rules if found is not None else _PLANNED_RULES[kind]
+
+
+def billable(kind: Channel, content: m.Content | Mapping[str, Any]) -> Billable | None:
+    """How a content is billed on a type priced per unit (None: per message or free). Stored
+    contents are validated only for such types, so the others pay nothing for asking."""
+    found = TYPES.get(kind)
+    if found is None or found.billing is None:
+        return None
+    if isinstance(content, Mapping):
+        try:
+            content = m.CONTENT_ADAPTER.validate_python(content)
+        except ValueError:
+            return None
+    return found.billing(content)
 
 
 def urn_scheme_for(kind: Channel) -> str:

@@ -33,6 +33,7 @@ class Basis(StrEnum):
 
 class PricingModel(StrEnum):
     PER_MESSAGE = "per_message"  # the platform bills each business-initiated message
+    PER_UNIT = "per_unit"  # the provider bills units of the content (SMS segments, MMS)
     FREE = "free"  # the platform does not bill sends
 
 

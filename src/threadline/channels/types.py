@@ -6,10 +6,12 @@ channel, so adding a platform is a declaration and an adapter, not edits everywh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from threadline.channels import messages as m
 from threadline.channels.capabilities import Capabilities
 from threadline.channels.errors import ErrorTable
 from threadline.channels.kinds import Channel
@@ -22,6 +24,15 @@ class OptOutSignals:
     keywords: bool = True
     # The platform's own switch, e.g. WhatsApp's "Stop promotions" or a Messenger opt-out.
     platform_events: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Billable:
+    """What one message is billed as on a type priced per unit: so many units of a rate-card
+    category (an SMS of three segments: three of `sms`)."""
+
+    category: str
+    units: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +50,5 @@ class ChannelType:
     throughput_mps: int = 80
     pair_interval_seconds: float | None = None
     opt_out: OptOutSignals = OptOutSignals()
+    # Types whose price depends on the content (rules.pricing PER_UNIT) say how it is billed.
+    billing: Callable[[m.Content], Billable] | None = None

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from threadline.channels.instagram.endpoints import router as instagram
 from threadline.channels.messenger.endpoints import router as messenger
+from threadline.channels.sms.endpoints import router as sms
 from threadline.channels.whatsapp.endpoints import router as whatsapp
 
-ROUTERS: tuple[APIRouter, ...] = (whatsapp, messenger, instagram)
+ROUTERS: tuple[APIRouter, ...] = (whatsapp, messenger, instagram, sms)

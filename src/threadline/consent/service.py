@@ -254,12 +254,12 @@ async def apply_inbound_text(
         scope = ANY if match.kind is KeywordKind.OPT_OUT_ALL else channel
         change = ConsentChange(action=Action.REVOKE, channel=scope, topic=ANY, **base)  # type: ignore[arg-type]
         events.append(await record(session, workspace_id, contact_id, change, now))
-        reply = settings.opt_out_confirmation
+        reply = settings.opt_out_message(workspace_name)
     elif match.kind is KeywordKind.OPT_IN:
         events.extend(
             await _opt_in_by_keyword(session, workspace_id, contact_id, channel, base, now)
         )
-        reply = "You're subscribed again. Reply STOP to unsubscribe." if events else None
+        reply = settings.opt_in_message(workspace_name) if events else None
     elif match.kind is KeywordKind.HELP:
         reply = settings.help_message(workspace_name)
     return KeywordOutcome(match=match, reply=reply, events=events)

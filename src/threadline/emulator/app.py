@@ -15,6 +15,8 @@ from threadline.emulator.meta_control import router as meta_control_router
 from threadline.emulator.meta_send import router as meta_send_router
 from threadline.emulator.runtime import Runtime
 from threadline.emulator.shop import router as shop_router
+from threadline.emulator.sms_api import router as sms_api_router
+from threadline.emulator.sms_control import router as sms_control_router
 from threadline.emulator.state import EmulatorState
 
 
@@ -30,13 +32,17 @@ def create_emulator(seed: int = 0, throttle_http_status: int = 429) -> FastAPI:
         await http.aclose()
 
     app = FastAPI(
-        title="Threadline platform emulator (WhatsApp, Messenger, Instagram)", lifespan=lifespan
+        title="Threadline platform emulator (WhatsApp, Messenger, Instagram, SMS)",
+        lifespan=lifespan,
     )
     app.state.emulator = rt
     # Control routes first: "/_emulator/x" would otherwise match "/{version}/{object_id}".
     app.include_router(control_router)
     app.include_router(meta_control_router)
     app.include_router(shop_router)
+    app.include_router(sms_control_router)
+    # Twilio's REST paths; its router's lifespan runs the SMS callback sender.
+    app.include_router(sms_api_router)
     # "/{v}/me/messages" (Messenger, Instagram) before "/{v}/{phone_number_id}/messages".
     app.include_router(meta_send_router)
     app.include_router(graph_router)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from threadline.emulator.meta_messaging import MetaState
+from threadline.emulator.sms_state import SmsState
 
 SERVICE_WINDOW = timedelta(hours=24)
 ENTRY_POINT_WINDOW = timedelta(hours=72)
@@ -175,6 +176,8 @@ class EmulatorState:
         self._counter = 0
         # Messenger Pages and Instagram accounts, on the same clock.
         self.meta = MetaState(self.now, seed)
+        # The Twilio-compatible SMS provider, on the same clock, with faults of its own.
+        self.sms = SmsState(self.now, seed, Faults())
 
     # -- time ---------------------------------------------------------------------------
     def now(self) -> datetime:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.channels import events as ev
 from threadline.channels import registry
+from threadline.channels import service as channels
 from threadline.channels.kinds import Channel
 from threadline.channels.messages import Text
 from threadline.channels.models import ChannelAccount
@@ -162,7 +163,7 @@ async def _respond(
             settings=settings_of(workspace),
             workspace_name=workspace.name,
         )
-        if outcome.reply:
+        if outcome.reply and not channels.provider_answers_keywords(channel):
             replies.append(await _confirm(session, channel, workspace, fresh, outcome.reply, now))
         keyword = outcome.match.kind
     replies += await flow_runner.on_inbound(

@@ -87,6 +87,8 @@ async def _about_messages_or_account(
         await subscriptions.marketing_preference(session, channel, event, now)
     elif isinstance(event, ev.SubscriptionChange):
         await subscriptions.subscription(session, channel, event, now)
+    elif isinstance(event, ev.Suppression):
+        await subscriptions.suppressed(session, channel, event, now)
     elif isinstance(event, TEMPLATE_EVENTS):
         await templates.apply_event(session, channel.workspace_id, event, now)
     elif isinstance(event, ev.NumberQualityChange):

@@ -51,6 +51,9 @@ def keys_for(channel: ChannelRef, event: ev.ChannelEvent) -> tuple[str, str, str
     if isinstance(event, ev.MarketingPreference):
         key = f"pref:{event.address}:{event.value}:{int(event.timestamp.timestamp())}"
         return key, f"contact:{event.address}", "preference"
+    if isinstance(event, ev.Suppression):
+        # After the person's own messages: a reply just before a bounce is still theirs.
+        return event.dedupe_key, f"contact:{event.address}", "suppression"
     stored = codec.dump(event)
     kind = type(event).__name__
     return f"{kind}:{_content_hash(stored)}", f"account:{channel.account_id}", kind

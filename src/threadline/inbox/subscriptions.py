@@ -1,6 +1,7 @@
 """A person's own switches on the platform: WhatsApp's marketing preference (stop / resume
-/ sign-up) and Messenger's Marketing Messages opt-in, whose token is the consent evidence and
-the key that lets marketing go outside the window."""
+/ sign-up), Messenger's Marketing Messages opt-in, whose token is the consent evidence and
+the key that lets marketing go outside the window, and the suppressions platforms report
+(bounces, complaints, one-click unsubscribes, closed chats, a provider's STOP block)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from threadline.channels import registry
 from threadline.channels.kinds import Channel
 from threadline.channels.models import ChannelAccount
 from threadline.consent import service as consent
-from threadline.consent.projection import ALL_MARKETING, Action
+from threadline.consent.projection import ALL_MARKETING, ANY, Action
 from threadline.conversations import service as conversations
 from threadline.inbox.identities import contact_for
 
@@ -86,5 +87,32 @@ async def subscription(
         else None,
         disclosure_version=f"{channel.kind}-marketing-messages" if live else None,
         evidence={"status": event.status, "topic": event.topic, "payload": event.payload},
+    )
+    await consent.record(session, channel.workspace_id, contact.id, change, now)
+
+
+# A list unsubscribe leaves the person's service messages (order updates) alone; a bounce,
+# a spam complaint, a closed chat or a provider's block means nothing reaches them there.
+_MARKETING_ONLY = frozenset({ev.SuppressionReason.UNSUBSCRIBE})
+
+
+async def suppressed(
+    session: AsyncSession, channel: ChannelAccount, event: ev.Suppression, now: datetime
+) -> None:
+    """Write the suppression as a revocation on the type's channel: the ledger line is the
+    suppression record, kept through erasure, with what the platform said as evidence."""
+    declared = registry.declaration(channel.kind)
+    contact, address = await contact_for(
+        session, channel.workspace_id, declared.urn_scheme, ev.Sender(address=event.address), now
+    )
+    change = consent.ConsentChange(
+        action=Action.REVOKE,
+        channel=channel.kind,
+        topic=ALL_MARKETING if event.reason in _MARKETING_ONLY else ANY,
+        source="platform",
+        actor="platform" if event.reason == ev.SuppressionReason.HARD_BOUNCE else "contact",
+        occurred_at=min(event.timestamp, now),
+        address=address,
+        evidence={"reason": event.reason, "detail": event.detail, "reference": event.reference},
     )
     await consent.record(session, channel.workspace_id, contact.id, change, now)

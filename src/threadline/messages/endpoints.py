@@ -20,7 +20,7 @@ from threadline.channels.messages import Content
 from threadline.contacts.service import get_contact
 from threadline.kit.errors import InvalidInput, NotFound, ThreadlineError
 from threadline.kit.scoped import Scope
-from threadline.messages import service
+from threadline.messages import service, strategy
 from threadline.messages.models import Message, MessageStatus
 from threadline.messages.states import MessageState
 from threadline.policy.service import stored_urn
@@ -42,6 +42,12 @@ class SendIn(BaseModel):
     idempotency_key: str | None = Field(default=None, max_length=200)
     reply_to: str | None = Field(default=None, max_length=200)
     human_agent: bool = False
+    by_strategy: bool = Field(
+        default=False,
+        description="Choose the channel with the workspace's contact strategy for the purpose "
+        "(the first channel that may take the message now); the answer's `route` says why "
+        "each channel before it was skipped. Not with channel_id.",
+    )
     variables: dict[str, str] | None = Field(
         default=None,
         description="For a template created in Threadline: fill its variables from the "
@@ -55,6 +61,36 @@ class StatusOut(BaseModel):
     at: datetime
     error_code: int | None
     detail: str | None
+
+
+class RungOut(BaseModel):
+    channel: str
+    chosen: bool
+    reason: str | None = Field(description="why it was skipped: a policy reason or a skip code")
+    detail: str
+    channel_id: str | None
+    cost_estimate: Decimal | None
+
+
+def rung_out(rung: strategy.Rung) -> RungOut:
+    return RungOut(
+        channel=rung.kind.value,
+        chosen=rung.chosen,
+        reason=rung.reason,
+        detail=rung.detail,
+        channel_id=rung.channel.id if rung.channel else None,
+        cost_estimate=rung.decision.cost_estimate if rung.decision else None,
+    )
+
+
+class RouteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contact_id: str
+    purpose: Purpose
+    content: Content
+    topic: str = "marketing"
+    human_agent: bool = False
 
 
 class MessageOut(BaseModel):
@@ -82,6 +118,9 @@ class MessageOut(BaseModel):
         default=None,
         description="When refused because the window is closed: approved templates that may "
         "go out instead, with their estimated cost",
+    )
+    route: list[RungOut] | None = Field(
+        default=None, description="Sent by_strategy: every channel tried, in order"
     )
 
 
@@ -124,23 +163,28 @@ async def send_message(
     content = body.content
     if body.variables is not None:
         content = await _filled(session, workspace.id, body, content)
-    message = await service.enqueue(
-        session,
-        workspace,
-        service.SendRequest(
-            contact_id=body.contact_id,
-            purpose=body.purpose,
-            content=content,
-            channel_id=body.channel_id,
-            topic=body.topic,
-            campaign_id=body.campaign_id,
-            idempotency_key=body.idempotency_key,
-            reply_to=body.reply_to,
-            human_agent=body.human_agent,
-        ),
-        now,
+    if body.by_strategy and body.channel_id:
+        raise InvalidInput(
+            "by_strategy chooses the channel: leave channel_id out", where="by_strategy"
+        )
+    request = service.SendRequest(
+        contact_id=body.contact_id,
+        purpose=body.purpose,
+        content=content,
+        channel_id=body.channel_id,
+        topic=body.topic,
+        campaign_id=body.campaign_id,
+        idempotency_key=body.idempotency_key,
+        reply_to=body.reply_to,
+        human_agent=body.human_agent,
     )
+    rungs: list[strategy.Rung] | None = None
+    if body.by_strategy:
+        message, rungs = await strategy.enqueue(session, workspace, request, now)
+    else:
+        message = await service.enqueue(session, workspace, request, now)
     answer = message_out(message)
+    answer.route = [rung_out(r) for r in rungs] if rungs is not None else None
     if message.status == MessageState.REFUSED and message.reason in WINDOW_REASONS:
         answer.suggestions = await templates.suggestions(
             session,
@@ -164,6 +208,23 @@ async def _filled(
     contact = await get_contact(session, workspace_id, body.contact_id)
     values = templates.contact_values(contact.name, contact.fields or {})
     return templates.fill(stored, content.language, values, body.variables or {})
+
+
+@router.post("/messages/route")
+async def route_message(
+    body: RouteIn, session: Session, workspace: CurrentWorkspace, now: Now
+) -> list[RungOut]:
+    """The contact strategy's whole ladder for a hypothetical send: which channel would take
+    it and why each one before it would not. Nothing is written or sent."""
+    request = service.SendRequest(
+        contact_id=body.contact_id,
+        purpose=body.purpose,
+        content=body.content,
+        topic=body.topic,
+        human_agent=body.human_agent,
+    )
+    await get_contact(session, workspace.id, body.contact_id)
+    return [rung_out(r) for r in await strategy.ladder(session, workspace, request, now)]
 
 
 @router.get("/messages/{message_id}")

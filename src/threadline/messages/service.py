@@ -56,6 +56,8 @@ class SendRequest:
     cost_estimate: Decimal | None = None
     flow_session_id: str | None = None
     flow_node: str | None = None
+    # Said in the message's first history line beside the verdict (how its channel was chosen).
+    note: str | None = None
 
 
 def kind_of(content: content_types.Content) -> str:
@@ -157,6 +159,7 @@ def question_for(
         messaging_limit=limit,
         reply_to=message.reply_to,
         message_id=message.id,
+        billable=registry.billable(Channel(channel.kind), message.content),
     )
 
 
@@ -194,6 +197,11 @@ async def template_facts_for(
 class _Undecided:
     message: Message
     question: SendQuestion
+    note: str | None = None
+
+    def detail(self) -> str | None:
+        parts = [p for p in (self.message.error_detail, self.note) if p]
+        return " — ".join(parts) or None
 
 
 @dataclass
@@ -279,10 +287,11 @@ async def _enqueue(
         question_for(message, channel, facts),
         campaign_holdout_percent=request.campaign_holdout_percent,
     )
+    undecided = _Undecided(message, question, request.note)
     if together is None:
-        await _decide_all(session, workspace, [_Undecided(message, question)], now)
+        await _decide_all(session, workspace, [undecided], now)
     else:
-        together.undecided.append(_Undecided(message, question))
+        together.undecided.append(undecided)
         if request.idempotency_key:
             together.by_key[request.idempotency_key] = message
     return message
@@ -310,10 +319,7 @@ async def _decide_all(
     await session.flush()
     await add_history_many(
         session,
-        [
-            history_row(u.message, u.message.status, now, detail=u.message.error_detail)
-            for u in undecided
-        ],
+        [history_row(u.message, u.message.status, now, detail=u.detail()) for u in undecided],
     )
 
 

@@ -18,6 +18,7 @@ from threadline import pricing
 from threadline.channels import registry
 from threadline.channels.kinds import Channel
 from threadline.channels.rules import ChannelRules, PricingModel
+from threadline.channels.types import Billable
 from threadline.consent import service as consent
 from threadline.consent.models import ConsentEvent
 from threadline.consent.projection import TRANSACTIONAL, Action, LedgerLine, status
@@ -77,6 +78,8 @@ class SendQuestion:
     at: datetime | None = None
     reply_to: str | None = None  # the platform id of what the send answers (a comment?)
     message_id: str | None = None  # the outbox row asked about, once there is one
+    # What the content is billed as, on types priced per unit (SMS segments).
+    billable: Billable | None = None
 
 
 def stored_urn(text: str) -> URN:
@@ -361,9 +364,11 @@ def _estimate(
 ) -> Decimal | None:
     """What the platform will charge for this send, from the rate card (None: not priced —
     another channel, no rate, or a free-form send the window no longer allows)."""
+    phone = next((u.phone_e164 for u in urns if u.phone_e164), None)
+    if rules.pricing is PricingModel.PER_UNIT:
+        return _unit_estimate(q.billable, phone, at)
     if rules.pricing is not PricingModel.PER_MESSAGE:
         return None
-    phone = next((u.phone_e164 for u in urns if u.phone_e164), None)
     try:
         charge = pricing.estimate(
             category=q.template.category.value if q.template else None,
@@ -377,6 +382,18 @@ def _estimate(
     except (ValueError, pricing.MissingRate):
         return None
     return charge.amount
+
+
+def _unit_estimate(billable: Billable | None, phone: str | None, at: datetime) -> Decimal | None:
+    """Units × the card's rate for the recipient's market (an SMS of 3 segments: 3 × sms)."""
+    if billable is None:
+        return None
+    market = pricing.market_for(phone) if phone else None
+    try:
+        rate = pricing.current_card().rate(market, billable.category, at)
+    except ValueError:
+        return None
+    return rate.price * billable.units if rate is not None else None
 
 
 def _count_allowed(loaded: _Loaded, q: SendQuestion, ctx: SendContext) -> None:

@@ -1,4 +1,5 @@
-"""Per-message WhatsApp rates by market and category, loaded from a CSV rate card.
+"""Per-message rates by market and category, loaded from a CSV rate card: WhatsApp's
+template categories, and the units SMS providers bill (`sms` per segment, `mms` per message).
 
 The card is a CSV file with the columns ``market, category, price, currency, effective_from``
 (one rate per row; blank lines and lines starting with ``#`` are skipped). A market is an ISO
@@ -56,6 +57,8 @@ class RateCategory(StrEnum):
     UTILITY = "utility"
     AUTHENTICATION = "authentication"
     AUTHENTICATION_INTERNATIONAL = "authentication_international"
+    SMS = "sms"  # one SMS segment (GSM-7 153/160 characters, UCS-2 67/70)
+    MMS = "mms"  # one multimedia message
 
 
 @dataclass(frozen=True, slots=True)

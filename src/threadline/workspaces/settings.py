@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from threadline.channels.kinds import Channel
-from threadline.policy.types import FrequencyCap, QuietHours
+from threadline.policy.types import FrequencyCap, Purpose, QuietHours
 
 DEFAULT_HELP_TEXT = (
     "{business}: reply STOP to unsubscribe, START to resubscribe. Message frequency varies. "
@@ -55,6 +55,49 @@ def _default_caps() -> list[CapSetting]:
     return [CapSetting(max_messages=3, hours=24), CapSetting(max_messages=10, hours=24 * 7)]
 
 
+class ContactStrategy(BaseModel):
+    """For one purpose: the channels to try, best first, and what one send may cost."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order: list[Channel] = Field(min_length=1)
+    max_cost: Decimal | None = Field(
+        default=None, ge=0, description="skip a channel whose estimated price is above this"
+    )
+
+    @field_validator("order")
+    @classmethod
+    def _once_each(cls, value: list[Channel]) -> list[Channel]:
+        if len(set(value)) != len(value):
+            raise ValueError("each channel may appear once in a contact strategy")
+        return value
+
+
+def _default_strategies() -> dict[Purpose, ContactStrategy]:
+    # Service answers go where people chat; marketing and updates prefer the channels whose
+    # consent is recorded per number or address, WhatsApp first for its read rates.
+    chat_first = [
+        Channel.WHATSAPP,
+        Channel.MESSENGER,
+        Channel.INSTAGRAM,
+        Channel.APPLE,
+        Channel.SMS,
+        Channel.EMAIL,
+    ]
+    outreach = [
+        Channel.WHATSAPP,
+        Channel.SMS,
+        Channel.EMAIL,
+        Channel.MESSENGER,
+        Channel.INSTAGRAM,
+        Channel.APPLE,
+    ]
+    return {
+        purpose: ContactStrategy(order=chat_first if purpose is Purpose.SERVICE else outreach)
+        for purpose in Purpose
+    }
+
+
 class WorkspaceSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -73,12 +116,22 @@ class WorkspaceSettings(BaseModel):
         default_factory=dict, description="campaign id -> its whole budget (rate-card currency)"
     )
     help_text: str = DEFAULT_HELP_TEXT
+    contact_strategy: dict[Purpose, ContactStrategy] = Field(
+        default_factory=_default_strategies,
+        description="per purpose, the channel preference order 'send to a contact' follows",
+    )
     double_opt_in_prompt: str = (
         "{business}: reply START to confirm you want {topic} messages from us. "
         "Reply STOP at any time to opt out."
     )
+    # CTIA: a confirmation names the brand and says how to undo it; no marketing in it.
     opt_out_confirmation: str = (
-        "You're unsubscribed and will get no more messages. Reply START to resubscribe."
+        "{business}: you're unsubscribed and will get no more messages. "
+        "Reply START to resubscribe."
+    )
+    opt_in_confirmation: str = (
+        "{business}: you're subscribed again. Message frequency varies. "
+        "Msg & data rates may apply. Reply HELP for help, STOP to unsubscribe."
     )
 
     @field_validator("default_timezone")
@@ -92,6 +145,15 @@ class WorkspaceSettings(BaseModel):
 
     def help_message(self, workspace_name: str) -> str:
         return self.help_text.format(business=self.business_name or workspace_name)
+
+    def opt_out_message(self, workspace_name: str) -> str:
+        return self.opt_out_confirmation.format(business=self.business_name or workspace_name)
+
+    def opt_in_message(self, workspace_name: str) -> str:
+        return self.opt_in_confirmation.format(business=self.business_name or workspace_name)
+
+    def strategy_for(self, purpose: Purpose) -> ContactStrategy:
+        return self.contact_strategy.get(purpose) or _default_strategies()[purpose]
 
     def caps(self) -> tuple[FrequencyCap, ...]:
         return tuple(cap.to_cap() for cap in self.frequency_caps)

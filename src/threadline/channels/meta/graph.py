@@ -9,6 +9,12 @@ import aiohttp
 
 from threadline.channels.errors import ErrorClass, ErrorTable
 from threadline.channels.events import ErrorDetail
+from threadline.channels.http import (
+    NEVER_CONNECTED_ERRORS,
+    NO_ANSWER_ERRORS,
+    never_connected,
+    no_answer,
+)
 from threadline.channels.outcome import SendOutcome
 
 
@@ -43,13 +49,10 @@ async def post_json(
             except ValueError:
                 payload = None
             return response.status, payload
-    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-        # Never connected: the platform did not see the request, a retry is safe.
-        detail = ErrorDetail(code=-1, title=f"connection failed: {type(exc).__name__}")
-        return SendOutcome(error=detail, error_class=ErrorClass.RETRY)
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        detail = ErrorDetail(code=-2, title=f"no answer: {type(exc).__name__}")
-        return SendOutcome(error=detail, error_class=ErrorClass.RETRY, outcome_unknown=True)
+    except NEVER_CONNECTED_ERRORS as exc:
+        return never_connected(exc)
+    except NO_ANSWER_ERRORS as exc:
+        return no_answer(exc)
 
 
 def accepted_without_id() -> SendOutcome:

@@ -28,13 +28,13 @@ from typing import Any
 
 from threadline.channels import messages as m
 from threadline.channels.adapter import Envelope, RenderError
-from threadline.channels.meta.send_render_text import (
+from threadline.channels.rules import Basis, Outreach
+from threadline.channels.text import (
     contacts_text,
     location_text,
     numbered_choices,
     paragraphs,
 )
-from threadline.channels.rules import Basis, Outreach
 from threadline.channels.types import ChannelType
 
 # Send API facts the capabilities do not name (the same on Messenger and Instagram).

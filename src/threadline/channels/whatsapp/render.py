@@ -9,7 +9,7 @@ from typing import Any
 
 from threadline.channels import messages as m
 from threadline.channels.adapter import RenderError
-from threadline.channels.meta.send_render_text import cards_text
+from threadline.channels.text import cards_text
 from threadline.channels.whatsapp.capabilities import CAPABILITIES, CAPTIONLESS
 
 CAP = CAPABILITIES

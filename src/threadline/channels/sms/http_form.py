@@ -1,0 +1,49 @@
+"""POSTing a form (`application/x-www-form-urlencoded`, names may repeat) and reading the
+answer, with what a request that got no answer means for the sender.
+
+Transport failures are read by `channels/http` as for every channel: a request that never
+connected did not reach the provider (a retry is safe); one that got no answer may have been
+taken (the sender must reconcile before sending again)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aiohttp
+
+from threadline.channels.errors import ErrorClass
+from threadline.channels.events import ErrorDetail
+from threadline.channels.http import (
+    NEVER_CONNECTED_ERRORS,
+    NO_ANSWER_ERRORS,
+    never_connected,
+    no_answer,
+)
+from threadline.channels.outcome import SendOutcome
+
+Fields = Sequence[tuple[str, str]]
+
+
+async def post_form(
+    http: aiohttp.ClientSession, url: str, fields: Fields, headers: Mapping[str, str]
+) -> tuple[int, Any] | SendOutcome:
+    """(HTTP status, parsed JSON body or None), or the outcome of a request with no answer."""
+    try:
+        async with http.post(url, data=list(fields), headers=dict(headers)) as response:
+            try:
+                payload = await response.json(content_type=None)
+            except ValueError:
+                payload = None
+            return response.status, payload
+    except NEVER_CONNECTED_ERRORS as exc:
+        return never_connected(exc)
+    except NO_ANSWER_ERRORS as exc:
+        return no_answer(exc)
+
+
+def accepted_without_id(status: int) -> SendOutcome:
+    detail = ErrorDetail(code=-3, title="accepted without a message id")
+    return SendOutcome(
+        error=detail, error_class=ErrorClass.RETRY, http_status=status, outcome_unknown=True
+    )
