@@ -387,7 +387,7 @@ def test_channels_add_sms_stores_the_number_and_the_token_encrypted(tmp_path: Pa
     rows = query(db, "SELECT kind, address, account_id, config FROM channels")
     ((kind, address, account, config),) = rows
     assert (kind, address, account) == ("sms", "+14155550100", "AC" + "ab" * 16)
-    assert '"pool": "marketing"' in config
+    assert '"pool": "marketing"' in str(config)
     assert b"sms-secret-token" not in database_bytes(db)
 
 
@@ -410,3 +410,22 @@ def test_channels_add_sms_with_bad_options_fails_readably(
     )
     assert_one_error_line(result, message)
     assert query(db, "SELECT count(*) FROM channels") == [(0,)]
+
+
+def test_channels_add_apple_keeps_the_msp_secret_encrypted(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    migrated_db(db, "Acme")
+    secret = "c2VjcmV0LW9mLXRoZS1tc3A="  # Base64, as the MSP gives it
+    args = ["channels", "add", "apple", "--workspace", "Acme", "--business-id", "biz-1"]
+    result = run_cli([*args, "--msp-id", "msp-1", "--secret", secret], sqlite_url(db), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert query(db, "SELECT kind, address, account_id FROM channels") == [
+        ("apple", "biz-1", "msp-1")
+    ]
+    assert secret.encode() not in database_bytes(db)
+    refused = run_cli(
+        [*args[:-1], "biz-2", "--msp-id", "msp-1", "--secret", "not base64!"],
+        sqlite_url(db),
+        cwd=tmp_path,
+    )
+    assert_one_error_line(refused, "secret must be the MSP's Base64")

@@ -11,6 +11,8 @@ from typing import Any
 
 from threadline.channels import messages as m
 from threadline.channels.adapter import Adapter
+from threadline.channels.apple.adapter import ADAPTER as APPLE_ADAPTER
+from threadline.channels.apple.declaration import APPLE
 from threadline.channels.capabilities import Capabilities
 from threadline.channels.instagram.adapter import ADAPTER as INSTAGRAM_ADAPTER
 from threadline.channels.instagram.declaration import INSTAGRAM
@@ -25,19 +27,21 @@ from threadline.channels.whatsapp.adapter import ADAPTER as WHATSAPP_ADAPTER
 from threadline.channels.whatsapp.declaration import WHATSAPP
 from threadline.kit.errors import InvalidInput
 
-TYPES: dict[Channel, ChannelType] = {t.kind: t for t in (WHATSAPP, MESSENGER, INSTAGRAM, SMS)}
+TYPES: dict[Channel, ChannelType] = {
+    t.kind: t for t in (WHATSAPP, MESSENGER, INSTAGRAM, SMS, APPLE)
+}
 ADAPTERS: dict[Channel, Adapter] = {
     Channel.WHATSAPP: WHATSAPP_ADAPTER,
     Channel.MESSENGER: MESSENGER_ADAPTER,
     Channel.INSTAGRAM: INSTAGRAM_ADAPTER,
     Channel.SMS: SMS_ADAPTER,
+    Channel.APPLE: APPLE_ADAPTER,
 }
 
 # Kinds whose adapters come later, known by their rules alone so the policy can already
 # explain a send on them (Apple: only the customer starts, no reply deadline; SMS and email:
 # anything with recorded consent).
 _PLANNED_RULES: dict[Channel, ChannelRules] = {
-    Channel.APPLE: ChannelRules(service_window=None, customer_must_start=True),
     Channel.EMAIL: ChannelRules(
         service_window=timedelta(hours=24), outreach=frozenset({Outreach.CONSENT})
     ),
@@ -46,7 +50,6 @@ _PLANNED_RULES: dict[Channel, ChannelRules] = {
 
 # How a contact is addressed on the kinds still to come (built types declare their own).
 _PLANNED_SCHEMES: dict[Channel, str] = {
-    Channel.APPLE: "apple",
     Channel.EMAIL: "mailto",
 }
 

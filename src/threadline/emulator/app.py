@@ -8,9 +8,11 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from threadline.emulator.apple import router as apple_router
 from threadline.emulator.control import router as control_router
 from threadline.emulator.graph import router as graph_router
 from threadline.emulator.hooks import WebhookSender
+from threadline.emulator.mail_control import router as mail_control_router
 from threadline.emulator.meta_control import router as meta_control_router
 from threadline.emulator.meta_send import router as meta_send_router
 from threadline.emulator.runtime import Runtime
@@ -32,7 +34,7 @@ def create_emulator(seed: int = 0, throttle_http_status: int = 429) -> FastAPI:
         await http.aclose()
 
     app = FastAPI(
-        title="Threadline platform emulator (WhatsApp, Messenger, Instagram, SMS)",
+        title="Threadline platform emulator (WhatsApp, Messenger, Instagram, SMS, Apple)",
         lifespan=lifespan,
     )
     app.state.emulator = rt
@@ -40,9 +42,13 @@ def create_emulator(seed: int = 0, throttle_http_status: int = 429) -> FastAPI:
     app.include_router(control_router)
     app.include_router(meta_control_router)
     app.include_router(shop_router)
+    # The SMTP relay and its mailboxes; its router's lifespan runs the SMTP server.
+    app.include_router(mail_control_router)
     app.include_router(sms_control_router)
     # Twilio's REST paths; its router's lifespan runs the SMS callback sender.
     app.include_router(sms_api_router)
+    # Apple's MSP gateway: "/v1/message" must come before "/{version}/{template_id}".
+    app.include_router(apple_router)
     # "/{v}/me/messages" (Messenger, Instagram) before "/{v}/{phone_number_id}/messages".
     app.include_router(meta_send_router)
     app.include_router(graph_router)

@@ -116,3 +116,8 @@ async def suppressed(
         evidence={"reason": event.reason, "detail": event.detail, "reference": event.reference},
     )
     await consent.record(session, channel.workspace_id, contact.id, change, now)
+    if event.reason == ev.SuppressionReason.CLOSED:
+        # The conversation itself is over: not even a service answer goes until they write.
+        await conversations.mark_window_closed(
+            session, channel.workspace_id, contact.id, Channel(channel.kind), change.occurred_at
+        )

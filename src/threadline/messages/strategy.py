@@ -124,7 +124,10 @@ async def _candidate(
         )
     except RenderError as exc:
         return Rung(kind, False, Skip.CANNOT_CARRY, Skip.CANNOT_CARRY, exc.message)
-    facts = await template_facts_for(session, workspace.id, account, request.content)
+    try:
+        facts = await template_facts_for(session, workspace.id, account, request.content)
+    except InvalidInput as exc:  # a template this number does not have
+        return Rung(kind, False, Skip.CANNOT_CARRY, Skip.CANNOT_CARRY, exc.message)
     quality, limit = sender_state(account)
     question = SendQuestion(
         contact_id=request.contact_id,
@@ -207,15 +210,18 @@ async def enqueue(
     session: AsyncSession, workspace: Workspace, request: SendRequest, now: datetime
 ) -> tuple[Message, list[Rung]]:
     """Queue the message on the channel the strategy chooses. When none may take it, it is
-    refused on the first channel that could address the person, with that channel's reason
-    and the whole ladder in its history: never dropped without a record."""
+    refused on the first channel the policy refused, with that rule's reason and the whole
+    ladder in its history; when no channel got as far as the policy, the request fails with
+    the ladder. Never dropped without a record."""
     if isinstance(request.content, content_types.Reaction | content_types.MarkRead):
         raise InvalidInput(
             "reactions and read marks go on the channel of the message they answer",
             where="content.type",
         )
     rungs = await ladder(session, workspace, request, now)
-    target = chosen(rungs) or next((r for r in rungs if r.channel is not None), None)
+    # Refused by the policy, the message is kept as refused with that rule's reason; skipped
+    # for want of an account, an address, a form or a budget, there is nothing to record it on.
+    target = chosen(rungs) or next((r for r in rungs if r.skip is Skip.POLICY), None)
     if target is None or target.channel is None:
         raise InvalidInput(
             f"no channel of the {request.purpose.value} strategy reaches this contact: "

@@ -67,7 +67,7 @@ async def test_a_text_opens_a_conversation_and_the_answer_is_delivered(
         assert await person.received(1) == ["Yes: it left the warehouse this morning."]
 
         async def delivered() -> bool:
-            return (await message(stack, sent["id"]))["status"] == "delivered"
+            return bool((await message(stack, sent["id"]))["status"] == "delivered")
 
         await stack.until(delivered)
         (logged,) = [e for e in await number.log() if e.get("direction") == "outbound-api"]
@@ -159,7 +159,7 @@ async def test_carrier_errors_fail_the_message_with_their_class(
         sent = await send(stack, contact_id, "Your parcel is at the depot")
 
         async def failed() -> bool:
-            return (await message(stack, sent["id"]))["status"] == "failed"
+            return bool((await message(stack, sent["id"]))["status"] == "failed")
 
         await stack.until(failed)
         found = await message(stack, sent["id"])
@@ -200,3 +200,45 @@ async def test_the_webhook_refuses_what_it_cannot_verify(
         (contact,) = r.json()["items"]
         r = await stack.api.get(f"/api/v1/contacts/{contact['id']}/messages")
         assert [m["text"] for m in r.json()] == ["hi"]
+
+
+async def test_a_frequency_cap_counts_what_was_sent_on_another_channel(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with whatsapp_stack(database_url, sessions) as stack:
+        await add_sms_number(stack)
+        # São Paulo: WhatsApp takes no marketing to US numbers, and it is noon there.
+        phone = "+5511966665555"
+        wa_id = phone.lstrip("+")
+        await stack.add_user(wa_id)
+        await stack.user_says(wa_id, "hi")  # opens the WhatsApp window
+
+        async def known() -> bool:
+            r = await stack.api.get("/api/v1/contacts", params={"urn": f"whatsapp:{wa_id}"})
+            return bool(r.json()["items"])
+
+        await stack.until(known)
+        contact_id = await stack.contact_for(wa_id)
+        r = await stack.api.post(
+            f"/api/v1/contacts/{contact_id}/urns", json={"urn": f"tel:{PERSON}"}
+        )
+        assert r.status_code in (200, 201), r.text
+        await stack.grant(contact_id)
+        await grant_sms(stack, contact_id)
+        r = await stack.api.patch(
+            "/api/v1/workspace/settings",
+            json={"frequency_caps": [{"max_messages": 1, "hours": 24}]},
+        )
+        assert r.status_code == 200, r.text
+
+        first = await send(stack, contact_id, "New arrivals", purpose="marketing", by_strategy=True)
+        assert [r["channel"] for r in first["route"] if r["chosen"]] == ["whatsapp"]
+
+        async def sent() -> bool:
+            return (await message(stack, first["id"]))["status"] in ("sent", "delivered", "read")
+
+        await stack.until(sent)
+        second = await send(stack, contact_id, "Last day", purpose="marketing", by_strategy=True)
+        assert (second["status"], second["reason"]) == ("refused", "frequency_cap")
+        reasons = {r["channel"]: r["reason"] for r in second["route"]}
+        assert reasons["whatsapp"] == reasons["sms"] == "frequency_cap"

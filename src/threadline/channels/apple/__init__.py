@@ -1,0 +1,1 @@
+"""Apple Messages for Business, reached through a Messaging Service Provider (MSP) gateway."""
