@@ -428,6 +428,13 @@ def _not_b(world: World, *ids: str) -> Callable[[httpx.Response], None]:
     return check
 
 
+def _route_not_b(world: World) -> Callable[[httpx.Response], None]:
+    def check(response: httpx.Response) -> None:
+        assert all(rung["channel_id"] != world.b_channel for rung in response.json())
+
+    return check
+
+
 def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
     """One entry for every /api/v1 route: how A tries to reach B's data through it."""
     c = f"/api/v1/contacts/{world.b_contact}"
@@ -617,6 +624,54 @@ def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
                 json=meta_channel(account_id="4012345678", page_id="3012345678"),
                 expect=(201,),
             )
+        ],
+        ("POST", "/api/v1/channels/sms"): [
+            Probe(
+                "POST",
+                "/api/v1/channels/sms",
+                json={"from": "+14155550111", "account_sid": "AC" + "cd" * 16, "auth_token": "t"},
+                expect=(201,),
+            )
+        ],
+        ("POST", "/api/v1/channels/email"): [
+            Probe(
+                "POST",
+                "/api/v1/channels/email",
+                json={"from": "a@shop.example", "smtp_url": "smtp://relay.example:25"},
+                expect=(201,),
+            )
+        ],
+        ("POST", "/api/v1/channels/apple"): [
+            Probe(
+                "POST",
+                "/api/v1/channels/apple",
+                json={"business_id": "biz-a", "msp_id": "msp-a", "secret": "c2VjcmV0"},
+                expect=(201,),
+            )
+        ],
+        # B's contact has no route in A; A's own contact is routed on A's channels only.
+        ("POST", "/api/v1/messages/route"): [
+            Probe(
+                "POST",
+                "/api/v1/messages/route",
+                json={
+                    "contact_id": world.b_contact,
+                    "purpose": "service",
+                    "content": {"type": "text", "body": "hi"},
+                },
+                expect=body_ids,
+            ),
+            Probe(
+                "POST",
+                "/api/v1/messages/route",
+                json={
+                    "contact_id": world.a_contact,
+                    "purpose": "service",
+                    "content": {"type": "text", "body": "hi"},
+                },
+                expect=(200,),
+                check=_route_not_b(world),
+            ),
         ],
         ("GET", "/api/v1/channels/{channel_id}"): [
             Probe("GET", f"/api/v1/channels/{world.b_channel}")

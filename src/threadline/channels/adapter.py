@@ -41,6 +41,8 @@ class Envelope:
     subscription_token: str | None = None  # Messenger marketing messages
     # The subject of the thread the message belongs to (email: "Re: …" keeps it threaded).
     subject: str | None = None
+    # How long the platform may go on trying to deliver it (a fallback follows after).
+    ttl_seconds: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

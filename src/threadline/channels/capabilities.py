@@ -32,6 +32,9 @@ class Capabilities:
     typing: bool = False
     read_receipts: bool = False  # can mark the person's message as read
     templates: bool = False  # has platform-approved templates
+    # Messages carry a subject and thread by the message they answer (email): a reply takes
+    # the subject of what the person wrote.
+    subjects: bool = False
 
     @property
     def interactive(self) -> bool:

@@ -6,7 +6,6 @@ never import `channels.<type>` themselves."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from threadline.channels import messages as m
@@ -14,12 +13,14 @@ from threadline.channels.adapter import Adapter
 from threadline.channels.apple.adapter import ADAPTER as APPLE_ADAPTER
 from threadline.channels.apple.declaration import APPLE
 from threadline.channels.capabilities import Capabilities
+from threadline.channels.email.adapter import ADAPTER as EMAIL_ADAPTER
+from threadline.channels.email.declaration import EMAIL
 from threadline.channels.instagram.adapter import ADAPTER as INSTAGRAM_ADAPTER
 from threadline.channels.instagram.declaration import INSTAGRAM
 from threadline.channels.kinds import Channel
 from threadline.channels.messenger.adapter import ADAPTER as MESSENGER_ADAPTER
 from threadline.channels.messenger.declaration import MESSENGER
-from threadline.channels.rules import ChannelRules, Outreach
+from threadline.channels.rules import ChannelRules
 from threadline.channels.sms.adapter import ADAPTER as SMS_ADAPTER
 from threadline.channels.sms.declaration import SMS
 from threadline.channels.types import Billable, ChannelType
@@ -28,29 +29,15 @@ from threadline.channels.whatsapp.declaration import WHATSAPP
 from threadline.kit.errors import InvalidInput
 
 TYPES: dict[Channel, ChannelType] = {
-    t.kind: t for t in (WHATSAPP, MESSENGER, INSTAGRAM, SMS, APPLE)
+    t.kind: t for t in (WHATSAPP, MESSENGER, INSTAGRAM, SMS, EMAIL, APPLE)
 }
 ADAPTERS: dict[Channel, Adapter] = {
     Channel.WHATSAPP: WHATSAPP_ADAPTER,
     Channel.MESSENGER: MESSENGER_ADAPTER,
     Channel.INSTAGRAM: INSTAGRAM_ADAPTER,
     Channel.SMS: SMS_ADAPTER,
+    Channel.EMAIL: EMAIL_ADAPTER,
     Channel.APPLE: APPLE_ADAPTER,
-}
-
-# Kinds whose adapters come later, known by their rules alone so the policy can already
-# explain a send on them (Apple: only the customer starts, no reply deadline; SMS and email:
-# anything with recorded consent).
-_PLANNED_RULES: dict[Channel, ChannelRules] = {
-    Channel.EMAIL: ChannelRules(
-        service_window=timedelta(hours=24), outreach=frozenset({Outreach.CONSENT})
-    ),
-}
-
-
-# How a contact is addressed on the kinds still to come (built types declare their own).
-_PLANNED_SCHEMES: dict[Channel, str] = {
-    Channel.EMAIL: "mailto",
 }
 
 
@@ -75,8 +62,7 @@ def capabilities_for(kind: Channel) -> Capabilities | None:
 
 
 def rules_for(kind: Channel) -> ChannelRules:
-    found = TYPES.get(kind)
-    return found.rules if found is not None else _PLANNED_RULES[kind]
+    return TYPES[kind].rules
 
 
 def billable(kind: Channel, content: m.Content | Mapping[str, Any]) -> Billable | None:
@@ -94,5 +80,4 @@ def billable(kind: Channel, content: m.Content | Mapping[str, Any]) -> Billable 
 
 
 def urn_scheme_for(kind: Channel) -> str:
-    found = TYPES.get(kind)
-    return found.urn_scheme if found is not None else _PLANNED_SCHEMES[kind]
+    return TYPES[kind].urn_scheme

@@ -62,6 +62,15 @@ class ChannelRules:
     # Regions (ISO country) the platform refuses marketing to, with why.
     marketing_blocked_regions: Mapping[str, str] = field(default_factory=dict)
     pricing: PricingModel = PricingModel.FREE
+    # How long the platform keeps trying to deliver a message, by purpose ("*": the others).
+    # Past it a late delivery is impossible, which is what lets a timed fallback go without
+    # delivering twice. Missing: unknown (the platform may deliver whenever the person looks).
+    delivery_ttl: Mapping[str, timedelta] = field(default_factory=dict)
+    # The longest validity a send may set for itself (Twilio's ValidityPeriod); None: none.
+    settable_ttl_max: timedelta | None = None
 
     def marketing_blocked(self, region: str | None) -> str | None:
         return self.marketing_blocked_regions.get(region) if region else None
+
+    def ttl_for(self, purpose: str) -> timedelta | None:
+        return self.delivery_ttl.get(purpose) or self.delivery_ttl.get("*")

@@ -383,9 +383,7 @@ async def add(
         api_version=spec.api_version,
         secrets=seal(
             box,
-            ChannelSecrets(
-                spec.access_token, spec.app_secret, spec.verify_token, spec.private_key
-            ),
+            ChannelSecrets(spec.access_token, spec.app_secret, spec.verify_token, spec.private_key),
         ),
         throughput_mps=spec.throughput_mps or declared.throughput_mps,
         config=config,

@@ -45,8 +45,8 @@ def location_text(location: m.Location) -> str:
     return "\n".join(line for line in (location.name, location.address, link) if line)
 
 
-def contacts_text(contacts: Sequence[dict[str, Any]]) -> str:
-    """Each contact card (WhatsApp's shape) as its name, phones and emails, one per line."""
+def contact_blocks(contacts: Sequence[dict[str, Any]]) -> list[list[str]]:
+    """Each contact card (WhatsApp's shape) as the lines it shows: name, phones, emails."""
     blocks = []
     for i, card in enumerate(contacts):
         lines = [_contact_name(card), *_values(card, "phones", "phone")]
@@ -54,8 +54,13 @@ def contacts_text(contacts: Sequence[dict[str, Any]]) -> str:
         shown = [line for line in lines if line]
         if not shown:
             raise RenderError(f"contacts[{i}]", "has no name, phone or email to show")
-        blocks.append("\n".join(shown))
-    return "\n\n".join(blocks)
+        blocks.append(shown)
+    return blocks
+
+
+def contacts_text(contacts: Sequence[dict[str, Any]]) -> str:
+    """Each contact card as its name, phones and emails, one per line."""
+    return "\n\n".join("\n".join(block) for block in contact_blocks(contacts))
 
 
 def _contact_name(card: dict[str, Any]) -> str:

@@ -396,4 +396,16 @@ def validate(body: Any) -> Submission:
     if fmt not in PARAMETER_FORMATS:
         raise invalid("parameter_format", "must be POSITIONAL or NAMED")
     content = validate_components(body.get("components"), category, fmt)
+    ttl = body.get("message_send_ttl_seconds")
+    low, high = _TTL_RANGES[category]
+    if ttl is not None and not (isinstance(ttl, int) and low <= ttl <= high):
+        raise invalid("message_send_ttl_seconds", f"must be {low} to {high} for {category}")
     return Submission(name, language, category, fmt, content)
+
+
+# The platform's customisable TTL per category (seconds).
+_TTL_RANGES = {
+    "AUTHENTICATION": (30, 900),
+    "UTILITY": (30, 43_200),
+    "MARKETING": (43_200, 2_592_000),
+}

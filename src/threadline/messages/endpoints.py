@@ -20,7 +20,7 @@ from threadline.channels.messages import Content
 from threadline.contacts.service import get_contact
 from threadline.kit.errors import InvalidInput, NotFound, ThreadlineError
 from threadline.kit.scoped import Scope
-from threadline.messages import service, strategy
+from threadline.messages import fallback, service, strategy
 from threadline.messages.models import Message, MessageStatus
 from threadline.messages.states import MessageState
 from threadline.policy.service import stored_urn
@@ -47,6 +47,13 @@ class SendIn(BaseModel):
         description="Choose the channel with the workspace's contact strategy for the purpose "
         "(the first channel that may take the message now); the answer's `route` says why "
         "each channel before it was skipped. Not with channel_id.",
+    )
+    fallback_after: int | None = Field(
+        default=None,
+        description="With by_strategy: if the message is not delivered within so many seconds "
+        "(or fails as undeliverable), send it once on the strategy's next channel. A timed "
+        "fallback is armed only when the first channel stops trying by then (see "
+        "docs/contact-strategy.md); the history says when only a failure falls back.",
     )
     variables: dict[str, str] | None = Field(
         default=None,
@@ -113,6 +120,12 @@ class MessageOut(BaseModel):
     cost_actual: Decimal | None = Field(description="priced from the platform's pricing block")
     pricing: dict[str, Any] | None
     created_at: datetime
+    logical_id: str | None = Field(
+        default=None, description="shared by every attempt of one message sent with fallback"
+    )
+    fallback_at: datetime | None = Field(
+        default=None, description="when the next channel is tried if this is not delivered"
+    )
     history: list[StatusOut] | None = None
     suggestions: list[dict[str, Any]] | None = Field(
         default=None,
@@ -145,6 +158,8 @@ def message_out(message: Message, history: list[MessageStatus] | None = None) ->
         cost_actual=message.cost_actual,
         pricing=message.pricing,
         created_at=message.created_at,
+        logical_id=message.logical_id,
+        fallback_at=message.fallback_at,
         history=[
             StatusOut(status=h.status, at=h.occurred_at, error_code=h.error_code, detail=h.detail)
             for h in history
@@ -167,6 +182,10 @@ async def send_message(
         raise InvalidInput(
             "by_strategy chooses the channel: leave channel_id out", where="by_strategy"
         )
+    if body.fallback_after is not None and not body.by_strategy:
+        raise InvalidInput(
+            "fallback follows the contact strategy: set by_strategy", where="fallback_after"
+        )
     request = service.SendRequest(
         contact_id=body.contact_id,
         purpose=body.purpose,
@@ -179,7 +198,11 @@ async def send_message(
         human_agent=body.human_agent,
     )
     rungs: list[strategy.Rung] | None = None
-    if body.by_strategy:
+    if body.fallback_after is not None:
+        message, rungs = await fallback.enqueue(
+            session, workspace, request, now, body.fallback_after
+        )
+    elif body.by_strategy:
         message, rungs = await strategy.enqueue(session, workspace, request, now)
     else:
         message = await service.enqueue(session, workspace, request, now)

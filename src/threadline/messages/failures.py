@@ -14,6 +14,7 @@ from threadline.channels.kinds import Channel
 from threadline.consent import service as consent
 from threadline.consent.projection import ALL_MARKETING, Action
 from threadline.conversations import service as conversations
+from threadline.messages import fallback
 from threadline.messages.models import Message
 
 
@@ -28,6 +29,7 @@ async def apply_failure_effects(
 ) -> None:
     """The platform knows better than our model: align it so the next decision is right."""
     at = min(at, now)
+    await fallback.failed(session, message, error_class, at)
     if error_class is ErrorClass.WINDOW_CLOSED:
         await conversations.mark_window_closed(
             session, message.workspace_id, message.contact_id, kind, at

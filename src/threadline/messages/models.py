@@ -18,6 +18,8 @@ class Message(Base):
         Index("ix_messages_outbox", "channel_id", "status", "next_attempt_at"),
         Index("ix_messages_contact_order", "channel_id", "contact_id", "status"),
         Index("ix_messages_contact_time", "workspace_id", "contact_id", "created_at"),
+        Index("ix_messages_logical_id", "logical_id"),
+        Index("ix_messages_fallback_at", "fallback_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -56,6 +58,13 @@ class Message(Base):
     flow_session_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     flow_node: Mapped[str | None] = mapped_column(String(200), nullable=True)
     platform_timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # One logical message sent over several channels (fallback): the first attempt's id,
+    # shared by every attempt. None: a message on one channel only.
+    logical_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # Fall back to the strategy's next channel if this attempt is not delivered within so
+    # many seconds (or fails as undeliverable); `fallback_at` is when that check is due.
+    fallback_after: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    fallback_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -513,6 +513,8 @@ def _inbound_row(
             "referral": event.referral,
             "story": event.story,
             "forwarded": event.forwarded,
+            # What a reply must say to stay in the person's thread (email).
+            "subject": event.raw.get("subject") if isinstance(event.raw, dict) else None,
         },
         text=event.text,
         status=MessageState.RECEIVED,
@@ -553,3 +555,34 @@ async def find_many_for_status(
                 message.provider_id = update.external_id
             found.setdefault(update.external_id, message)
     return found
+
+
+async def reply_threads(
+    session: AsyncSession, channel: ChannelAccount, outbound: Sequence[Message]
+) -> dict[str, tuple[str | None, str | None]]:
+    """On channels whose messages have subjects (email): the message each service answer
+    replies to and the subject it must carry to stay in the person's thread, by outbound id.
+    An answer that names no message answers the person's latest one on the channel."""
+    answers = [m for m in outbound if m.purpose in (None, Purpose.SERVICE.value)]
+    if not answers:
+        return {}
+    scope = Scope(session, channel.workspace_id)
+    rows = await session.execute(
+        scope.columns(Message, Message.contact_id, Message.provider_id, Message.content)
+        .where(
+            Message.channel_id == channel.id,
+            Message.direction == "in",
+            Message.contact_id.in_({m.contact_id for m in answers}),
+        )
+        .order_by(Message.created_at.desc())
+    )
+    latest: dict[str, str] = {}
+    subjects: dict[str, str | None] = {}
+    for contact_id, provider_id, content in rows:
+        latest.setdefault(contact_id, provider_id)
+        subjects[provider_id] = (content or {}).get("subject")
+    threads: dict[str, tuple[str | None, str | None]] = {}
+    for message in answers:
+        answered = message.reply_to or latest.get(message.contact_id)
+        threads[message.id] = (answered, subjects.get(answered) if answered else None)
+    return threads

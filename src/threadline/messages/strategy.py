@@ -44,6 +44,7 @@ class Skip(StrEnum):
     POLICY = "policy"  # refused or deferred: `reason` says which rule
     OVER_COST = "over_cost_ceiling"  # allowed, but dearer than the strategy allows
     NOT_TRIED = "not_tried"  # an earlier channel was chosen
+    ALREADY_TRIED = "already_tried"  # an earlier attempt of this message went there
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +73,14 @@ class _Candidate:
 
 
 async def ladder(
-    session: AsyncSession, workspace: Workspace, request: SendRequest, now: datetime
+    session: AsyncSession,
+    workspace: Workspace,
+    request: SendRequest,
+    now: datetime,
+    exclude: frozenset[Channel] = frozenset(),
 ) -> list[Rung]:
-    """Every channel of the purpose's strategy, in order, with what became of it."""
+    """Every channel of the purpose's strategy, in order, with what became of it; channels
+    in `exclude` (a fallback's earlier attempts) are passed over."""
     strategy = settings_of(workspace).strategy_for(request.purpose)
     accounts: dict[str, ChannelAccount] = {}
     for account in await for_workspace(session, workspace.id):
@@ -83,6 +89,11 @@ async def ladder(
     early: dict[Channel, Rung] = {}
     candidates: list[_Candidate] = []
     for kind in strategy.order:
+        if kind in exclude:
+            early[kind] = Rung(
+                kind, False, Skip.ALREADY_TRIED, Skip.ALREADY_TRIED, "an earlier attempt"
+            )
+            continue
         found = await _candidate(session, workspace, request, kind, accounts.get(kind), urns)
         if isinstance(found, Rung):
             early[kind] = found
@@ -100,7 +111,7 @@ def chosen(rungs: list[Rung]) -> Rung | None:
 def summary(rungs: list[Rung]) -> str:
     """The ladder in one line, for the message's history."""
     return "contact strategy: " + "; ".join(
-        r.describe() for r in rungs if r.skip is not Skip.NOT_TRIED
+        r.describe() for r in rungs if r.skip not in (Skip.NOT_TRIED, Skip.ALREADY_TRIED)
     )
 
 

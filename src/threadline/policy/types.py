@@ -77,6 +77,8 @@ class TemplateFacts:
     name: str
     category: TemplateCategory
     status: str  # platform status, lower case: approved, pending, rejected, paused, disabled, ...
+    # The template's own delivery TTL (WhatsApp message_send_ttl_seconds), when it set one.
+    ttl_seconds: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

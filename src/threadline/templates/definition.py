@@ -199,6 +199,15 @@ class AuthenticationOptions(BaseModel):
     code_expiration_minutes: int | None = Field(default=None, ge=1, le=90)
 
 
+# WhatsApp's customisable delivery TTL per category, in seconds (marketing: Marketing
+# Messages API only).
+TTL_RANGES: dict[str, tuple[int, int]] = {
+    "AUTHENTICATION": (30, 900),
+    "UTILITY": (30, 43_200),
+    "MARKETING": (43_200, 2_592_000),
+}
+
+
 class TemplateDefinition(BaseModel):
     """One template in one or more languages."""
 
@@ -211,9 +220,23 @@ class TemplateDefinition(BaseModel):
     components: Components | None = None
     languages: dict[str, Components] | None = None
     authentication: AuthenticationOptions | None = None
+    # How long WhatsApp keeps trying to deliver a message of this template; past it the
+    # message is dropped, which is what lets a fallback to another channel never double it.
+    message_send_ttl_seconds: int | None = None
 
     _origin: str = PrivateAttr(default="<memory>")
     _lines: dict[Loc, int] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ttl_in_range(self) -> TemplateDefinition:
+        ttl = self.message_send_ttl_seconds
+        low, high = TTL_RANGES[self.category]
+        if ttl is not None and not low <= ttl <= high:
+            raise ValueError(
+                f"message_send_ttl_seconds of a {self.category} template must be {low} to "
+                f"{high} seconds, not {ttl}"
+            )
+        return self
 
     @field_validator("language")
     @classmethod

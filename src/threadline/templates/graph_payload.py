@@ -107,6 +107,8 @@ def to_graph_payload(defn: TemplateDefinition, language: str | None = None) -> d
     TemplateSendError when an example the platform requires is missing."""
     language, parts = defn.components_for(language)
     payload: dict[str, Any] = {"name": defn.name, "language": language, "category": defn.category}
+    if defn.message_send_ttl_seconds is not None:
+        payload["message_send_ttl_seconds"] = defn.message_send_ttl_seconds
     if defn.category == "AUTHENTICATION":
         payload["components"] = _authentication_components(defn, parts)
         return payload

@@ -59,8 +59,12 @@ async def known(
 
 
 def facts(template: Template) -> TemplateFacts:
+    ttl = (template.definition or {}).get("message_send_ttl_seconds")
     return TemplateFacts(
-        name=template.name, category=TemplateCategory(template.category), status=template.status
+        name=template.name,
+        category=TemplateCategory(template.category),
+        status=template.status,
+        ttl_seconds=int(ttl) if isinstance(ttl, int) and ttl > 0 else None,
     )
 
 

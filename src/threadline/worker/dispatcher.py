@@ -36,8 +36,8 @@ from threadline.kit.clock import Clock
 from threadline.kit.crypto import SecretBox
 from threadline.kit.db import transaction as transaction_for
 from threadline.kit.scoped import Scope
+from threadline.messages import fallback, states
 from threadline.messages import service as messages
-from threadline.messages import states
 from threadline.messages.failures import apply_failure_effects
 from threadline.messages.models import Message
 from threadline.messages.states import HistoryMark, MessageState
@@ -494,15 +494,21 @@ class Dispatcher:
     ) -> list[_Job]:
         """The request body of each allowed message; one that cannot be rendered fails."""
         adapter = registry.adapter(channel.kind)
+        threads: dict[str, tuple[str | None, str | None]] = {}
+        if adapter.type.capabilities.subjects:
+            threads = await messages.reply_threads(session, channel, [m for m, _b, _i in decided])
         jobs: list[_Job] = []
         for message, basis, business_initiated in decided:
+            reply_to, subject = threads.get(message.id, (message.reply_to, None))
             envelope = Envelope(
                 to=stored_urn(message.address).path,
                 basis=basis,
                 purpose=message.purpose or "service",
-                reply_to=message.reply_to,
+                reply_to=reply_to,
+                subject=subject,
                 callback_data=message.id,
                 subscription_token=tokens.get(message.contact_id),
+                ttl_seconds=fallback.ttl_to_set(Channel(channel.kind), message),
             )
             try:
                 content = content_types.CONTENT_ADAPTER.validate_python(message.content)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from threadline.flows.tick import tick_once
 from threadline.kit.clock import Clock
 from threadline.kit.crypto import SecretBox
+from threadline.messages import fallback
 from threadline.worker.dispatcher import DispatchConfig, Dispatcher
 from threadline.worker.ingest import ingest_once
 
@@ -71,6 +72,7 @@ async def run_worker(
 
     async def ingest_pass() -> int:
         handled = await ingest_once(sessions, clock, limit=ingest_batch)
+        handled += await fallback.run_due(sessions, clock)
         return handled + await tick_once(sessions, clock, http, box)
 
     passes: list[Callable[[], Awaitable[int]]] = []

@@ -126,8 +126,7 @@ class WorkspaceSettings(BaseModel):
     )
     # CTIA: a confirmation names the brand and says how to undo it; no marketing in it.
     opt_out_confirmation: str = (
-        "{business}: you're unsubscribed and will get no more messages. "
-        "Reply START to resubscribe."
+        "{business}: you're unsubscribed and will get no more messages. Reply START to resubscribe."
     )
     opt_in_confirmation: str = (
         "{business}: you're subscribed again. Message frequency varies. "

@@ -113,13 +113,4 @@ class Texter:
         return await self.texts()
 
     async def contact_id(self) -> str:
-        stack = self.number.stack
-
-        async def known() -> bool:
-            r = await stack.api.get("/api/v1/contacts", params={"urn": self.urn})
-            return bool(r.json()["items"])
-
-        await stack.until(known)
-        r = await stack.api.get("/api/v1/contacts", params={"urn": self.urn})
-        found: str = r.json()["items"][0]["id"]
-        return found
+        return await self.number.stack.contact_by_urn(self.urn)

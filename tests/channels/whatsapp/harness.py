@@ -24,6 +24,7 @@ from threadline.emulator.app import create_emulator
 from threadline.flows.tick import tick_once
 from threadline.kit.crypto import SecretBox
 from threadline.kit.db import transaction
+from threadline.messages import fallback
 from threadline.templates.sync import sync_templates
 from threadline.worker.dispatcher import DispatchConfig, Dispatcher
 from threadline.worker.ingest import ingest_once
@@ -165,6 +166,7 @@ class Stack:
     async def work(self) -> int:
         """One round of the worker: ingest stored events, then dispatch."""
         done = await ingest_once(self.sessions, self.clock)
+        done += await fallback.run_due(self.sessions, self.clock)
         done += await tick_once(
             self.sessions,
             self.clock,
@@ -209,6 +211,18 @@ class Stack:
             },
         )
         assert r.status_code == 201, r.text
+
+    async def contact_by_urn(self, urn: str) -> str:
+        """The contact with this address, once the worker has taken in what they wrote."""
+
+        async def known() -> bool:
+            r = await self.api.get("/api/v1/contacts", params={"urn": urn})
+            return bool(r.json()["items"])
+
+        await self.until(known)
+        r = await self.api.get("/api/v1/contacts", params={"urn": urn})
+        found: str = r.json()["items"][0]["id"]
+        return found
 
     async def contact_for(self, wa_id: str) -> str:
         r = await self.api.get("/api/v1/contacts", params={"urn": f"whatsapp:{wa_id}"})

@@ -159,7 +159,9 @@ async def test_stop_means_no_further_marketing(
 
         async def confirmed() -> bool:
             return any(
-                m.get("text", {}).get("body", "").startswith("You're unsubscribed")
+                m.get("text", {})
+                .get("body", "")
+                .startswith("Integration Shop: you're unsubscribed")
                 for m in await stack.inbox(USER)
             )
 

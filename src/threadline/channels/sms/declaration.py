@@ -65,6 +65,9 @@ SMS = ChannelType(
         service_window=timedelta(hours=24),
         outreach=frozenset({Outreach.CONSENT}),
         pricing=PricingModel.PER_UNIT,
+        # Twilio queues a message for at most ValidityPeriod seconds (1 to 36,000).
+        settable_ttl_max=timedelta(seconds=36_000),
+        delivery_ttl={"*": timedelta(seconds=36_000)},
     ),
     errors=TABLE,
     config=SmsConfig,

@@ -44,6 +44,9 @@ def render(content: m.Content, envelope: Envelope, declared: ChannelType) -> dic
         fields.update(_media(content, declared))
     else:
         fields["Body"] = _limited(_text(content), declared)
+    if envelope.ttl_seconds is not None:
+        # Dropped by the provider after this, so a fallback sent then cannot be doubled.
+        fields["ValidityPeriod"] = str(envelope.ttl_seconds)
     return fields
 
 

@@ -59,6 +59,8 @@ WHATSAPP = ChannelType(
             "on 2025-04-01",
         },
         pricing=PricingModel.PER_MESSAGE,
+        # Cloud API defaults; a template's own message_send_ttl_seconds overrides them.
+        delivery_ttl={"authentication": timedelta(minutes=10), "*": timedelta(days=30)},
     ),
     errors=TABLE,
     config=WhatsAppConfig,
