@@ -429,3 +429,41 @@ def test_channels_add_apple_keeps_the_msp_secret_encrypted(tmp_path: Path) -> No
         cwd=tmp_path,
     )
     assert_one_error_line(refused, "secret must be the MSP's Base64")
+
+
+def test_channels_add_email_makes_its_own_signing_secret(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    migrated_db(db, "Acme")
+    key = tmp_path / "dkim.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nsecret-dkim-material\n-----END PRIVATE KEY-----\n")
+    args = ["channels", "add", "email", "--workspace", "Acme", "--from", "Shop@Example.com"]
+    options = ["--smtp-url", "smtp://mailer@relay.example:587", "--smtp-password", "pw-123"]
+    options += ["--postal-address", "1 Main St", "--dkim-selector", "s1"]
+    result = run_cli([*args, *options, "--dkim-key-file", str(key)], sqlite_url(db), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    ((kind, address, account, config),) = query(
+        db, "SELECT kind, address, account_id, config FROM channels"
+    )
+    assert (kind, address, account) == ("email", "shop@example.com", "example.com")
+    assert '"postal_address": "1 Main St"' in str(config)
+    stored = database_bytes(db)
+    assert b"pw-123" not in stored and b"secret-dkim-material" not in stored
+    bad = run_cli(
+        [*args[:-1], "shop2@example.com", "--smtp-url", "http://relay"],
+        sqlite_url(db),
+        cwd=tmp_path,
+    )
+    assert_one_error_line(bad, "smtp url must start with smtp:// or smtps://")
+    missing = run_cli(
+        [
+            *args[:-1],
+            "shop3@example.com",
+            "--dkim-key-file",
+            str(tmp_path / "nope.pem"),
+            "--smtp-url",
+            "smtp://relay",
+        ],
+        sqlite_url(db),
+        cwd=tmp_path,
+    )
+    assert_one_error_line(missing, "--dkim-key-file: cannot read it")
