@@ -171,3 +171,35 @@ async def test_a_strategy_names_each_channel_once(tenant: Tenant) -> None:
     )
     assert r.status_code == 422
     assert "once" in r.text
+
+
+async def test_each_purpose_goes_from_its_sender_pool(tenant: Tenant, clock: FrozenClock) -> None:
+    clock.set(TUESDAY_NOON_NY)
+    numbers = {}
+    for pool, number in (("transactional", "+14155550101"), ("marketing", "+14155550102")):
+        r = await tenant.client.post(
+            "/api/v1/channels/sms",
+            json={"from": number, "account_sid": "AC" + "ab" * 16, "auth_token": "t", "pool": pool},
+        )
+        assert r.status_code == 201, r.text
+        numbers[r.json()["id"]] = pool
+    r = await tenant.client.post(
+        "/api/v1/contacts", json={"name": "Sam", "urns": [f"tel:{NEW_YORK}"]}
+    )
+    contact_id = r.json()["id"]
+    for topic in ("marketing", "transactional"):
+        r = await tenant.client.post(
+            f"/api/v1/contacts/{contact_id}/consent",
+            json={
+                "action": "grant",
+                "channel": "sms",
+                "topic": topic,
+                "source": "widget",
+                "disclosure": {"text": f"{topic} texts", "version": "1"},
+            },
+        )
+        assert r.status_code == 201, r.text
+    update = await send(tenant, contact_id, "utility", "Your order shipped")
+    offer = await send(tenant, contact_id, "marketing", "Spring sale")
+    assert numbers[update["channel_id"]] == "transactional"
+    assert numbers[offer["channel_id"]] == "marketing"

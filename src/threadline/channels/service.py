@@ -301,6 +301,18 @@ def sender_state(channel: ChannelAccount) -> tuple[str, int | None]:
     return quality, int(limit) if limit is not None else None
 
 
+def serves(channel: ChannelAccount, marketing: bool) -> bool:
+    """Whether the account's sender pool carries this traffic: carriers register and filter
+    promotional and transactional numbers apart (10DLC campaigns), so a marketing pool
+    number sends no order updates and a transactional one no offers."""
+    pool = (channel.config or {}).get("pool")
+    if pool == "marketing":
+        return marketing
+    if pool == "transactional":
+        return not marketing
+    return True
+
+
 def provider_answers_keywords(channel: ChannelAccount) -> bool:
     """The provider answers STOP/HELP/START itself (Twilio's opt-out management): a reply of
     ours would be refused and the person would get two answers."""

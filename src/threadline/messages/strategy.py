@@ -22,7 +22,7 @@ from threadline.channels import registry
 from threadline.channels.adapter import Envelope, RenderError
 from threadline.channels.kinds import Channel
 from threadline.channels.models import ChannelAccount
-from threadline.channels.service import for_workspace, sender_state
+from threadline.channels.service import for_workspace, sender_state, serves
 from threadline.contacts.service import urns_of
 from threadline.kit.errors import InvalidInput
 from threadline.messages import service as messages
@@ -30,7 +30,7 @@ from threadline.messages.models import Message
 from threadline.messages.service import SendRequest, template_facts_for
 from threadline.policy.decide import decide
 from threadline.policy.service import SendQuestion, build_contexts, stored_urn
-from threadline.policy.types import Decision, Outcome, Quality
+from threadline.policy.types import Decision, Outcome, Purpose, Quality
 from threadline.workspaces.models import Workspace
 from threadline.workspaces.service import settings_of
 
@@ -83,8 +83,10 @@ async def ladder(
     in `exclude` (a fallback's earlier attempts) are passed over."""
     strategy = settings_of(workspace).strategy_for(request.purpose)
     accounts: dict[str, ChannelAccount] = {}
+    marketing = request.purpose is Purpose.MARKETING
     for account in await for_workspace(session, workspace.id):
-        accounts.setdefault(account.kind, account)  # the oldest of each type
+        if serves(account, marketing):
+            accounts.setdefault(account.kind, account)  # the oldest of each type
     urns = await urns_of(session, workspace.id, request.contact_id)
     early: dict[Channel, Rung] = {}
     candidates: list[_Candidate] = []
@@ -124,7 +126,13 @@ async def _candidate(
     urns: list[str],
 ) -> Rung | _Candidate:
     if account is None:
-        return Rung(kind, False, Skip.NO_ACCOUNT, Skip.NO_ACCOUNT, "no account of this type")
+        return Rung(
+            kind,
+            False,
+            Skip.NO_ACCOUNT,
+            Skip.NO_ACCOUNT,
+            "no account of this type for this traffic",
+        )
     scheme = registry.urn_scheme_for(kind)
     address = next((u for u in urns if u.startswith(f"{scheme}:")), None)
     if address is None:
