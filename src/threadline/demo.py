@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import random
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -14,6 +16,7 @@ import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from threadline.channels import registry
 from threadline.channels import service as channels
 from threadline.channels.events import Sender
 from threadline.channels.models import ChannelAccount
@@ -97,9 +100,50 @@ DEMO_IG_USERNAME = "demoshop"
 DEMO_PAGE_TOKEN = "demo-page-access-token"
 DEMO_META_APP_SECRET = "demo-meta-app-secret"
 DEMO_META_VERIFY_TOKEN = "demo-meta-verify-token"
-# People who write to the Page (PSIDs) and to the Instagram account (IGSIDs).
+# The demo's SMS number, at the emulator's Twilio-compatible provider.
+DEMO_SMS_NUMBER = "+14155550123"
+DEMO_SMS_ACCOUNT_SID = "AC" + "de305e11" * 4
+DEMO_SMS_AUTH_TOKEN = "demo-sms-auth-token"
+# The demo's email sender, over SMTP to the emulator's relay (its port is new each run).
+DEMO_EMAIL = "shop@demo-shop.example"
+DEMO_EMAIL_NAME = "Demo Shop"
+DEMO_POSTAL_ADDRESS = "Demo Shop, 1 Market Street, Springfield"
+DEMO_SMTP_URL = "smtp://127.0.0.1:2525"
+# The demo's Apple Messages for Business account, reached through the emulator's MSP gateway.
+DEMO_APPLE_BUSINESS_ID = "d3e0c0de-5a0b-4c4f-9a8b-00000000d3e0"
+DEMO_APPLE_MSP_ID = "demo-msp"
+DEMO_APPLE_SECRET = base64.b64encode(b"demo-shop-apple-msp-secret-32byt").decode()
+# Where Threadline listens in the demo (SMS status callbacks, email unsubscribe links).
+DEMO_APP_URL = "http://127.0.0.1:8000"
+# People who write to the Page (PSIDs), the Instagram account (IGSIDs), the SMS number
+# (phones), the shop's address (mailboxes) and the Apple account (Apple's opaque ids).
 MESSENGER_PEOPLE = 12
 INSTAGRAM_PEOPLE = 12
+PEOPLE = {
+    "messenger": MESSENGER_PEOPLE,
+    "instagram": INSTAGRAM_PEOPLE,
+    "sms": 6,
+    "email": 6,
+    "apple": 6,
+}
+# The channels a person reaches directly (a number, an address, Messages): their people
+# opted in to marketing there, as the WhatsApp contacts did.
+DIRECT = ("sms", "email", "apple")
+# The opt-in each person on a direct channel saw (all but the last of them gave it).
+DIRECT_DISCLOSURES = {
+    "sms": (
+        "Yes, text me offers and news from Demo Shop. Up to 4 msgs/month. Msg & data rates "
+        "may apply. Reply STOP to opt out, HELP for help."
+    ),
+    "email": (
+        "Yes, email me offers and news from Demo Shop. Unsubscribe at any time with the link "
+        "in every email."
+    ),
+    "apple": (
+        "Yes, send me offers and news from Demo Shop in Messages. Reply STOP to opt out at "
+        "any time."
+    ),
+}
 # Templates the demo number has on the (emulated) platform: name, category, body.
 DEMO_TEMPLATES = (
     ("order_update", "UTILITY", "Hi {{1}}, your order {{2}} is on its way."),
@@ -140,6 +184,25 @@ class DemoInfo:
     instagram_channel_id: str = ""
     psids: list[str] = field(default_factory=list)  # people on the Messenger Page
     igsids: list[str] = field(default_factory=list)  # people on the Instagram account
+    sms_channel_id: str = ""
+    email_channel_id: str = ""
+    apple_channel_id: str = ""
+    phones: list[str] = field(default_factory=list)  # people who text the SMS number
+    mailboxes: list[str] = field(default_factory=list)  # people who write to the shop
+    apple_ids: list[str] = field(default_factory=list)  # people in Messages (opaque ids)
+    # The email channel's own secret: the emulator signs what it posts to Threadline with it.
+    email_secret: str = ""
+
+
+@dataclass(frozen=True)
+class _Direct:
+    """The SMS number, the email sender and the Apple account, with the people on each."""
+
+    sms: ChannelAccount
+    email: ChannelAccount
+    apple: ChannelAccount
+    email_secret: str
+    people: dict[str, list[str]]
 
 
 async def seed_demo(
@@ -148,11 +211,14 @@ async def seed_demo(
     contacts_wanted: int = 300,
     *,
     graph_url: str = "http://127.0.0.1:8900",
+    smtp_url: str = DEMO_SMTP_URL,
+    app_url: str = DEMO_APP_URL,
     box: SecretBox | None = None,
 ) -> DemoInfo:
-    """Create the demo workspace, its contacts, its WhatsApp number, Messenger Page and
-    Instagram account (all pointing at the emulator) if they do not exist; always issue a
-    fresh API key (keys are shown once)."""
+    """Create the demo workspace, its contacts and its six channels (a WhatsApp number, a
+    Messenger Page and the Instagram account linked to it, an SMS number, an email sender and
+    an Apple Messages for Business account, all pointing at the emulator) if they do not
+    exist; always issue a fresh API key (keys are shown once)."""
     box = box or SecretBox("threadline-dev-secret-change-me")
     existing = await session.scalar(select(Workspace).where(Workspace.name == DEMO_WORKSPACE))
     if existing is None:
@@ -163,8 +229,9 @@ async def seed_demo(
         workspace = existing
     number = await _whatsapp_channel(session, workspace.id, graph_url, box, now)
     page, instagram = await _meta_channels(session, workspace.id, graph_url, box, now)
-    psids = await _meta_people(session, workspace.id, "messenger", now)
-    igsids = await _meta_people(session, workspace.id, "instagram", now)
+    psids = await _people(session, workspace.id, "messenger", now)
+    igsids = await _people(session, workspace.id, "instagram", now)
+    direct = await _direct(session, workspace.id, graph_url, smtp_url, app_url, box, now)
     key = await workspaces.create_api_key(session, workspace.id, f"demo {now:%Y-%m-%d %H:%M}", now)
     wa_ids = [
         urn.split(":", 1)[1]
@@ -175,11 +242,12 @@ async def seed_demo(
         )
     ]
     flows = await seed_flows(session, workspace.id, now, shop_url=graph_url)
+    on_direct = sum(len(ids) for ids in direct.people.values())
     return DemoInfo(
         workspace.id,
         workspace.name,
         key,
-        len(wa_ids) + len(psids) + len(igsids),
+        len(wa_ids) + len(psids) + len(igsids) + on_direct,
         number.id,
         wa_ids,
         flows,
@@ -187,6 +255,13 @@ async def seed_demo(
         instagram_channel_id=instagram.id,
         psids=psids,
         igsids=igsids,
+        sms_channel_id=direct.sms.id,
+        email_channel_id=direct.email.id,
+        apple_channel_id=direct.apple.id,
+        phones=direct.people["sms"],
+        mailboxes=direct.people["email"],
+        apple_ids=direct.people["apple"],
+        email_secret=direct.email_secret,
     )
 
 
@@ -225,8 +300,8 @@ async def _meta_channels(
         **_meta(graph_url),
     )
     return (
-        await _meta_channel(session, workspace_id, page, box, now),
-        await _meta_channel(session, workspace_id, instagram, box, now),
+        await _registered(session, workspace_id, page, box, now),
+        await _registered(session, workspace_id, instagram, box, now),
     )
 
 
@@ -239,38 +314,174 @@ def _meta(graph_url: str) -> dict[str, str]:
     }
 
 
-async def _meta_channel(
+async def _registered(
     session: AsyncSession,
     workspace_id: str,
     spec: channels.NewChannel,
     box: SecretBox,
     now: datetime,
+    **repoint: str,
 ) -> ChannelAccount:
+    """The channel, registered when missing; an existing one is pointed at this run's
+    emulator (and given this run's `repoint` config, e.g. Threadline's public URL)."""
     channel = await channels.by_address(session, spec.kind.value, spec.address)
     if channel is None:
         return await channels.add(session, workspace_id, spec, box, now)
-    channel.base_url = spec.graph_url
+    channel.base_url = spec.graph_url.rstrip("/")
+    if repoint:
+        channels.update_config(channel, now, **repoint)
     return channel
 
 
-def meta_person_ids(kind: str) -> list[str]:
-    """The demo's PSIDs (Messenger) or IGSIDs (Instagram): fixed, so a re-seed finds them."""
+async def _direct(
+    session: AsyncSession,
+    workspace_id: str,
+    graph_url: str,
+    smtp_url: str,
+    app_url: str,
+    box: SecretBox,
+    now: datetime,
+) -> _Direct:
+    """The channels a person reaches directly (a phone number, an address, Messages) and
+    the people on them."""
+    sms = await _sms_channel(session, workspace_id, graph_url, app_url, box, now)
+    email = await _email_channel(session, workspace_id, smtp_url, app_url, box, now)
+    return _Direct(
+        sms=sms,
+        email=email,
+        apple=await _apple_channel(session, workspace_id, graph_url, box, now),
+        email_secret=channels.unseal(box, email).app_secret,
+        people={kind: await _people(session, workspace_id, kind, now) for kind in DIRECT},
+    )
+
+
+async def _sms_channel(
+    session: AsyncSession,
+    workspace_id: str,
+    api_url: str,
+    app_url: str,
+    box: SecretBox,
+    now: datetime,
+) -> ChannelAccount:
+    """The SMS number; status callbacks come to this run's Threadline URL."""
+    spec = channels.sms_number(
+        DEMO_SMS_NUMBER,
+        DEMO_SMS_ACCOUNT_SID,
+        auth_token=DEMO_SMS_AUTH_TOKEN,
+        api_url=api_url,
+        name="Demo Shop SMS",
+        public_url=app_url,
+    )
+    return await _registered(session, workspace_id, spec, box, now, public_url=app_url)
+
+
+async def _email_channel(
+    session: AsyncSession,
+    workspace_id: str,
+    smtp_url: str,
+    app_url: str,
+    box: SecretBox,
+    now: datetime,
+) -> ChannelAccount:
+    """The shop's sending address over the emulator's SMTP relay, with the postal address and
+    unsubscribe links (pointing at this run's Threadline) that marketing email needs."""
+    spec = channels.email_sender(
+        DEMO_EMAIL,
+        smtp_url=smtp_url,
+        name="Demo Shop email",
+        from_name=DEMO_EMAIL_NAME,
+        postal_address=DEMO_POSTAL_ADDRESS,
+        public_url=app_url,
+    )
+    return await _registered(session, workspace_id, spec, box, now, public_url=app_url)
+
+
+async def _apple_channel(
+    session: AsyncSession, workspace_id: str, gateway_url: str, box: SecretBox, now: datetime
+) -> ChannelAccount:
+    """The Apple Messages for Business account, through the emulator's MSP gateway."""
+    spec = channels.apple_business(
+        DEMO_APPLE_BUSINESS_ID,
+        DEMO_APPLE_MSP_ID,
+        secret=DEMO_APPLE_SECRET,
+        gateway_url=gateway_url,
+        name="Demo Shop in Messages",
+        business_name=DEMO_WORKSPACE,
+    )
+    return await _registered(session, workspace_id, spec, box, now)
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+def _person_id(kind: str, n: int, name: str) -> str:
     if kind == "messenger":
-        return [f"7{i:015d}" for i in range(1, MESSENGER_PEOPLE + 1)]
-    return [f"8{i:015d}" for i in range(1, INSTAGRAM_PEOPLE + 1)]
+        return f"7{n:015d}"
+    if kind == "instagram":
+        return f"8{n:015d}"
+    if kind == "sms":
+        return f"+1415555{200 + n:04d}"
+    if kind == "email":
+        first, _, last = name.partition(" ")
+        return f"{_ascii(first)}.{_ascii(last)}{n}@example.com"
+    tag = base64.urlsafe_b64encode(f"demo-shop-person-{n:02d}".encode()).decode().rstrip("=")
+    return f"urn:mbid:AQAA{tag}"
 
 
-async def _meta_people(
-    session: AsyncSession, workspace_id: str, kind: str, now: datetime
-) -> list[str]:
-    """Contacts for the people who write on Messenger or Instagram, made (when missing) the
-    way a first message makes them, so the people's messages land on these contacts."""
+def demo_people(kind: str) -> list[tuple[str, str]]:
+    """The demo's people on a channel as (id, name): PSIDs on Messenger, IGSIDs on Instagram,
+    phones on SMS, addresses on email, Apple's opaque ids on Apple. Fixed, so a re-seed finds
+    them."""
     rng = random.Random(f"{kind}-people")
-    ids = meta_person_ids(kind)
-    for person_id in ids:
+    people = []
+    for n in range(1, PEOPLE[kind] + 1):
         name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
-        await contact_for(session, workspace_id, kind, Sender(person_id, name=name), now)
-    return ids
+        people.append((_person_id(kind, n, name), name))
+    return people
+
+
+def person_ids(kind: str) -> list[str]:
+    return [person for person, _ in demo_people(kind)]
+
+
+async def _people(session: AsyncSession, workspace_id: str, kind: str, now: datetime) -> list[str]:
+    """Contacts for the people who write on a channel, made (when missing) the way a first
+    message makes them, so the people's messages land on these contacts. On a direct
+    channel each but the last opted in to marketing there when they were made."""
+    scheme = registry.declaration(kind).urn_scheme
+    people = demo_people(kind)
+    for n, (person, name) in enumerate(people):
+        known = await contacts.find_by_urn(session, workspace_id, f"{scheme}:{person}")
+        if known is not None:
+            continue
+        contact, _ = await contact_for(
+            session, workspace_id, scheme, Sender(person, name=name), now
+        )
+        if kind in DIRECT and n < len(people) - 1:
+            change = _direct_opt_in(kind, person, random.Random(person), now)
+            await consent.record(session, workspace_id, contact.id, change, now)
+    return [person for person, _ in people]
+
+
+def _direct_opt_in(
+    kind: str, address: str, rng: random.Random, now: datetime
+) -> consent.ConsentChange:
+    return consent.ConsentChange(
+        action=Action.GRANT,
+        channel=kind,
+        topic="marketing",
+        source=rng.choice(["widget", "checkout_checkbox", "qr"]),
+        actor="contact",
+        occurred_at=now - timedelta(days=rng.randint(1, 120)),
+        address=address,
+        disclosure_text=DIRECT_DISCLOSURES[kind],
+        disclosure_version="2026-01",
+        evidence={
+            "ip": f"203.0.113.{rng.randint(1, 254)}",
+            "page_url": "https://shop.example/join",
+        },
+    )
 
 
 def example_bundles(folder: Path) -> list[Bundle]:

@@ -1,5 +1,6 @@
 """`make demo`: the emulator (child process), Threadline with its worker, and a crowd of
-simulated people who write in, read and reply. Ctrl-C stops everything."""
+simulated people who write in, read and reply on all six channels. Ctrl-C stops
+everything."""
 
 from __future__ import annotations
 
@@ -23,7 +24,11 @@ from threadline.app import create_app
 from threadline.config import Settings
 from threadline.demo import (
     DEMO_APP_SECRET,
+    DEMO_APPLE_BUSINESS_ID,
+    DEMO_APPLE_MSP_ID,
+    DEMO_APPLE_SECRET,
     DEMO_DISPLAY_NUMBER,
+    DEMO_EMAIL,
     DEMO_IG_ID,
     DEMO_IG_USERNAME,
     DEMO_META_APP_SECRET,
@@ -31,6 +36,9 @@ from threadline.demo import (
     DEMO_PAGE_ID,
     DEMO_PAGE_TOKEN,
     DEMO_PHONE_NUMBER_ID,
+    DEMO_SMS_ACCOUNT_SID,
+    DEMO_SMS_AUTH_TOKEN,
+    DEMO_SMS_NUMBER,
     DEMO_TEMPLATES,
     DEMO_TOKEN,
     DEMO_VERIFY_TOKEN,
@@ -53,6 +61,13 @@ LINES = (
     "STOP",
     "START",
     "Where is my order?",
+)
+# What the people on SMS, email and Apple say first, as the demo starts.
+FIRST_WORDS = (
+    "Hi!",
+    "What are your opening hours?",
+    "Do you ship to Rio?",
+    "Is the blue one in stock?",
 )
 
 
@@ -79,7 +94,9 @@ async def _wait_up(url: str, within: float = 20.0) -> None:
             await asyncio.sleep(0.1)
 
 
-async def _seed(settings: Settings, graph_url: str, contacts: int) -> DemoInfo:
+async def _seed(
+    settings: Settings, graph_url: str, smtp_url: str, app_url: str, contacts: int
+) -> DemoInfo:
     engine = make_engine(settings.database_url)
     try:
         async with transaction(make_sessionmaker(engine)) as session:
@@ -88,6 +105,8 @@ async def _seed(settings: Settings, graph_url: str, contacts: int) -> DemoInfo:
                 datetime.now(UTC),
                 contacts,
                 graph_url=graph_url,
+                smtp_url=smtp_url,
+                app_url=app_url,
                 box=settings.secret_box(),
             )
     finally:
@@ -138,6 +157,9 @@ async def _prepare_emulator(emulator: httpx.AsyncClient, app_url: str, info: Dem
             },
         )
     await _prepare_meta(emulator, app_url, info)
+    await _prepare_sms(emulator, app_url)
+    await _prepare_email(emulator, app_url, info)
+    await _prepare_apple(emulator, app_url)
 
 
 async def _prepare_meta(emulator: httpx.AsyncClient, app_url: str, info: DemoInfo) -> None:
@@ -167,16 +189,77 @@ async def _prepare_meta(emulator: httpx.AsyncClient, app_url: str, info: DemoInf
             )
 
 
+async def _prepare_sms(emulator: httpx.AsyncClient, app_url: str) -> None:
+    """The SMS account and its number, which posts inbound texts to Threadline."""
+    await _control(
+        emulator,
+        "/_emulator/sms/accounts",
+        json={"account_sid": DEMO_SMS_ACCOUNT_SID, "auth_token": DEMO_SMS_AUTH_TOKEN},
+    )
+    await _control(
+        emulator,
+        "/_emulator/sms/numbers",
+        json={
+            "account_sid": DEMO_SMS_ACCOUNT_SID,
+            "number": DEMO_SMS_NUMBER,
+            "sms_url": f"{app_url}/webhooks/sms",
+        },
+    )
+
+
+async def _prepare_email(emulator: httpx.AsyncClient, app_url: str, info: DemoInfo) -> None:
+    """Mail for the shop's address goes to Threadline's inbound webhook, signed with the
+    channel's secret."""
+    await _control(
+        emulator,
+        "/_emulator/mail/domains",
+        json={
+            "address": DEMO_EMAIL,
+            "inbound_url": f"{app_url}/webhooks/email",
+            "secret": info.email_secret,
+        },
+    )
+
+
+async def _prepare_apple(emulator: httpx.AsyncClient, app_url: str) -> None:
+    """The MSP, which posts people's messages to Threadline, and the business behind it."""
+    await _control(
+        emulator,
+        "/_emulator/apple/msps",
+        json={
+            "msp_id": DEMO_APPLE_MSP_ID,
+            "secret_b64": DEMO_APPLE_SECRET,
+            "message_url": f"{app_url}/webhooks/apple/message",
+        },
+    )
+    await _control(
+        emulator,
+        "/_emulator/apple/businesses",
+        json={"business_id": DEMO_APPLE_BUSINESS_ID, "msp_id": DEMO_APPLE_MSP_ID},
+    )
+
+
+async def _first_words(emulator: httpx.AsyncClient, info: DemoInfo) -> None:
+    """Everyone on SMS, email and Apple writes once (a text, an email, a message), so the
+    inbox has conversations on those channels from the start."""
+    rng = random.Random(7)
+    for person in people_of([], [], [], info.phones, info.mailboxes, info.apple_ids):
+        try:
+            await say(emulator, person, rng.choice(FIRST_WORDS))
+        except httpx.HTTPError as exc:
+            log.warning("%s on %s could not write: %s", person.id, person.channel, exc)
+
+
 async def _crowd(emulator: httpx.AsyncClient, api: httpx.AsyncClient, info: DemoInfo) -> None:
-    """People write in every second or so (on WhatsApp mostly, on Messenger and Instagram
+    """People write in every second or so (on WhatsApp mostly, on the other five channels
     every third line); now and then the shop sends an order update."""
     rng = random.Random(5)
-    meta = people_of([], info.psids, info.igsids)
+    others = people_of([], info.psids, info.igsids, info.phones, info.mailboxes, info.apple_ids)
     tick = 0
     while True:
         tick += 1
-        if meta and tick % 3 == 0:
-            person = rng.choice(meta)
+        if others and tick % 3 == 0:
+            person = rng.choice(others)
         else:
             person = Person("whatsapp", rng.choice(info.wa_ids))
         try:
@@ -216,27 +299,10 @@ def run_demo(
     app_url = f"http://{host}:{port}"
     child = _start_emulator(emulator_port)
     try:
-        info = asyncio.run(_boot(settings, emulator_url, contacts))
+        info, smtp_url = asyncio.run(_boot(settings, emulator_url, app_url, contacts))
         app = create_app(settings, with_worker=True)
         _attach_crowd(app, emulator_url, app_url, info)
-        print(
-            f"\nThreadline demo\n"
-            f"  API + webhooks   {app_url}   (OpenAPI docs: {app_url}/docs)\n"
-            f"  emulator         {emulator_url}  (requests: {emulator_url}/_emulator/requests)\n"
-            f"  channels         WhatsApp +{DEMO_DISPLAY_NUMBER} ({DEMO_PHONE_NUMBER_ID}), "
-            f"Messenger page {DEMO_PAGE_ID}, Instagram @{DEMO_IG_USERNAME} ({DEMO_IG_ID})\n"
-            f"  people           {len(info.wa_ids)} on WhatsApp, {len(info.psids)} on "
-            f"Messenger, {len(info.igsids)} on Instagram\n"
-            f"  worker           in-process (ingest, flows, dispatch)\n"
-            f"  flows            {', '.join(info.flows) or 'none'}\n"
-            f"  workspace        {info.workspace_name} ({info.workspace_id}), "
-            f"{info.contacts} contacts\n"
-            f"  API key          {info.api_key}\n"
-            f"  try              curl -H 'Authorization: Bearer {info.api_key}' "
-            f"'{app_url}/api/v1/contacts?limit=3'\n"
-            f"Ctrl-C stops everything.\n",
-            flush=True,
-        )
+        print(_banner(info, app_url, emulator_url, smtp_url), flush=True)
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         child.terminate()
@@ -247,9 +313,48 @@ def run_demo(
         print("demo stopped", flush=True)
 
 
-async def _boot(settings: Settings, emulator_url: str, contacts: int) -> DemoInfo:
+def _banner(info: DemoInfo, app_url: str, emulator_url: str, smtp_url: str) -> str:
+    """What runs where, the channels and their ids, and the API key."""
+    return (
+        f"\nThreadline demo\n"
+        f"  API + webhooks   {app_url}   (OpenAPI docs: {app_url}/docs)\n"
+        f"  emulator         {emulator_url}  (requests: {emulator_url}/_emulator/requests)\n"
+        f"  SMTP relay       {smtp_url}  "
+        f"(a mailbox: {emulator_url}/_emulator/mail/mailboxes/{{address}})\n"
+        f"  channels         WhatsApp +{DEMO_DISPLAY_NUMBER} ({DEMO_PHONE_NUMBER_ID}), "
+        f"Messenger page {DEMO_PAGE_ID}, Instagram @{DEMO_IG_USERNAME} ({DEMO_IG_ID}),\n"
+        f"                   SMS {DEMO_SMS_NUMBER} ({DEMO_SMS_ACCOUNT_SID}), "
+        f"email {DEMO_EMAIL}, Apple business {DEMO_APPLE_BUSINESS_ID} "
+        f"(MSP {DEMO_APPLE_MSP_ID})\n"
+        f"  channel ids      whatsapp {info.channel_id}, messenger {info.messenger_channel_id}, "
+        f"instagram {info.instagram_channel_id},\n"
+        f"                   sms {info.sms_channel_id}, email {info.email_channel_id}, "
+        f"apple {info.apple_channel_id}\n"
+        f"  people           {len(info.wa_ids)} on WhatsApp, {len(info.psids)} on "
+        f"Messenger, {len(info.igsids)} on Instagram, {len(info.phones)} on SMS, "
+        f"{len(info.mailboxes)} on email, {len(info.apple_ids)} on Apple\n"
+        f"  worker           in-process (ingest, flows, dispatch)\n"
+        f"  flows            {', '.join(info.flows) or 'none'}\n"
+        f"  workspace        {info.workspace_name} ({info.workspace_id}), "
+        f"{info.contacts} contacts\n"
+        f"  API key          {info.api_key}\n"
+        f"  try              curl -H 'Authorization: Bearer {info.api_key}' "
+        f"'{app_url}/api/v1/contacts?limit=3'\n"
+        f"Ctrl-C stops everything.\n"
+    )
+
+
+async def _boot(
+    settings: Settings, emulator_url: str, app_url: str, contacts: int
+) -> tuple[DemoInfo, str]:
+    """Seed once the emulator is up; the email channel sends to its SMTP relay, whose port is
+    new each run."""
     await _wait_up(f"{emulator_url}/_emulator/stats")
-    return await _seed(settings, emulator_url, contacts)
+    async with httpx.AsyncClient(base_url=emulator_url, timeout=10) as emulator:
+        relay = await emulator.get("/_emulator/mail")
+        relay.raise_for_status()
+    smtp_url = str(relay.json()["url"])
+    return await _seed(settings, emulator_url, smtp_url, app_url, contacts), smtp_url
 
 
 def _attach_crowd(app: FastAPI, emulator_url: str, app_url: str, info: DemoInfo) -> None:
@@ -270,8 +375,16 @@ def _attach_crowd(app: FastAPI, emulator_url: str, app_url: str, info: DemoInfo)
                 await _wait_up(f"{app_url}/healthz")
                 await _prepare_emulator(emulator, app_url, info)
                 await api.post(f"/api/v1/channels/{info.channel_id}/templates/sync")
+                await _first_words(emulator, info)
                 crowd = asyncio.create_task(_crowd(emulator, api, info))
-                people = people_of(info.wa_ids, info.psids, info.igsids)
+                people = people_of(
+                    info.wa_ids,
+                    info.psids,
+                    info.igsids,
+                    info.phones,
+                    info.mailboxes,
+                    info.apple_ids,
+                )
                 talkers = asyncio.create_task(conversations(emulator, people))
 
             starter = asyncio.create_task(start())

@@ -288,6 +288,54 @@ def test_say_with_media_and_a_call_to_action_sends_the_media_then_the_button() -
     assert isinstance(second.content, m.CtaUrl) and second.content.body == "New season is here"
 
 
+def test_say_media_a_channel_cannot_carry_goes_as_its_link() -> None:
+    # Apple Messages for Business declares no media kinds (its attachments are not built):
+    # the image is its link, and the flow goes on to the button instead of ending unsent.
+    flow = compile_flow(
+        """
+        start: promo
+        nodes:
+          - id: promo
+            type: say
+            text: New season is here
+            media: {kind: image, url: "https://cdn.example/new.jpg"}
+            cta: {display_text: Shop, url: "https://shop.example"}
+            next: photo
+          - id: photo
+            type: say
+            text: "Here it is"
+            media: {kind: image, url: "https://cdn.example/it.jpg"}
+            next: done
+          - {id: done, type: end}
+        """
+    )
+    link, button, captioned = sends(Chat(flow, channel=Channel.APPLE).start())
+    assert link.content == m.Text(body="https://cdn.example/new.jpg", preview_url=True)
+    assert isinstance(button.content, m.CtaUrl) and button.content.body == "New season is here"
+    assert captioned.content == m.Text(
+        body="Here it is\n\nhttps://cdn.example/it.jpg", preview_url=True
+    )
+    # A kind the channel takes stays media: Instagram carries images, not documents.
+    document = compile_flow(
+        """
+        start: doc
+        nodes:
+          - id: doc
+            type: say
+            media: {kind: document, url: "https://cdn.example/menu.pdf", filename: menu.pdf}
+            next: photo
+          - id: photo
+            type: say
+            media: {kind: image, url: "https://cdn.example/it.jpg"}
+            next: done
+          - {id: done, type: end}
+        """
+    )
+    pdf, image = sends(Chat(document, channel=Channel.INSTAGRAM).start())
+    assert pdf.content == m.Text(body="https://cdn.example/menu.pdf", preview_url=True)
+    assert image.content == m.Media(kind="image", link="https://cdn.example/it.jpg")
+
+
 def test_say_carries_its_template_with_interpolated_values() -> None:
     flow = compile_flow(
         """
@@ -1279,6 +1327,20 @@ def test_recommend_cards_send_the_text_then_one_message_per_product() -> None:
     )
     assert road.content == m.Text(body="*Road Racer* — USD 90")
     assert body_of(done.content) == "done"
+
+
+def test_recommend_cards_on_a_channel_without_media_send_the_image_link() -> None:
+    chat = _recommend(
+        "{id: pick, type: recommend, text: 'Running gear:', style: cards, tags_any: [running],"
+        " where: {category: shoes}, on_empty: nothing, next: after}",
+        channel=Channel.APPLE,
+    )
+    _, trail, _, _ = sends(chat.actions)
+    assert trail.content == m.Text(
+        body="*Trail Runner* — USD 120\nhttps://shop.example/trail\n\n"
+        "https://cdn.example/trail.jpg",
+        preview_url=True,
+    )
 
 
 def test_recommend_with_save_as_waits_for_a_pick() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -158,6 +159,48 @@ class Cards(BaseModel):
     body: str | None = None  # said before the cards where they become text
 
 
+class TimeSlot(BaseModel):
+    model_config = _STRICT
+    id: str = Field(min_length=1, max_length=200)
+    start: AwareDatetime
+    duration_minutes: int = Field(ge=1, le=24 * 60)
+
+
+class TimePicker(BaseModel):
+    """Pick one time (an appointment, a delivery slot). Apple shows its native time picker;
+    elsewhere the slots become a list of choices in the event's own time zone."""
+
+    model_config = _STRICT
+    type: Literal["time_picker"] = "time_picker"
+    body: str
+    slots: list[TimeSlot] = Field(min_length=1, max_length=50)
+    timezone: str = "UTC"  # where the event is: the times are shown in it
+    button: str = "Choose a time"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone '{value}'") from exc
+        return value
+
+    def as_list(self) -> ListMessage:
+        """The slots as list rows ("Tue 10 Mar, 14:00", "30 min"), for channels without a
+        time picker; the row id is the slot's, so the answer reads the same."""
+        zone = ZoneInfo(self.timezone)
+        rows = [
+            ListRow(
+                id=slot.id,
+                title=slot.start.astimezone(zone).strftime("%a %d %b, %H:%M"),
+                description=f"{slot.duration_minutes} min",
+            )
+            for slot in self.slots
+        ]
+        return ListMessage(body=self.body, button=self.button, sections=[ListSection(rows=rows)])
+
+
 class Typing(BaseModel):
     """Show (or stop showing) that someone is writing."""
 
@@ -184,6 +227,7 @@ Content = Annotated[
     | LocationRequest
     | Template
     | Cards
+    | TimePicker
     | Typing
     | MarkRead,
     Field(discriminator="type"),

@@ -21,6 +21,7 @@ import hashlib
 import itertools
 import logging
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -124,6 +125,9 @@ class MailEmulator:
         self._own_http = http is None
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Ids carry a token of this run: a restarted emulator must not hand out the Message-IDs
+        # an earlier run's mail had (Threadline drops a mail whose id it has seen).
+        self._run = uuid.uuid4().hex[:8]
         self._ids = itertools.count(1)
 
     @classmethod
@@ -187,7 +191,7 @@ class MailEmulator:
         return found
 
     def next_id(self, prefix: str) -> str:
-        return f"{prefix}.{next(self._ids)}"
+        return f"{prefix}.{self._run}.{next(self._ids)}"
 
     def accept(self, mail_from: str, recipient: str, raw: bytes) -> Delivered:
         box = self.mailbox(recipient)

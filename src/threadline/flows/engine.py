@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Literal
 
 from threadline.channels import messages as m
+from threadline.channels import registry
 from threadline.channels.choices import Choice, match, plain, present
 from threadline.channels.kinds import Channel
 from threadline.consent.keywords import KeywordKind, classify
@@ -361,9 +363,9 @@ class _Run:
             )
         if node.media is not None:
             captioned = node.media.kind != "audio" and node.cta is None
-            media = m.Media(
-                kind=node.media.kind,
-                link=interpolate(node.media.url, self.state),
+            media = self.media(
+                node.media.kind,
+                interpolate(node.media.url, self.state),
                 caption=text if captioned else None,
                 filename=node.media.filename,
             )
@@ -379,6 +381,22 @@ class _Run:
             )
         else:
             self.send(node.id, m.Text(body=text, preview_url="http" in text), template)
+
+    def media(
+        self,
+        kind: Literal["image", "video", "audio", "document"],
+        link: str,
+        *,
+        caption: str | None = None,
+        filename: str | None = None,
+    ) -> m.Media | m.Text:
+        """The media by its link, or, on a channel that cannot carry that kind (Apple
+        Messages for Business takes no attachments yet), the link as text under the caption:
+        the person still gets it, and the flow goes on instead of ending unsent."""
+        caps = registry.capabilities_for(self.state.channel)
+        if caps is None or kind in caps.media:
+            return m.Media(kind=kind, link=link, caption=caption, filename=filename)
+        return m.Text(body="\n\n".join(part for part in (caption, link) if part), preview_url=True)
 
     def choices_of(self, node: f.Ask) -> list[Choice]:
         if node.kind == "yes_no":
@@ -519,7 +537,7 @@ class _Run:
                     if part
                 )
                 if product.image:
-                    self.send(node.id, m.Media(kind="image", link=product.image, caption=caption))
+                    self.send(node.id, self.media("image", product.image, caption=caption))
                 else:
                     self.send(node.id, m.Text(body=caption, preview_url=bool(product.url)))
         if node.save_as:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from threadline.channels import messages as m
 from threadline.channels.adapter import Envelope, RenderError
@@ -107,8 +108,22 @@ def request_identifier(envelope: Envelope, content: Any) -> str:
 def render(content: m.Content, envelope: Envelope) -> dict[str, Any]:
     """The JSON body for `POST {gateway}/v1/message`."""
     _limit("to", envelope.to, ADDRESS_MAX, required=True)
+    if isinstance(content, m.TimePicker):
+        return _time_picker(content, envelope)
     body: dict[str, Any] = {"v": 1, **_message(content, envelope)}
     return _addressed(body, envelope)
+
+
+def _time_picker(content: m.TimePicker, envelope: Envelope) -> dict[str, Any]:
+    """The neutral picker as Apple's own, shown in the event's time zone (its offset at the
+    first slot: Apple takes one offset per event)."""
+    slots = [
+        TimeSlot(slot.id, slot.start, timedelta(minutes=slot.duration_minutes))
+        for slot in content.slots
+    ]
+    offset = content.slots[0].start.astimezone(ZoneInfo(content.timezone)).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else None
+    return time_picker(content.body, slots, envelope, timezone_offset_minutes=minutes)
 
 
 def _addressed(body: dict[str, Any], envelope: Envelope) -> dict[str, Any]:

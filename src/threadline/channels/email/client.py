@@ -18,6 +18,8 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import html
+import logging
 import mimetypes
 import ssl
 import time
@@ -94,6 +96,9 @@ def _invalid(title: str) -> SendOutcome:
     )
 
 
+log = logging.getLogger("threadline.email")
+
+
 class EmailClient:
     def __init__(
         self,
@@ -124,8 +129,8 @@ class EmailClient:
             detail = ErrorDetail(code=NO_REPLY, title=self._misconfigured)
             return SendOutcome(error=detail, error_class=ErrorClass.AUTH)
         try:
-            files = await self._attachments(body.get("attachments") or [])
-            message = compose(body, self._access, self._clock(), files)
+            files, missing = await self._attachments(body.get("attachments") or [])
+            message = compose(_with_links(body, missing), self._access, self._clock(), files)
         except _Failed as failed:
             return failed.outcome
         except RenderError as exc:
@@ -231,31 +236,30 @@ class EmailClient:
             await _quit(smtp)
 
     # -- media -----------------------------------------------------------------------------
-    async def _attachments(self, wanted: Sequence[Mapping[str, Any]]) -> list[Attachment]:
+    async def _attachments(
+        self, wanted: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[Attachment], list[tuple[str, str]]]:
+        """The files to attach, and (filename, URL) of those that could not be fetched: a
+        picture whose host is down or gone goes as its link, as the other channels would show
+        it, instead of holding back the mail (and the person's next ones) for retries."""
         files: list[Attachment] = []
+        missing: list[tuple[str, str]] = []
         total = 0
-        for i, item in enumerate(wanted):
+        for item in wanted:
             url = str(item.get("url") or "")
+            filename = str(item.get("filename") or "attachment")
             try:
                 data, mime = await self._download(url, ATTACHMENTS_MAX - total)
-            except aiohttp.ClientResponseError as exc:
-                outcome = (
-                    _no_reply(f"attachments[{i}]: {url} answered {exc.status}")
-                    if exc.status >= 500 or exc.status == 429
-                    else _invalid(f"attachments[{i}]: {url} answered {exc.status}")
-                )
-                raise _Failed(outcome) from None
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise _Failed(_no_reply(f"attachments[{i}]: {url} unreachable: {exc}")) from None
-            except ValueError as exc:
-                raise _Failed(_invalid(f"attachments[{i}]: {exc}")) from None
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                log.info("attachment %s not fetched (%s): sent as a link", url, exc)
+                missing.append((filename, url))
+                continue
             total += len(data)
-            filename = str(item.get("filename") or "attachment")
             guessed = mimetypes.guess_type(filename)[0]
             if mime in ("", "application/octet-stream") and guessed:
                 mime = guessed
             files.append(Attachment(filename, data, mime or "application/octet-stream"))
-        return files
+        return files, missing
 
     async def _download(self, url: str, budget: int) -> tuple[bytes, str]:
         if not url.startswith(("https://", "http://")):
@@ -306,3 +310,18 @@ async def _quit(smtp: aiosmtplib.SMTP) -> None:
         if smtp.is_connected:
             await smtp.quit()
     smtp.close()
+
+
+def _with_links(body: dict[str, Any], missing: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The draft with a link line for each attachment that could not be fetched."""
+    if not missing:
+        return body
+    text = "\n".join(f"{name}: {url}" for name, url in missing)
+    links = "".join(
+        f'<p><a href="{html.escape(url)}">{html.escape(name)}</a></p>' for name, url in missing
+    )
+    return {
+        **body,
+        "text": f"{body.get('text') or ''}\n\n{text}".strip(),
+        "html": f"{body.get('html') or ''}\n{links}",
+    }

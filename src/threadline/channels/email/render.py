@@ -43,6 +43,8 @@ _MEDIA_KINDS = ("image", "video", "audio", "document")
 
 
 def render(content: m.Content, envelope: Envelope) -> dict[str, Any]:
+    if isinstance(content, m.TimePicker):
+        content = content.as_list()  # the slots as numbered choices
     text, html_part, attachments = _body(content)
     if len(text) > TEXT_MAX:
         raise RenderError("text", f"is {len(text)} characters; email allows {TEXT_MAX}")

@@ -51,6 +51,8 @@ __all__ = ["RenderError", "render"]
 def render(content: m.Content, envelope: Envelope, declared: ChannelType) -> dict[str, Any]:
     """The JSON body for POST /{v}/me/messages; RenderError for what the channel cannot carry."""
     renderer = _Renderer(declared)
+    if isinstance(content, m.TimePicker):
+        content = content.as_list()  # no time picker here: the slots as choices
     if isinstance(content, m.Typing | m.MarkRead | m.Reaction):
         recipient = _action_recipient(envelope, declared)
         return {"recipient": recipient, **renderer.sender_action(content)}

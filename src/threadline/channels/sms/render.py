@@ -39,6 +39,8 @@ _CANNOT = {
 
 def render(content: m.Content, envelope: Envelope, declared: ChannelType) -> dict[str, Any]:
     """The form fields (values: str, or list[str] for a repeated field)."""
+    if isinstance(content, m.TimePicker):
+        content = content.as_list()  # the slots as numbered choices
     fields: dict[str, Any] = {"To": envelope.to}
     if isinstance(content, m.Media):
         fields.update(_media(content, declared))

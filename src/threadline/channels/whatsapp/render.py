@@ -30,6 +30,8 @@ def render(
     content: m.Content, to: str, *, reply_to: str | None = None, callback_data: str | None = None
 ) -> dict[str, Any]:
     """The JSON body for POST /{phone_number_id}/messages."""
+    if isinstance(content, m.TimePicker):
+        content = content.as_list()  # no time picker here: the slots as a list
     if isinstance(content, m.MarkRead):
         return {"messaging_product": "whatsapp", "status": "read", "message_id": content.message_id}
     body: dict[str, Any] = {
