@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -448,6 +449,9 @@ def test_channels_add_email_makes_its_own_signing_secret(tmp_path: Path) -> None
     assert '"postal_address": "1 Main St"' in str(config)
     stored = database_bytes(db)
     assert b"pw-123" not in stored and b"secret-dkim-material" not in stored
+    # The relay must sign inbound mail with the secret made here: shown once, never stored plain.
+    (secret,) = re.findall(r"secret (\S+) \(shown once\)", result.stderr)
+    assert secret.encode() not in stored
     bad = run_cli(
         [*args[:-1], "shop2@example.com", "--smtp-url", "http://relay"],
         sqlite_url(db),

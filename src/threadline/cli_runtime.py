@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline import pricing
 from threadline.channels import service as channels
+from threadline.channels.kinds import Channel
 from threadline.config import Settings
 from threadline.kit.clock import SystemClock
 from threadline.kit.db import make_engine, make_sessionmaker
@@ -209,6 +210,13 @@ def channels_add(
         return channel.id
 
     typer.echo(_run(work, settings))
+    if spec.kind is Channel.EMAIL:
+        # Made here and sealed: the relay that posts inbound mail needs it, so it is shown once.
+        typer.echo(
+            f"inbound mail: POST /webhooks/email signed with X-Threadline-Signature, secret "
+            f"{spec.app_secret} (shown once)",
+            err=True,
+        )
 
 
 def _until_signalled(main: asyncio.Event) -> None:

@@ -100,6 +100,11 @@ class ChannelOut(BaseModel):
     # The type's own settings and platform-reported state (quality, messaging limit, ...).
     config: dict[str, Any]
     created_at: datetime
+    inbound_secret: str | None = Field(
+        default=None,
+        description="Email senders, in the answer that creates one only: the secret your mail "
+        "relay signs inbound mail with (X-Threadline-Signature); never shown again",
+    )
 
 
 def channel_out(channel: ChannelAccount) -> ChannelOut:
@@ -190,7 +195,9 @@ async def add_email(
 ) -> ChannelOut:
     fields = body.model_dump()
     spec = service.email_sender(fields.pop("from_"), **_without_empty(fields))
-    return await _add(spec, request, session, workspace.id, now)
+    created = await _add(spec, request, session, workspace.id, now)
+    created.inbound_secret = spec.app_secret
+    return created
 
 
 @router.post("/apple", status_code=status.HTTP_201_CREATED)
