@@ -30,6 +30,7 @@ from threadline.messages.endpoints import router as messages_router
 from threadline.policy.endpoints import router as policy_router
 from threadline.reports.endpoints import router as reports_router
 from threadline.secrets.endpoints import router as secrets_router
+from threadline.segments.endpoints import router as segments_router
 from threadline.templates.endpoints import router as templates_router
 from threadline.tickets.endpoints import router as tickets_router
 from threadline.worker.loop import run_worker
@@ -108,6 +109,7 @@ def _include_routers(app: FastAPI) -> None:
         reports_router,
         templates_router,
         secrets_router,
+        segments_router,
     ):
         app.include_router(router)
 

@@ -7,7 +7,6 @@ import io
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -19,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from threadline import cli_kit
 from threadline.cli_runtime import channels_app, emulator, worker
 from threadline.config import Settings
 from threadline.contacts import csv_io
@@ -26,11 +26,10 @@ from threadline.flows import service as flow_service
 from threadline.flows.cli import flows_app
 from threadline.flows.loader import FlowError, bundle_from_path, flow_files
 from threadline.kit.clock import SystemClock
-from threadline.kit.db import make_engine, make_sessionmaker, transaction
-from threadline.kit.errors import ThreadlineError
 from threadline.kit.logs import configure_logging, redact
 from threadline.kit.migrate import is_up_to_date, upgrade
 from threadline.reports import cost as cost_reports
+from threadline.segments.cli import segments_app
 from threadline.templates.cli import templates_app
 from threadline.workspaces import service as workspaces
 
@@ -51,42 +50,17 @@ app.add_typer(channels_app, name="channels")
 app.add_typer(flows_app, name="flows")
 app.add_typer(templates_app, name="templates")
 app.add_typer(report_app, name="report")
+app.add_typer(segments_app, name="segments")
 app.command()(worker)
 app.command()(emulator)
 
-# soft_wrap: an error stays one line (no wrapping at the 80 columns assumed without a terminal).
-err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 WorkspaceOption = Annotated[str, typer.Option("--workspace", "-w", help="Workspace name or id")]
-
-
-def _settings() -> Settings:
-    return Settings.from_env()
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    # Escaped: a message quotes user input and '[redacted]', which rich would read as markup.
-    err.print(f"[bold red]error:[/] {escape(redact(message))}", highlight=False)
-    return typer.Exit(code)
-
-
-def _run(work: Callable[[AsyncSession], Awaitable[T]], settings: Settings) -> T:
-    """Run one unit of work in a transaction: all of it is written, or none."""
-
-    async def main() -> T:
-        engine = make_engine(settings.database_url)
-        try:
-            async with transaction(make_sessionmaker(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except ThreadlineError as exc:
-        where = f" ({exc.where})" if exc.where else ""
-        raise fail(f"{exc.message}{where}") from None
+_settings = cli_kit.settings
+fail = cli_kit.fail
+_run = cli_kit.run
+err = cli_kit.err
 
 
 def _migrate(settings: Settings) -> None:
