@@ -428,6 +428,11 @@ def _not_b(world: World, *ids: str) -> Callable[[httpx.Response], None]:
     return check
 
 
+def _nobody(response: httpx.Response) -> None:
+    if response.status_code == 200:
+        assert response.json()["total"] == 0, response.text
+
+
 def _route_not_b(world: World) -> Callable[[httpx.Response], None]:
     def check(response: httpx.Response) -> None:
         assert all(rung["channel_id"] != world.b_channel for rung in response.json())
@@ -647,6 +652,25 @@ def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
                 "/api/v1/channels/apple",
                 json={"business_id": "biz-a", "msp_id": "msp-a", "secret": "c2VjcmV0"},
                 expect=(201,),
+            )
+        ],
+        # A's segments count A's contacts only: B's tag matches nobody here.
+        ("POST", "/api/v1/segments/count"): [
+            Probe(
+                "POST",
+                "/api/v1/segments/count",
+                json={"query": 'tag("vip-bravo")'},
+                expect=(200,),
+                check=_nobody,
+            )
+        ],
+        ("POST", "/api/v1/segments/estimate"): [
+            Probe(
+                "POST",
+                "/api/v1/segments/estimate",
+                json={"query": 'tag("vip-bravo")', "channel": "whatsapp", "purpose": "marketing"},
+                expect=(200, 422),
+                check=_nobody,
             )
         ],
         # B's contact has no route in A; A's own contact is routed on A's channels only.
