@@ -147,7 +147,11 @@ class _Compiler:
         if node.aggregate is s.Aggregate.COUNT:
             counted = select(func.count()).select_from(ContactEvent).where(*conditions)
             return _compare(counted.scalar_subquery(), node.op, node.value)
-        total = select(func.coalesce(func.sum(ContactEvent.value), 0)).where(*conditions)
+        # Rounded to the column's 4 decimals: SQLite sums NUMERIC as binary floats, and
+        # 115.79 - 1.82 + 2.20 must equal 116.17 as it does in PostgreSQL and Python.
+        total = select(func.round(func.coalesce(func.sum(ContactEvent.value), 0), 4)).where(
+            *conditions
+        )
         return _compare(total.scalar_subquery(), node.op, node.value)
 
     def _last_inbound(self, node: s.LastInbound) -> ColumnElement[bool]:
