@@ -18,6 +18,7 @@ from threadline.channels import registry
 from threadline.channels.kinds import Channel
 from threadline.contacts.models import Contact, ContactEvent, ContactTag, ContactURN
 from threadline.conversations.models import Conversation
+from threadline.kit.scoped import workspace_column
 from threadline.segments import syntax as s
 
 TEXT_BUILTINS = {
@@ -44,7 +45,7 @@ def compile_query(
 ) -> Select[Any]:
     """The ids of the workspace's contacts `node` matches, `now` being when it is asked."""
     condition = _Compiler(now, dialect, fields).condition(node)
-    return select(Contact.id).where(Contact.workspace_id == workspace_id, condition)
+    return select(Contact.id).where(workspace_column(Contact) == workspace_id, condition)
 
 
 class _Compiler:
