@@ -10,13 +10,10 @@ Threadline's own parser, so the emulator and the product are checked against eac
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import gzip
 import json
-import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,10 +21,9 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-import uvicorn
 from aiohttp import web
-from fastapi import FastAPI
 
+from tests.channels.whatsapp.harness import serving
 from threadline.channels import messages as m
 from threadline.channels.adapter import AccountAccess, Envelope
 from threadline.channels.apple import jwt_auth
@@ -48,29 +44,6 @@ BUSINESS = "8d2a1f0e-4c1b-4f57-9a53-3b6f1c2d9e10"
 ANA = "urn:mbid:AQAAana"
 BEN = "urn:mbid:AQAAben"
 E = ErrorClass
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @dataclass(frozen=True)

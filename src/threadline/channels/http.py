@@ -37,6 +37,14 @@ def never_connected(exc: BaseException) -> SendOutcome:
     return SendOutcome(error=detail, error_class=ErrorClass.RETRY)
 
 
+def accepted_without_id(status: int | None = None) -> SendOutcome:
+    """A success answer without the platform's id: it may have been taken, reconcile."""
+    detail = ErrorDetail(code=-3, title="accepted without a message id")
+    return SendOutcome(
+        error=detail, error_class=ErrorClass.RETRY, http_status=status, outcome_unknown=True
+    )
+
+
 def no_answer(exc: BaseException) -> SendOutcome:
     """The request may have been taken: reconcile before retrying, or risk a duplicate."""
     detail = ErrorDetail(code=-2, title=f"no answer: {type(exc).__name__}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.channels.whatsapp.harness import free_port
 from threadline.channels import messages as m
 from threadline.channels.adapter import AccountAccess, Envelope
 from threadline.channels.email.client import EmailClient, data_url_bytes, relay_of
@@ -31,13 +31,6 @@ from threadline.channels.email.render import render
 from threadline.channels.errors import ErrorClass
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

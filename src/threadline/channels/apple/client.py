@@ -21,6 +21,12 @@ from threadline.channels.apple.errors import TABLE
 from threadline.channels.apple.jwt_auth import token_for
 from threadline.channels.errors import ErrorClass
 from threadline.channels.events import ErrorDetail
+from threadline.channels.http import (
+    NEVER_CONNECTED_ERRORS,
+    NO_ANSWER_ERRORS,
+    never_connected,
+    no_answer,
+)
 from threadline.channels.outcome import SendOutcome
 
 # How much of a refusal's body is kept as its message.
@@ -97,16 +103,10 @@ class AppleClient:
             async with self._http.post(self.url, data=data, headers=headers) as response:
                 text = await response.text(errors="replace")
                 status = response.status
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            # Never connected: the gateway did not see the request, a retry is safe.
-            return _failed(-1, f"connection failed: {type(exc).__name__}", ErrorClass.RETRY)
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            return _failed(
-                -2,
-                f"no answer: {type(exc).__name__}",
-                ErrorClass.RETRY,
-                outcome_unknown=True,
-            )
+        except NEVER_CONNECTED_ERRORS as exc:
+            return never_connected(exc)
+        except NO_ANSWER_ERRORS as exc:
+            return no_answer(exc)
         if 200 <= status < 300:
             return SendOutcome(provider_id=message_id, http_status=status)
         detail = ErrorDetail(

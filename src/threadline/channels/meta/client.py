@@ -10,7 +10,8 @@ import aiohttp
 
 from threadline.channels.adapter import AccountAccess
 from threadline.channels.errors import ErrorTable
-from threadline.channels.meta.graph import accepted_without_id, error_outcome, post_json
+from threadline.channels.http import accepted_without_id
+from threadline.channels.meta.graph import error_outcome, post_json
 from threadline.channels.outcome import SendOutcome
 
 

@@ -53,8 +53,3 @@ async def post_json(
         return never_connected(exc)
     except NO_ANSWER_ERRORS as exc:
         return no_answer(exc)
-
-
-def accepted_without_id() -> SendOutcome:
-    detail = ErrorDetail(code=-3, title="accepted without a message id")
-    return SendOutcome(error=detail, error_class=ErrorClass.RETRY, outcome_unknown=True)

@@ -17,9 +17,10 @@ import aiohttp
 from threadline.channels.adapter import AccountAccess
 from threadline.channels.errors import ErrorClass
 from threadline.channels.events import ErrorDetail
+from threadline.channels.http import accepted_without_id
 from threadline.channels.outcome import SendOutcome
 from threadline.channels.sms.errors import TABLE
-from threadline.channels.sms.http_form import Fields, accepted_without_id, post_form
+from threadline.channels.sms.http_form import Fields, post_form
 
 WEBHOOK_PATH = "/webhooks/sms"
 

@@ -12,8 +12,6 @@ from typing import Any
 
 import aiohttp
 
-from threadline.channels.errors import ErrorClass
-from threadline.channels.events import ErrorDetail
 from threadline.channels.http import (
     NEVER_CONNECTED_ERRORS,
     NO_ANSWER_ERRORS,
@@ -40,10 +38,3 @@ async def post_form(
         return never_connected(exc)
     except NO_ANSWER_ERRORS as exc:
         return no_answer(exc)
-
-
-def accepted_without_id(status: int) -> SendOutcome:
-    detail = ErrorDetail(code=-3, title="accepted without a message id")
-    return SendOutcome(
-        error=detail, error_class=ErrorClass.RETRY, http_status=status, outcome_unknown=True
-    )

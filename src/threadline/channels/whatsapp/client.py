@@ -11,7 +11,8 @@ from typing import Any
 
 import aiohttp
 
-from threadline.channels.meta.graph import accepted_without_id, error_outcome, post_json
+from threadline.channels.http import accepted_without_id
+from threadline.channels.meta.graph import error_outcome, post_json
 from threadline.channels.outcome import SendOutcome
 from threadline.channels.whatsapp.errors import TABLE
 
