@@ -118,11 +118,8 @@ async def enqueue(
         )
     message, rungs = await strategy.enqueue(session, workspace, request, now)
     chosen = strategy.chosen(rungs)
-    if message.fallback_after is None and chosen is not None and chosen.channel is not None:
-        facts = await messages.template_facts_for(
-            session, workspace.id, chosen.channel, request.content
-        )
-        note = arm(message, chosen.kind, horizon, facts, now)
+    if message.fallback_after is None and chosen is not None:
+        note = arm(message, chosen.kind, horizon, chosen.template, now)
         if note:
             await messages.add_history(session, message, message.status, now, detail=note)
     return message, rungs
@@ -215,10 +212,7 @@ async def fall_back(
     )
     attempt = await messages.enqueue(session, workspace, routed, now)
     attempt.logical_id = logical_id
-    facts = await messages.template_facts_for(
-        session, workspace.id, target.channel, request.content
-    )
-    note = arm(attempt, target.kind, message.fallback_after or 0, facts, now)
+    note = arm(attempt, target.kind, message.fallback_after or 0, target.template, now)
     if note:
         await messages.add_history(session, attempt, attempt.status, now, detail=note)
     await messages.add_history(

@@ -30,7 +30,7 @@ from threadline.messages.models import Message
 from threadline.messages.service import SendRequest, template_facts_for
 from threadline.policy.decide import decide
 from threadline.policy.service import SendQuestion, build_contexts, stored_urn
-from threadline.policy.types import Decision, Outcome, Purpose, Quality
+from threadline.policy.types import Decision, Outcome, Purpose, Quality, TemplateFacts
 from threadline.workspaces.models import Workspace
 from threadline.workspaces.service import settings_of
 
@@ -57,6 +57,7 @@ class Rung:
     channel: ChannelAccount | None = None
     address: str | None = None
     decision: Decision | None = None
+    template: TemplateFacts | None = None  # the template's facts on this channel, if any
 
     def describe(self) -> str:
         if self.chosen:
@@ -222,6 +223,7 @@ def _with(
         channel=candidate.channel,
         address=candidate.address,
         decision=decision,
+        template=candidate.question.template,
     )
 
 

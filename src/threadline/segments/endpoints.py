@@ -41,10 +41,10 @@ async def count_segment(
     body: CountIn, session: Session, workspace: CurrentWorkspace, now: Now
 ) -> dict[str, Any]:
     """How many contacts the query matches, and how many are reachable on each channel."""
-    node = service.parse(body.query)
+    query = await service.members(session, workspace.id, body.query, now)
     return {
-        "total": await service.count(session, workspace.id, body.query, now),
-        "reachable": await service.reachable(session, workspace.id, node, now),
+        "total": await service.count(session, query),
+        "reachable": await service.reachable(session, workspace.id, query),
     }
 
 

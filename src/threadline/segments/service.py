@@ -91,8 +91,10 @@ async def field_types(session: AsyncSession, workspace_id: str) -> dict[str, str
     return {key: kind for key, kind in rows.all()}
 
 
-async def members(session: AsyncSession, workspace_id: str, node: s.Node, now: datetime) -> Any:
-    """The compiled query: the ids of the segment's members (a SELECT, not yet run)."""
+async def members(session: AsyncSession, workspace_id: str, text: str, now: datetime) -> Any:
+    """The query parsed and compiled, once: the ids of the segment's members (a SELECT,
+    not yet run), for the counts and batches below to share."""
+    node = parse(text)
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     try:
         return compile_query(
@@ -106,16 +108,13 @@ async def members(session: AsyncSession, workspace_id: str, node: s.Node, now: d
         raise InvalidInput(str(exc), where="query") from None
 
 
-async def count(session: AsyncSession, workspace_id: str, text: str, now: datetime) -> int:
-    query = await members(session, workspace_id, parse(text), now)
+async def count(session: AsyncSession, query: Any) -> int:
     return int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
-async def reachable(
-    session: AsyncSession, workspace_id: str, node: s.Node, now: datetime
-) -> dict[str, int]:
+async def reachable(session: AsyncSession, workspace_id: str, query: Any) -> dict[str, int]:
     """Members with an address on each channel type, one grouped count."""
-    ids = (await members(session, workspace_id, node, now)).subquery()
+    ids = query.subquery()
     rows = await session.execute(
         Scope(session, workspace_id)
         .columns(ContactURN, ContactURN.scheme, func.count(func.distinct(ContactURN.contact_id)))
@@ -129,14 +128,14 @@ async def reachable(
 async def estimate(
     session: AsyncSession, workspace: Workspace, text: str, send: Send, now: datetime
 ) -> Estimate:
-    node = parse(text)
+    query = await members(session, workspace.id, text, now)
     account = await first_of_kind(session, workspace.id, send.channel.value)
     if account is None:
         raise InvalidInput(f"this workspace has no {send.channel.value} channel", where="channel")
     facts = await _template(session, workspace.id, account, send)
-    reach = await reachable(session, workspace.id, node, now)
-    result = Estimate(total=await count(session, workspace.id, text, now), reachable=reach)
-    async for batch in _batches(session, workspace.id, node, send.channel, now):
+    reach = await reachable(session, workspace.id, query)
+    result = Estimate(total=await count(session, query), reachable=reach)
+    async for batch in _batches(session, workspace.id, query, send.channel):
         await _decide_batch(session, workspace, account, send, facts, batch, now, result)
     unreachable = result.total - reach[send.channel.value]
     if unreachable:
@@ -164,11 +163,11 @@ async def _template(
 
 
 async def _batches(
-    session: AsyncSession, workspace_id: str, node: s.Node, channel: Channel, now: datetime
+    session: AsyncSession, workspace_id: str, query: Any, channel: Channel
 ) -> AsyncIterator[list[str]]:
     """The members reachable on the channel, by id, a batch at a time (keyset pagination:
     the audience is never all in memory)."""
-    ids = (await members(session, workspace_id, node, now)).subquery()
+    ids = query.subquery()
     scheme = registry.urn_scheme_for(channel)
     after = ""
     while True:
