@@ -43,10 +43,10 @@ def present(
     if not choices:
         raise ValueError("no choices to present")
     caps = registry.capabilities_for(channel)
-    if caps is not None and _tappable(caps, choices):
+    if _tappable(caps, choices):
         return m.Buttons(body=body, buttons=[m.Button(id=c.id, title=c.title) for c in choices])
-    fits_rows = caps is not None and all(len(c.title) <= caps.list_row_title_max for c in choices)
-    if caps is not None and len(choices) <= caps.list_rows_max and fits_rows:
+    fits_rows = all(len(c.title) <= caps.list_row_title_max for c in choices)
+    if len(choices) <= caps.list_rows_max and fits_rows:
         rows = [m.ListRow(id=c.id, title=c.title, description=c.description) for c in choices]
         return m.ListMessage(body=body, button=list_button, sections=[m.ListSection(rows=rows)])
     numbered = "\n".join(f"{n}. {c.title}" for n, c in enumerate(choices, start=1))

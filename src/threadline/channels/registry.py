@@ -55,10 +55,9 @@ def adapter(kind: str | Channel) -> Adapter:
     return ADAPTERS[declaration(kind).kind]
 
 
-def capabilities_for(kind: Channel) -> Capabilities | None:
-    """What the type can show; None for kinds whose adapter is not built yet."""
-    found = TYPES.get(kind)
-    return found.capabilities if found is not None else None
+def capabilities_for(kind: Channel) -> Capabilities:
+    """What the type can show."""
+    return TYPES[kind].capabilities
 
 
 def rules_for(kind: Channel) -> ChannelRules:

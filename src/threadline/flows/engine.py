@@ -394,7 +394,7 @@ class _Run:
         Messages for Business takes no attachments yet), the link as text under the caption:
         the person still gets it, and the flow goes on instead of ending unsent."""
         caps = registry.capabilities_for(self.state.channel)
-        if caps is None or kind in caps.media:
+        if kind in caps.media:
             return m.Media(kind=kind, link=link, caption=caption, filename=filename)
         return m.Text(body="\n\n".join(part for part in (caption, link) if part), preview_url=True)
 
