@@ -3,29 +3,13 @@ messages to /webhooks/apple/message, Threadline answers through the gateway's /v
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.channels.apple.harness import add_apple_account
-from tests.channels.whatsapp.harness import Stack, whatsapp_stack
+from tests.channels.meta.harness import send_text
+from tests.channels.whatsapp.harness import whatsapp_stack
 
 OPAQUE = "urn:mbid:AQAAY2FmZWNhZmVjYWZlY2FmZQ"
-
-
-async def reply(stack: Stack, contact_id: str, body: str, **extra: Any) -> dict[str, Any]:
-    r = await stack.api.post(
-        "/api/v1/messages",
-        json={
-            "contact_id": contact_id,
-            "purpose": "service",
-            "content": {"type": "text", "body": body},
-            **extra,
-        },
-    )
-    assert r.status_code == 201, r.text
-    answer: dict[str, Any] = r.json()
-    return answer
 
 
 async def test_a_customer_writes_and_the_answer_reaches_messages(
@@ -36,7 +20,7 @@ async def test_a_customer_writes_and_the_answer_reaches_messages(
         person = account.person(OPAQUE)
         await person.says("Do you have the blue sneakers in 42?")
         contact_id = await person.contact_id()
-        answer = await reply(stack, contact_id, "We do: shall I reserve a pair?")
+        answer = await send_text(stack, contact_id, "We do: shall I reserve a pair?")
         assert answer["status"] == "queued"
         (received,) = await person.received(1)
         assert (received["type"], received["body"]) == ("text", "We do: shall I reserve a pair?")
@@ -52,7 +36,7 @@ async def test_outreach_the_customer_did_not_start_is_refused_before_apple_sees_
             "/api/v1/contacts", json={"name": "Lee", "urns": [f"apple:{OPAQUE}"]}
         )
         assert r.status_code == 201, r.text
-        answer = await reply(
+        answer = await send_text(
             stack, r.json()["id"], "Hi from the shop!", channel_id=account.channel_id
         )
         assert (answer["status"], answer["reason"]) == ("refused", "channel_cannot_initiate")
@@ -77,7 +61,7 @@ async def test_closing_the_chat_opts_out(
 
         await stack.until(revoked)
         # Closed is over: not even a service answer goes, until the person writes again.
-        answer = await reply(stack, contact_id, "Anything else?")
+        answer = await send_text(stack, contact_id, "Anything else?")
         assert answer["status"] == "refused"
         assert answer["reason"] in ("channel_cannot_initiate", "window_closed")
         r = await stack.api.get(f"/api/v1/contacts/{contact_id}/consent/history")

@@ -4,29 +4,13 @@ people click the one-click unsubscribe (RFC 8058) that Threadline serves."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.channels.email.harness import POSTAL, SHOP, add_email_sender
+from tests.channels.meta.harness import send_text
 from tests.channels.whatsapp.harness import Stack, whatsapp_stack
 
 ANA = "ana@people.example"
-
-
-async def send(stack: Stack, contact_id: str, body: str, **extra: Any) -> dict[str, Any]:
-    r = await stack.api.post(
-        "/api/v1/messages",
-        json={
-            "contact_id": contact_id,
-            "purpose": "service",
-            "content": {"type": "text", "body": body},
-            **extra,
-        },
-    )
-    assert r.status_code == 201, r.text
-    answer: dict[str, Any] = r.json()
-    return answer
 
 
 async def email_contact(stack: Stack, address: str, *, marketing: bool = True) -> str:
@@ -64,7 +48,7 @@ async def test_a_reply_threads_into_the_conversation_both_ways(
         first = await ana.writes("Where is my order #1042?", "Hello, it has been a week.")
         contact_id = await ana.contact_id()
 
-        await send(stack, contact_id, "It ships tomorrow morning.")
+        await send_text(stack, contact_id, "It ships tomorrow morning.")
         (answer,) = await ana.received(1)
         headers = answer["headers"]
         assert answer["subject"] == "Re: Where is my order #1042?"
@@ -96,7 +80,7 @@ async def test_one_click_unsubscribe_through_real_http_writes_the_opt_out(
         sender = await add_email_sender(stack)
         ana = sender.person(ANA)
         contact_id = await email_contact(stack, ANA)
-        offer = await send(stack, contact_id, "Spring sale: 20% off", purpose="marketing")
+        offer = await send_text(stack, contact_id, "Spring sale: 20% off", purpose="marketing")
         assert offer["status"] == "queued", offer
         (mail,) = await ana.received(1)
         assert mail["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -110,7 +94,7 @@ async def test_one_click_unsubscribe_through_real_http_writes_the_opt_out(
 
         await stack.until(unsubscribed)
         assert (await consent_of(stack, contact_id))[("email", "transactional")] == "granted"
-        again = await send(stack, contact_id, "Last chance", purpose="marketing")
+        again = await send_text(stack, contact_id, "Last chance", purpose="marketing")
         assert (again["status"], again["reason"]) == ("refused", "opted_out")
 
 
@@ -122,7 +106,7 @@ async def test_a_hard_bounce_suppresses_the_address_and_fails_the_message(
         ghost = sender.person("nobody@people.example")
         await ghost.behaves("bounce")
         contact_id = await email_contact(stack, ghost.address)
-        sent = await send(stack, contact_id, "Your receipt", purpose="utility")
+        sent = await send_text(stack, contact_id, "Your receipt", purpose="utility")
 
         async def bounced() -> bool:
             r = await stack.api.get(f"/api/v1/messages/{sent['id']}")
@@ -133,7 +117,7 @@ async def test_a_hard_bounce_suppresses_the_address_and_fails_the_message(
         assert states[("email", "transactional")] == states[("email", "marketing")] == "revoked"
         history = (await stack.api.get(f"/api/v1/contacts/{contact_id}/consent/history")).json()
         assert history[-1]["evidence"]["reason"] == "hard_bounce"
-        again = await send(stack, contact_id, "Your invoice", purpose="utility")
+        again = await send_text(stack, contact_id, "Your invoice", purpose="utility")
         assert (again["status"], again["reason"]) == ("refused", "opted_out")
 
 
@@ -145,7 +129,7 @@ async def test_a_spam_complaint_suppresses_the_address(
         ben = sender.person("ben@people.example")
         await ben.behaves("complain")
         contact_id = await email_contact(stack, ben.address)
-        await send(stack, contact_id, "Spring sale", purpose="marketing")
+        await send_text(stack, contact_id, "Spring sale", purpose="marketing")
 
         async def complained() -> bool:
             return (await consent_of(stack, contact_id)).get(("email", "marketing")) == "revoked"

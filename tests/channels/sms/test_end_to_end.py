@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.channels.meta.harness import send_text
 from tests.channels.sms.harness import ACCOUNT_SID, AUTH_TOKEN, SMS_NUMBER, add_sms_number
 from tests.channels.whatsapp.harness import Stack, whatsapp_stack
 from threadline.channels.sms import signature
@@ -22,21 +23,6 @@ async def message(stack: Stack, message_id: str) -> dict[str, Any]:
     r.raise_for_status()
     found: dict[str, Any] = r.json()
     return found
-
-
-async def send(stack: Stack, contact_id: str, body: str, **extra: Any) -> dict[str, Any]:
-    r = await stack.api.post(
-        "/api/v1/messages",
-        json={
-            "contact_id": contact_id,
-            "purpose": "service",
-            "content": {"type": "text", "body": body},
-            **extra,
-        },
-    )
-    assert r.status_code == 201, r.text
-    answer: dict[str, Any] = r.json()
-    return answer
 
 
 async def grant_sms(stack: Stack, contact_id: str, topic: str = "marketing") -> None:
@@ -62,7 +48,7 @@ async def test_a_text_opens_a_conversation_and_the_answer_is_delivered(
         await person.says("Is my order on its way?")
         contact_id = await person.contact_id()
 
-        sent = await send(stack, contact_id, "Yes: it left the warehouse this morning.")
+        sent = await send_text(stack, contact_id, "Yes: it left the warehouse this morning.")
         assert sent["status"] == "queued"
         assert await person.received(1) == ["Yes: it left the warehouse this morning."]
 
@@ -98,13 +84,13 @@ async def test_stop_help_and_start_get_their_replies_and_change_consent(
         await person.says("Stop")
         stop_text = (await person.received(2))[1]
         assert stop_text.startswith("Integration Shop: you're unsubscribed")
-        offer = await send(stack, contact_id, "20% off today", purpose="marketing")
+        offer = await send_text(stack, contact_id, "20% off today", purpose="marketing")
         assert (offer["status"], offer["reason"]) == ("refused", "opted_out")
 
         await person.says("START")
         start_text = (await person.received(3))[2]
         assert start_text.startswith("Integration Shop: you're subscribed again")
-        offer = await send(stack, contact_id, "20% off today", purpose="marketing")
+        offer = await send_text(stack, contact_id, "20% off today", purpose="marketing")
         assert offer["status"] == "queued"
         assert (await person.received(4))[3] == "20% off today"
 
@@ -120,7 +106,7 @@ async def test_revocation_in_free_words_is_honoured(
         await grant_sms(stack, contact_id)
         await person.says("please stop texting me, thanks")
         assert (await person.received(1))[0].startswith("Integration Shop: you're unsubscribed")
-        offer = await send(stack, contact_id, "New arrivals", purpose="marketing")
+        offer = await send_text(stack, contact_id, "New arrivals", purpose="marketing")
         assert offer["reason"] == "opted_out"
 
 
@@ -156,7 +142,7 @@ async def test_carrier_errors_fail_the_message_with_their_class(
         person = await number.person(PERSON, behaviour="unreachable")
         await person.says("hi")
         contact_id = await person.contact_id()
-        sent = await send(stack, contact_id, "Your parcel is at the depot")
+        sent = await send_text(stack, contact_id, "Your parcel is at the depot")
 
         async def failed() -> bool:
             return bool((await message(stack, sent["id"]))["status"] == "failed")
@@ -231,14 +217,18 @@ async def test_a_frequency_cap_counts_what_was_sent_on_another_channel(
         )
         assert r.status_code == 200, r.text
 
-        first = await send(stack, contact_id, "New arrivals", purpose="marketing", by_strategy=True)
+        first = await send_text(
+            stack, contact_id, "New arrivals", purpose="marketing", by_strategy=True
+        )
         assert [r["channel"] for r in first["route"] if r["chosen"]] == ["whatsapp"]
 
         async def sent() -> bool:
             return (await message(stack, first["id"]))["status"] in ("sent", "delivered", "read")
 
         await stack.until(sent)
-        second = await send(stack, contact_id, "Last day", purpose="marketing", by_strategy=True)
+        second = await send_text(
+            stack, contact_id, "Last day", purpose="marketing", by_strategy=True
+        )
         assert (second["status"], second["reason"]) == ("refused", "frequency_cap")
         reasons = {r["channel"]: r["reason"] for r in second["route"]}
         assert reasons["whatsapp"] == reasons["sms"] == "frequency_cap"
