@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import aiohttp
 
 from threadline.channels.errors import ErrorClass
@@ -29,6 +32,24 @@ def http_session(timeout: float = 10.0, connections: int = 32) -> aiohttp.Client
 # What a send that got no answer comes to, the same for every channel's client.
 NO_ANSWER_ERRORS = (TimeoutError, aiohttp.ClientError)
 NEVER_CONNECTED_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+
+
+async def post_for_answer(
+    http: aiohttp.ClientSession, url: str, headers: Mapping[str, str], **payload: Any
+) -> tuple[int, Any] | SendOutcome:
+    """POST (`json=` or `data=`): the HTTP status and the parsed JSON answer (None when it
+    is not JSON), or what a request without an answer comes to."""
+    try:
+        async with http.post(url, headers=dict(headers), **payload) as response:
+            try:
+                answer = await response.json(content_type=None)
+            except ValueError:
+                answer = None
+            return response.status, answer
+    except NEVER_CONNECTED_ERRORS as exc:
+        return never_connected(exc)
+    except NO_ANSWER_ERRORS as exc:
+        return no_answer(exc)
 
 
 def never_connected(exc: BaseException) -> SendOutcome:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+from threadline.kit.clock import known_zone
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -180,11 +182,7 @@ class TimePicker(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone '{value}'") from exc
-        return value
+        return known_zone(value)
 
     def as_list(self) -> ListMessage:
         """The slots as list rows ("Tue 10 Mar, 14:00", "30 min"), for channels without a

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +20,7 @@ from threadline.contacts.models import (
 )
 from threadline.contacts.schemas import ContactIn, ContactOut, ContactPatch, FieldType
 from threadline.contacts.urns import URN, parse_urn, timezone_for_phone
+from threadline.kit.clock import known_zone
 from threadline.kit.crypto import sha256_hex
 from threadline.kit.errors import Conflict, InvalidInput, NotFound
 from threadline.kit.ids import new_id
@@ -67,10 +67,9 @@ def check_timezone(value: str | None, where: str = "timezone") -> str | None:
     if value is None:
         return None
     try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput(f"unknown time zone '{value}'", where=where) from exc
-    return value
+        return known_zone(value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), where=where) from None
 
 
 def suppression_hash(urn: URN | str) -> str:

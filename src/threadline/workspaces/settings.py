@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import time, timedelta
 from decimal import Decimal
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from threadline.channels.kinds import Channel
+from threadline.kit.clock import known_zone
 from threadline.policy.types import FrequencyCap, Purpose, QuietHours
 
 DEFAULT_HELP_TEXT = (
@@ -136,11 +136,7 @@ class WorkspaceSettings(BaseModel):
     @field_validator("default_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone '{value}'") from exc
-        return value
+        return known_zone(value)
 
     def help_message(self, workspace_name: str) -> str:
         return self.help_text.format(business=self.business_name or workspace_name)

@@ -9,12 +9,7 @@ import aiohttp
 
 from threadline.channels.errors import ErrorClass, ErrorTable
 from threadline.channels.events import ErrorDetail
-from threadline.channels.http import (
-    NEVER_CONNECTED_ERRORS,
-    NO_ANSWER_ERRORS,
-    never_connected,
-    no_answer,
-)
+from threadline.channels.http import post_for_answer
 from threadline.channels.outcome import SendOutcome
 
 
@@ -42,14 +37,4 @@ async def post_json(
     http: aiohttp.ClientSession, url: str, body: dict[str, Any], headers: dict[str, str]
 ) -> tuple[int, Any] | SendOutcome:
     """(HTTP status, parsed body), or the outcome of a request that got no answer."""
-    try:
-        async with http.post(url, json=body, headers=headers) as response:
-            try:
-                payload = await response.json(content_type=None)
-            except ValueError:
-                payload = None
-            return response.status, payload
-    except NEVER_CONNECTED_ERRORS as exc:
-        return never_connected(exc)
-    except NO_ANSWER_ERRORS as exc:
-        return no_answer(exc)
+    return await post_for_answer(http, url, headers, json=body)

@@ -12,12 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from threadline.channels.http import (
-    NEVER_CONNECTED_ERRORS,
-    NO_ANSWER_ERRORS,
-    never_connected,
-    no_answer,
-)
+from threadline.channels.http import post_for_answer
 from threadline.channels.outcome import SendOutcome
 
 Fields = Sequence[tuple[str, str]]
@@ -27,14 +22,4 @@ async def post_form(
     http: aiohttp.ClientSession, url: str, fields: Fields, headers: Mapping[str, str]
 ) -> tuple[int, Any] | SendOutcome:
     """(HTTP status, parsed JSON body or None), or the outcome of a request with no answer."""
-    try:
-        async with http.post(url, data=list(fields), headers=dict(headers)) as response:
-            try:
-                payload = await response.json(content_type=None)
-            except ValueError:
-                payload = None
-            return response.status, payload
-    except NEVER_CONNECTED_ERRORS as exc:
-        return never_connected(exc)
-    except NO_ANSWER_ERRORS as exc:
-        return no_answer(exc)
+    return await post_for_answer(http, url, headers, data=list(fields))
