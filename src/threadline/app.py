@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from threadline import __version__, pricing
 from threadline.api.deps import AppState
 from threadline.api.errors import install_error_handlers
+from threadline.broadcasts.endpoints import router as broadcasts_router
 from threadline.channels.directory import ChannelDirectory
 from threadline.channels.endpoints import router as channels_router
 from threadline.channels.webhooks import ROUTERS as webhook_routers
@@ -110,6 +111,7 @@ def _include_routers(app: FastAPI) -> None:
         templates_router,
         secrets_router,
         segments_router,
+        broadcasts_router,
     ):
         app.include_router(router)
 

@@ -19,6 +19,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline import cli_kit
+from threadline.broadcasts.cli import broadcasts_app
 from threadline.cli_runtime import channels_app, emulator, worker
 from threadline.config import Settings
 from threadline.contacts import csv_io
@@ -51,6 +52,7 @@ app.add_typer(flows_app, name="flows")
 app.add_typer(templates_app, name="templates")
 app.add_typer(report_app, name="report")
 app.add_typer(segments_app, name="segments")
+app.add_typer(broadcasts_app, name="broadcasts")
 app.command()(worker)
 app.command()(emulator)
 

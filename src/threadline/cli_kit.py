@@ -11,7 +11,7 @@ from typing import TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from threadline.config import Settings
 from threadline.kit.db import make_engine, make_sessionmaker, transaction
@@ -36,11 +36,22 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def run(work: Callable[[AsyncSession], Awaitable[T]], settings: Settings) -> T:
     """Run one unit of work in a transaction: all of it is written, or none."""
 
+    async def in_transaction(sessions: async_sessionmaker[AsyncSession]) -> T:
+        async with transaction(sessions) as session:
+            return await work(session)
+
+    return run_sessions(in_transaction, settings)
+
+
+def run_sessions(
+    work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]], settings: Settings
+) -> T:
+    """Run work that commits as it goes (a fan-out, a batch per transaction)."""
+
     async def main() -> T:
         engine = make_engine(settings.database_url)
         try:
-            async with transaction(make_sessionmaker(engine)) as session:
-                return await work(session)
+            return await work(make_sessionmaker(engine))
         finally:
             await engine.dispose()
 

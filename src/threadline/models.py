@@ -1,5 +1,6 @@
 """Imports every model module so that `Base.metadata` knows every table."""
 
+from threadline.broadcasts import models as broadcast_models
 from threadline.channels import models as channel_models
 from threadline.consent import models as consent_models
 from threadline.contacts import models as contact_models
@@ -16,6 +17,7 @@ from threadline.workspaces import models as workspace_models
 
 __all__ = [
     "Base",
+    "broadcast_models",
     "channel_models",
     "consent_models",
     "contact_models",

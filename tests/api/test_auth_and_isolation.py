@@ -173,6 +173,7 @@ class World:
     b_session: str = ""
     b_ticket: str = ""
     b_template: str = ""
+    b_broadcast: str = ""
     secrets: list[str] = field(default_factory=list)
 
 
@@ -328,7 +329,21 @@ async def build_world(a: Tenant, b: Tenant) -> World:
         b_session=session["id"],
         b_ticket=ticket["id"],
     )
+    broadcast = await _ok(
+        await bc.post(
+            "/api/v1/broadcasts",
+            json={
+                "name": "Bravo secret sale",
+                "audience": 'tag("vip-bravo")',
+                "channels": ["whatsapp"],
+                "content": {"default": {"type": "text", "body": "Bravo secret offer"}},
+            },
+        )
+    )
+    world.b_broadcast = broadcast["id"]
     world.secrets = [
+        world.b_broadcast,
+        "Bravo secret sale",
         world.b_flow,
         world.b_session,
         world.b_ticket,
@@ -392,6 +407,8 @@ async def b_snapshot(b: Tenant, world: World, sessions: async_sessionmaker[Async
         "/api/v1/tickets",
         f"/api/v1/tickets/{world.b_ticket}",
         "/api/v1/secrets",
+        "/api/v1/broadcasts",
+        f"/api/v1/broadcasts/{world.b_broadcast}",
     ):
         response = await b.client.get(path)
         assert response.status_code == 200, (path, response.text)
@@ -673,6 +690,7 @@ def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
                 check=_nobody,
             )
         ],
+        **broadcast_probes(world),
         # B's contact has no route in A; A's own contact is routed on A's channels only.
         ("POST", "/api/v1/messages/route"): [
             Probe(
@@ -841,6 +859,36 @@ def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
             Probe("POST", f"/api/v1/tickets/{world.b_ticket}/resolve", json={})
         ],
     }
+
+
+def broadcast_probes(world: World) -> dict[tuple[str, str], list[Probe]]:
+    """B's broadcast is 404 to A whatever A asks of it; A's own reaches none of B's people."""
+    path = "/api/v1/broadcasts/{broadcast_id}"
+    b = f"/api/v1/broadcasts/{world.b_broadcast}"
+    mine = {
+        "name": "A's sale",
+        "audience": 'tag("vip-bravo")',
+        "channels": ["whatsapp"],
+        "content": {"default": {"type": "text", "body": "hi"}},
+    }
+    probes: dict[tuple[str, str], list[Probe]] = {
+        ("GET", "/api/v1/broadcasts"): [
+            Probe("GET", "/api/v1/broadcasts", expect=(200,), check=_no_broadcasts)
+        ],
+        ("POST", "/api/v1/broadcasts"): [
+            Probe("POST", "/api/v1/broadcasts", json=mine, expect=(201,))
+        ],
+        ("GET", path): [Probe("GET", b)],
+        ("PUT", path): [Probe("PUT", b, json=mine)],
+        ("DELETE", path): [Probe("DELETE", b)],
+    }
+    for action in ("estimate", "send", "unschedule", "pause", "resume", "cancel"):
+        probes[("POST", f"{path}/{action}")] = [Probe("POST", f"{b}/{action}")]
+    return probes
+
+
+def _no_broadcasts(response: httpx.Response) -> None:
+    assert all(item["name"] != "Bravo secret sale" for item in response.json()["broadcasts"])
 
 
 async def store_b_template(sessions: async_sessionmaker[AsyncSession], b: Tenant) -> str:

@@ -68,6 +68,9 @@ class ChannelRules:
     delivery_ttl: Mapping[str, timedelta] = field(default_factory=dict)
     # The longest validity a send may set for itself (Twilio's ValidityPeriod); None: none.
     settable_ttl_max: timedelta | None = None
+    # What marketing text must end with when it does not already say how to opt out
+    # (CTIA for SMS); None: the type carries its own way out (email's unsubscribe header).
+    marketing_opt_out_text: str | None = None
 
     def marketing_blocked(self, region: str | None) -> str | None:
         return self.marketing_blocked_regions.get(region) if region else None

@@ -44,13 +44,14 @@ UNDELIVERED = frozenset(
     {
         MessageState.QUEUED,
         MessageState.DEFERRED,
+        MessageState.HELD,
         MessageState.SENDING,
         MessageState.ACCEPTED,
         MessageState.SENT,
     }
 )
 # Never sent: falling back, the attempt is withdrawn so it cannot go out later.
-NOT_YET_SENT = frozenset({MessageState.QUEUED, MessageState.DEFERRED})
+NOT_YET_SENT = frozenset({MessageState.QUEUED, MessageState.DEFERRED, MessageState.HELD})
 MAX_HORIZON = timedelta(days=30)
 
 

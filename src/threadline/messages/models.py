@@ -20,6 +20,7 @@ class Message(Base):
         Index("ix_messages_contact_time", "workspace_id", "contact_id", "created_at"),
         Index("ix_messages_logical_id", "logical_id"),
         Index("ix_messages_fallback_at", "fallback_at"),
+        Index("ix_messages_campaign", "workspace_id", "campaign_id", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -64,9 +64,14 @@ def kind_of(content: content_types.Content) -> str:
     return str(content.type)
 
 
-def text_of(content: content_types.Content) -> str | None:
+def text_of(content: content_types.Content | dict[str, Any]) -> str | None:
+    """The words of a message (its body, a caption, a template's name), stored beside it."""
     for attribute in ("body", "caption", "name"):
-        value = getattr(content, attribute, None)
+        value = (
+            content.get(attribute)
+            if isinstance(content, dict)
+            else getattr(content, attribute, None)
+        )
         if isinstance(value, str):
             return value
     return None

@@ -1,7 +1,8 @@
 """The delivery lifecycle of a message, in one place: the states a message can be in and how
 the platform's reports move it. Pure: no database, no transport.
 
-Outbound: `queued` (or `deferred` to a later time, or `refused` by the policy) → `sending`
+Outbound: `queued` (or `deferred` to a later time, or `refused` by the policy, or `held`
+while its broadcast is paused) → `sending`
 while the request is on the wire → `accepted` once the platform took it → the platform's
 `sent`, `delivered`, `read` and `played` (a voice message). `failed` comes from the platform
 or from a send that cannot be retried. Inbound messages are `received`.
@@ -16,6 +17,7 @@ from enum import StrEnum
 class MessageState(StrEnum):
     QUEUED = "queued"
     DEFERRED = "deferred"  # the policy said later (quiet hours, pacing): `next_attempt_at`
+    HELD = "held"  # its broadcast is paused: not sent until it is resumed (or cancelled)
     REFUSED = "refused"  # the policy said no, with its reason
     SENDING = "sending"  # claimed by the dispatcher; the request may be on the wire
     ACCEPTED = "accepted"  # the platform answered the send with its message id
@@ -51,6 +53,7 @@ FINAL = frozenset(
 RANK = {
     MessageState.QUEUED: 0,
     MessageState.DEFERRED: 0,
+    MessageState.HELD: 0,
     MessageState.SENDING: 1,
     MessageState.ACCEPTED: 2,
     MessageState.SENT: 3,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -80,6 +80,21 @@ class SendQuestion:
     message_id: str | None = None  # the outbox row asked about, once there is one
     # What the content is billed as, on types priced per unit (SMS segments).
     billable: Billable | None = None
+    # Caps of this send's own on top of the workspace's (a broadcast's frequency cap).
+    extra_caps: tuple[FrequencyCap, ...] = ()
+
+
+@dataclass
+class Pending:
+    """Sends allowed earlier in one run (a broadcast's fan-out) and not sent yet. The ledger
+    counts sends when they leave, so without this each batch of a run would see the
+    messaging limit and the budgets as if the batches before it had not been decided."""
+
+    recipients: dict[str, dict[str, datetime]] = field(default_factory=dict)  # sender → ...
+    spent: Decimal = Decimal(0)
+    campaign_spent: dict[str, Decimal] = field(default_factory=dict)
+    # Budgets of campaigns the workspace settings do not list (a broadcast's own cap).
+    campaign_budgets: dict[str, Decimal] = field(default_factory=dict)
 
 
 def stored_urn(text: str) -> URN:
@@ -88,7 +103,7 @@ def stored_urn(text: str) -> URN:
     return URN(scheme, path)
 
 
-def _recipient(contact: Contact, urns: list[URN], default_zone: str) -> Recipient:
+def recipient_of(contact: Contact, urns: list[URN], default_zone: str) -> Recipient:
     phone = next((u.phone_e164 for u in urns if u.phone_e164), None)
     region = region_for_phone(phone) if phone else None
     state = us_state_for_phone(phone) if phone else None
@@ -220,12 +235,17 @@ async def _load_usage(
 
 
 async def _budget_remaining(
-    session: AsyncSession, workspace_id: str, settings: WorkspaceSettings, now: datetime
+    session: AsyncSession,
+    workspace_id: str,
+    settings: WorkspaceSettings,
+    now: datetime,
+    pending: Pending,
 ) -> Decimal | None:
     if settings.monthly_budget is None:
         return None
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return settings.monthly_budget - await pressure.spent_since(session, workspace_id, month_start)
+    spent = await pressure.spent_since(session, workspace_id, month_start)
+    return settings.monthly_budget - spent - pending.spent
 
 
 async def _campaign_remaining(
@@ -233,14 +253,23 @@ async def _campaign_remaining(
     workspace_id: str,
     settings: WorkspaceSettings,
     questions: Sequence[SendQuestion],
+    pending: Pending,
 ) -> dict[str, Decimal]:
-    campaigns = {q.campaign_id for q in questions if q.campaign_id} & set(settings.campaign_budgets)
+    budgets = {**settings.campaign_budgets, **pending.campaign_budgets}
+    campaigns = {q.campaign_id for q in questions if q.campaign_id} & set(budgets)
     spent = await pressure.spent_by_campaign(session, workspace_id, campaigns)
-    return {c: settings.campaign_budgets[c] - spent.get(c, Decimal(0)) for c in campaigns}
+    return {
+        c: budgets[c] - spent.get(c, Decimal(0)) - pending.campaign_spent.get(c, Decimal(0))
+        for c in campaigns
+    }
 
 
 async def _load(
-    session: AsyncSession, workspace: Workspace, questions: Sequence[SendQuestion], now: datetime
+    session: AsyncSession,
+    workspace: Workspace,
+    questions: Sequence[SendQuestion],
+    now: datetime,
+    pending: Pending | None = None,
 ) -> _Loaded:
     settings = settings_of(workspace)
     ids = sorted({q.contact_id for q in questions})
@@ -249,11 +278,18 @@ async def _load(
     ledgers = await _load_ledgers(session, workspace.id, ids)
     conversations = await _load_conversations(session, workspace.id, ids)
     earliest = min(q.at or now for q in questions)
-    since = earliest - _longest_window(settings.caps())
+    extra = [cap for q in questions for cap in q.extra_caps]
+    since = earliest - _longest_window([*settings.caps(), *extra])
     recent = await _load_recent(session, workspace.id, ids, since)
+    pending = pending or Pending()
     usage = await _load_usage(session, workspace.id, questions, now)
-    budget_remaining = await _budget_remaining(session, workspace.id, settings, now)
-    campaign_remaining = await _campaign_remaining(session, workspace.id, settings, questions)
+    for sender, counted in pending.recipients.items():
+        if sender in usage:
+            usage[sender] = {**counted, **usage[sender]}
+    budget_remaining = await _budget_remaining(session, workspace.id, settings, now, pending)
+    campaign_remaining = await _campaign_remaining(
+        session, workspace.id, settings, questions, pending
+    )
     return _Loaded(
         settings=settings,
         topics=await consent.topic_keys(session, workspace.id),
@@ -320,7 +356,7 @@ def _context(loaded: _Loaded, q: SendQuestion, now: datetime) -> SendContext:
     settings = loaded.settings
     contact, urns = _reachable(loaded, q)
     at = q.at or now
-    recipient = _recipient(contact, urns, settings.default_timezone)
+    recipient = recipient_of(contact, urns, settings.default_timezone)
     regional = rules_for(recipient.region, recipient.subdivision, settings.quiet_hours.to_hours())
     conversation = loaded.conversations.get((contact.id, q.channel.value))
     window = facts_of(conversation, q.channel)
@@ -338,7 +374,7 @@ def _context(loaded: _Loaded, q: SendQuestion, now: datetime) -> SendContext:
         window=window,
         channel_state=_channel_state(loaded, q, contact.id),
         recent_marketing=tuple(loaded.recent[contact.id]),
-        caps=settings.caps() + regional.caps,
+        caps=settings.caps() + regional.caps + q.extra_caps,
         quiet_hours=regional.quiet_hours,
         holdout=_holdout_facts(settings, q, contact.id),
         budget_remaining=loaded.budget_remaining,
@@ -423,20 +459,41 @@ def _longest_window(caps: Sequence[FrequencyCap]) -> timedelta:
 
 
 async def decide_many(
-    session: AsyncSession, workspace: Workspace, questions: Sequence[SendQuestion], now: datetime
+    session: AsyncSession,
+    workspace: Workspace,
+    questions: Sequence[SendQuestion],
+    now: datetime,
+    pending: Pending | None = None,
 ) -> list[tuple[Decision, SendContext]]:
-    """Decisions for a batch, in order, each seeing the sends allowed before it."""
+    """Decisions for a batch, in order, each seeing the sends allowed before it (and, given
+    `pending`, those of the run's earlier batches; the batch's own are added to it)."""
     if not questions:
         return []
-    loaded = await _load(session, workspace, questions, now)
+    loaded = await _load(session, workspace, questions, now, pending)
     out = []
     for q in questions:
         ctx = _context(loaded, q, now)
         decision = decide(ctx)
         if decision.allowed:
             _count_allowed(loaded, q, ctx)
+            if pending is not None:
+                _add_pending(pending, loaded, q, ctx)
         out.append((decision, ctx))
     return out
+
+
+def _add_pending(pending: Pending, loaded: _Loaded, q: SendQuestion, ctx: SendContext) -> None:
+    if q.sender in loaded.usage and q.contact_id in loaded.usage[q.sender]:
+        assert q.sender is not None
+        pending.recipients.setdefault(q.sender, {})[q.contact_id] = loaded.usage[q.sender][
+            q.contact_id
+        ]
+    if ctx.cost_estimate is not None:
+        pending.spent += ctx.cost_estimate
+        if q.campaign_id:
+            pending.campaign_spent[q.campaign_id] = (
+                pending.campaign_spent.get(q.campaign_id, Decimal(0)) + ctx.cost_estimate
+            )
 
 
 def question_from(request: ExplainRequest) -> SendQuestion:

@@ -62,12 +62,14 @@ class Estimate:
     suppressed: Counter[str] = field(default_factory=Counter)
     cost: Decimal = Decimal(0)
     minimum_detectable_lift: float | None = None
+    by_channel: dict[str, int] = field(default_factory=dict)  # the eligible, where they go
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "total": self.total,
             "reachable": self.reachable,
             "eligible": self.eligible,
+            "eligible_by_channel": self.by_channel,
             "deferred": self.deferred,
             "suppressed": dict(self.suppressed.most_common()),
             "estimated_cost": str(self.cost),

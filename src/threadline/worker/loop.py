@@ -15,6 +15,7 @@ from enum import StrEnum
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from threadline.broadcasts.runner import BroadcastWorker
 from threadline.flows.tick import tick_once
 from threadline.kit.clock import Clock
 from threadline.kit.crypto import SecretBox
@@ -42,7 +43,7 @@ class Role(StrEnum):
     skip locked rows, channels are leased), so ingest and dispatch can scale apart."""
 
     ALL = "all"
-    INGEST = "ingest"  # platform events and flow timers
+    INGEST = "ingest"  # platform events, flow timers and broadcast fan-outs
     DISPATCH = "dispatch"  # the outbox
 
 
@@ -77,7 +78,8 @@ async def run_worker(
 
     passes: list[Callable[[], Awaitable[int]]] = []
     if role in (Role.ALL, Role.INGEST):
-        passes.append(ingest_pass)
+        # Fan-outs in a loop of their own: a STOP does not wait for a batch of a broadcast.
+        passes += [ingest_pass, BroadcastWorker(sessions, clock).run_once]
     if role in (Role.ALL, Role.DISPATCH):
         passes.append(dispatcher.dispatch_all)
     try:

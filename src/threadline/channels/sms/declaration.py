@@ -68,6 +68,8 @@ SMS = ChannelType(
         # Twilio queues a message for at most ValidityPeriod seconds (1 to 36,000).
         settable_ttl_max=timedelta(seconds=36_000),
         delivery_ttl={"*": timedelta(seconds=36_000)},
+        # CTIA: recurring marketing texts say how to stop them.
+        marketing_opt_out_text="Reply STOP to opt out.",
     ),
     errors=TABLE,
     config=SmsConfig,
