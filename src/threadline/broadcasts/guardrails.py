@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.broadcasts.models import Broadcast
@@ -64,7 +64,6 @@ async def read(
     recipients = (
         scope.columns(Message, Message.contact_id)
         .where(Message.campaign_id == broadcast.id, Message.status.in_(_OUT))
-        .scalar_subquery()
     )
     start = max(since, broadcast.started_at or since)
     revoked = await session.execute(
@@ -74,7 +73,7 @@ async def read(
         .where(
             ConsentEvent.action == Action.REVOKE,
             ConsentEvent.occurred_at >= start,
-            ConsentEvent.contact_id.in_(select(recipients)),
+            ConsentEvent.contact_id.in_(recipients),
         )
         .group_by(ConsentEvent.topic)
     )

@@ -1,7 +1,7 @@
 """When a broadcast's occurrences happen, and when each recipient's message is due.
 
 Wall-clock times are kept as wall-clock times: a weekly 10:00 broadcast in New York goes at
-10:00 on both sides of a DST change (14:00 UTC, then 15:00), and a local-time broadcast
+10:00 on both sides of a DST change (15:00 UTC, then 14:00 after the March change), and a local-time broadcast
 reaches each person at 10:00 where they are. The fan-out of a local-time occurrence starts
 when the first zone on Earth (UTC+14) reaches that time; each message waits for its own."""
 
@@ -35,6 +35,9 @@ def run_at(schedule: Schedule, occurrence: int, now: datetime) -> datetime:
     if schedule.kind is ScheduleKind.NOW:
         return now
     if schedule.kind is ScheduleKind.AT:
+        assert schedule.at is not None
+        if occurrence == 1:  # the moment given, exactly (an autumn 01:30 happens twice)
+            return schedule.at.astimezone(UTC)
         wall = _at_wall(schedule)
         moment = datetime.combine(_day(schedule, occurrence), wall.timetz().replace(fold=0))
         return moment.astimezone(UTC)
