@@ -61,9 +61,8 @@ async def read(
         if status == S.FAILED:
             failed += count
             blocked += count if error_class in _BLOCKING else 0
-    recipients = (
-        scope.columns(Message, Message.contact_id)
-        .where(Message.campaign_id == broadcast.id, Message.status.in_(_OUT))
+    recipients = scope.columns(Message, Message.contact_id).where(
+        Message.campaign_id == broadcast.id, Message.status.in_(_OUT)
     )
     start = max(since, broadcast.started_at or since)
     revoked = await session.execute(
