@@ -2,8 +2,9 @@
 
 Wall-clock times are kept as wall-clock times: a weekly 10:00 broadcast in New York goes at
 10:00 on both sides of a DST change (15:00 UTC, then 14:00 after the March change), and a
-local-time broadcast reaches each person at 10:00 where they are. The fan-out of a local-time occurrence starts
-when the first zone on Earth (UTC+14) reaches that time; each message waits for its own."""
+local-time broadcast reaches each person at 10:00 where they are. The fan-out of a
+local-time occurrence starts when the first zone on Earth (UTC+14) reaches that time; each
+message waits for its own."""
 
 from __future__ import annotations
 
