@@ -26,7 +26,7 @@ from threadline.messages.models import Message
 from threadline.workspaces.models import Workspace
 
 log = logging.getLogger("threadline.broadcasts")
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=30)  # a killed fan-out resumes elsewhere after at most this
 GUARDRAIL_EVERY = timedelta(seconds=5)
 
 
