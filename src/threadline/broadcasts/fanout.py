@@ -64,16 +64,16 @@ async def next_members(
 
 
 async def without_address(session: AsyncSession, workspace: Workspace, audience: Any) -> int:
+    """Members with no address at all. NOT EXISTS, not NOT IN: PostgreSQL cannot hash a
+    NOT IN over a million ids and ran it as a nested loop (over 18 min on 1 M contacts)."""
     ids = audience.subquery()
-    with_one = (
+    has_one = (
         Scope(session, workspace.id)
-        .columns(ContactURN, ContactURN.contact_id)
-        .where(ContactURN.contact_id.in_(select(ids.c.id)))
+        .columns(ContactURN, ContactURN.id)
+        .where(ContactURN.contact_id == ids.c.id)
+        .exists()
     )
-    return int(
-        await session.scalar(select(func.count()).select_from(ids).where(ids.c.id.not_in(with_one)))
-        or 0
-    )
+    return int(await session.scalar(select(func.count()).select_from(ids).where(~has_one)) or 0)
 
 
 async def restore_pending(session: AsyncSession, planner: Planner, broadcast: Broadcast) -> None:

@@ -32,6 +32,10 @@ class ContactURN(Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "urn"),
         Index("ix_contact_urns_contact", "contact_id"),
+        # A batch's addresses (workspace and contact ids): without it SQLite read them
+        # through the (workspace, urn) index, a scan of the workspace per batch (1.3 s a
+        # batch of 1,000 at 1 M contacts, measured).
+        Index("ix_contact_urns_workspace_contact", "workspace_id", "contact_id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

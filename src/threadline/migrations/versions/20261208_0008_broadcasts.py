@@ -1,4 +1,4 @@
-"""broadcasts, and messages by campaign for their progress
+"""broadcasts, messages by campaign for their progress, addresses by workspace and contact
 
 Revision ID: 20261208_0008
 Revises: 20261207_0007
@@ -44,9 +44,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_broadcasts_due", "broadcasts", ["status", "next_run_at"])
     op.create_index("ix_messages_campaign", "messages", ["workspace_id", "campaign_id", "status"])
+    op.create_index(
+        "ix_contact_urns_workspace_contact", "contact_urns", ["workspace_id", "contact_id"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_contact_urns_workspace_contact", table_name="contact_urns")
     op.drop_index("ix_messages_campaign", table_name="messages")
     op.drop_index("ix_broadcasts_due", table_name="broadcasts")
     op.drop_table("broadcasts")
