@@ -26,12 +26,11 @@ from threadline.broadcasts.plan import Planner, Route, Target
 from threadline.broadcasts.spec import BroadcastSpec
 from threadline.channels.service import sender_state
 from threadline.contacts.models import ContactURN
-from threadline.kit.ids import new_id
 from threadline.kit.scoped import Scope
 from threadline.messages.models import Message
-from threadline.messages.service import add_history_many, apply_decision, history_row, text_of
+from threadline.messages.service import add_history_many, apply_decision, history_row, outbox_row
 from threadline.messages.states import MessageState
-from threadline.policy.types import Outcome, Purpose
+from threadline.policy.types import Outcome
 from threadline.segments import service as segments
 from threadline.workspaces.models import Workspace
 
@@ -80,13 +79,9 @@ async def restore_pending(session: AsyncSession, planner: Planner, broadcast: Br
     """A fan-out picked up again (another process, a restart) counts what its earlier
     batches queued and have not sent yet against the budgets and messaging limits."""
     scope = Scope(session, broadcast.workspace_id)
-    unsent = scope.select(Message).where(
-        Message.campaign_id == broadcast.id, Message.status.in_(UNSENT)
-    )
+    unsent = (Message.campaign_id == broadcast.id, Message.status.in_(UNSENT))
     spent = await session.scalar(
-        scope.columns(Message, func.coalesce(func.sum(Message.cost_estimate), 0)).where(
-            Message.campaign_id == broadcast.id, Message.status.in_(UNSENT)
-        )
+        scope.columns(Message, func.coalesce(func.sum(Message.cost_estimate), 0)).where(*unsent)
     )
     planner.pending.spent = Decimal(str(spent or 0))
     planner.pending.campaign_spent[broadcast.id] = planner.pending.spent
@@ -94,8 +89,8 @@ async def restore_pending(session: AsyncSession, planner: Planner, broadcast: Br
         if route.account.address is None or not _limited(route):
             continue
         rows = await session.execute(
-            unsent.with_only_columns(Message.contact_id, Message.created_at).where(
-                Message.channel_id == route.account.id
+            scope.columns(Message, Message.contact_id, Message.created_at).where(
+                *unsent, Message.channel_id == route.account.id
             )
         )
         planner.pending.recipients[route.account.address] = {c: at for c, at in rows.all()}
@@ -163,28 +158,18 @@ def _note(broadcast: Broadcast, target: Target) -> str:
 def _row(broadcast: Broadcast, spec: BroadcastSpec, target: Target, now: datetime) -> Message:
     route, content = target.route, target.content
     assert route is not None and content is not None and target.address is not None
-    facts = None if route.session else route.template
-    return Message(
-        id=new_id("msg"),
+    return outbox_row(
         workspace_id=broadcast.workspace_id,
         contact_id=target.contact_id,
         channel_id=route.account.id,
-        direction="out",
         address=target.address,
-        kind=str(content.get("type")),
         content=content,
-        text=text_of(content),
-        purpose=spec.purpose.value,
-        topic=spec.topic if spec.purpose is Purpose.MARKETING else None,
-        template_name=facts.name if facts else None,
-        template_category=facts.category.value if facts else None,
+        purpose=spec.purpose,
+        topic=spec.topic,
+        facts=None if route.session else route.template,
         campaign_id=broadcast.id,
-        status=MessageState.QUEUED,
         idempotency_key=key_for(broadcast.id, broadcast.occurrence, target.contact_id),
-        attempts=0,
-        human_agent=False,
-        created_at=now,
-        updated_at=now,
+        now=now,
     )
 
 

@@ -7,7 +7,9 @@ first the policy allows is chosen; failing that the first deferred; failing that
 refusal is kept with its reason). On a channel with a session message and a template, the
 free session message is tried first. The policy is asked round by round — every member's
 first choice in one batch of decisions, then the next choice of those still unplaced — so a
-batch costs a few fixed sets of queries, not a few per member."""
+batch costs a few fixed sets of queries, not a few per member. Every channel is asked, as the
+contact strategy does: which refusals hold on every channel (a cap may be one channel's) is
+the policy's to say, not the planner's."""
 
 from __future__ import annotations
 
@@ -31,15 +33,13 @@ from threadline.kit.errors import InvalidInput
 from threadline.kit.scoped import Scope
 from threadline.messages.service import template_facts_for
 from threadline.policy.service import Pending, SendQuestion, decide_many, recipient_of, stored_urn
-from threadline.policy.types import Decision, Outcome, Purpose, Quality, Reason, TemplateFacts
+from threadline.policy.types import Decision, Outcome, Purpose, Quality, TemplateFacts
 from threadline.templates.lint.terms import DEFAULT_OPT_OUT_PHRASES, plain
 from threadline.workspaces.models import Workspace
 from threadline.workspaces.service import settings_of
 
 NO_ADDRESS = "no_address"  # no channel of the broadcast has an address for the member
 MISSING_VALUE = "missing_value"  # a placeholder had no value for them on every channel
-# Refusals that no other channel would answer differently: the next channel is not tried.
-_PERSON_WIDE = frozenset({Reason.HOLDOUT, Reason.FREQUENCY_CAP, Reason.BUDGET_EXCEEDED})
 _OPT_OUT_WORDS = tuple(plain(p) for p in DEFAULT_OPT_OUT_PHRASES)
 
 
@@ -152,8 +152,6 @@ class Planner:
             member.deferred = member.deferred or target
         elif not route.session:  # a closed window only means "try the template"
             member.refused = member.refused or target
-            if decision.reason in _PERSON_WIDE:
-                member.tried = len(member.options)
 
     @staticmethod
     def _unplaced(member: _Member) -> Target:
