@@ -25,7 +25,7 @@ from threadline.contacts.schemas import (
     MergeOut,
     UrnIn,
 )
-from threadline.flows import runner as flow_runner
+from threadline.flows import automations
 from threadline.kit.errors import Conflict
 from threadline.kit.ids import new_id
 from threadline.kit.scoped import Scope
@@ -189,7 +189,7 @@ async def ingest_event(
     if not created:
         response.status_code = status.HTTP_200_OK
     else:
-        await flow_runner.on_contact_event(session, workspace, event, now)
+        await automations.on_contact_event(session, workspace, event, now)
     return event_service.event_out(event)
 
 

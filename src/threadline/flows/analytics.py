@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline.contacts.models import ContactEvent
 from threadline.flows import service as flows
-from threadline.flows.format import OUTCOMES
+from threadline.flows.format import HELD_OUT, OUTCOMES
 from threadline.flows.loader import FlowError
 from threadline.flows.models import FlowSession, FlowVersion
 from threadline.flows.state import FlowStatus
@@ -248,7 +248,10 @@ def summarise(
 ) -> dict[str, Any]:
     """The figures of one flow version, JSON-ready. `nodes` lists the version's node ids so
     nodes nobody reached show with zeros (in the flow's order); nodes only seen in paths,
-    such as the fallback, follow."""
+    such as the fallback, follow. Sessions of the control group (an automation's holdout)
+    are kept out of the funnel and compared with the treated ones under `holdout`."""
+    control = [s for s in sessions if s.outcome == HELD_OUT]
+    sessions = [s for s in sessions if s.outcome != HELD_OUT]
     started = len(sessions)
     ended = [s for s in sessions if s.ended]
     completed = [s for s in ended if s.completed]
@@ -273,7 +276,30 @@ def summarise(
         "conversion": _conversion_figures(
             ended, ranked, conversions, now, conversion=conversion, window=window, top=top
         ),
+        "holdout": _holdout_figures(sessions, control, conversions, now, conversion, window),
     }
+
+
+def _holdout_figures(
+    treated: Sequence[SessionFacts],
+    control: Sequence[SessionFacts],
+    conversions: Sequence[ConversionEvent],
+    now: datetime,
+    conversion: str,
+    window: timedelta,
+) -> dict[str, Any] | None:
+    """Conversion of everyone the flow took in against its control group, each from its
+    start (the control's recorded entry): what the automation adds, not what it touched."""
+    if not control:
+        return None
+    first = _first_conversions([*treated, *control], conversions, conversion, now, window)
+    rows = {
+        name: _conversion_row(name, group, first)
+        for name, group in (("treated", treated), ("control", control))
+    }
+    for row in rows.values():
+        del row["path"]
+    return rows
 
 
 # ---------------------------------------------------------------- reading the database

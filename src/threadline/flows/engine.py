@@ -30,6 +30,7 @@ from threadline.flows.state import (
     ContactView,
     Ended,
     Event,
+    Exit,
     FlowState,
     FlowStatus,
     HandBack,
@@ -44,7 +45,7 @@ from threadline.flows.state import (
     WaitKind,
     WebhookDone,
 )
-from threadline.kit.clock import Clock
+from threadline.kit.clock import Clock, as_utc
 
 # "I want to talk to a human" escapes; a paragraph that mentions a person does not.
 ESCAPE_MAX_TOKENS = 8
@@ -117,11 +118,14 @@ class _Run:
             self.on_webhook(event)
         elif isinstance(event, HandBack | Close):
             self.on_agent_done(isinstance(event, HandBack))
+        elif isinstance(event, Exit):
+            self.end(event.outcome, reason=f"exit: {event.reason}", text=None)
 
     def on_reply(self, reply: Reply) -> None:
         wait = self.state.wait
-        if self.state.status != FlowStatus.WAITING or wait is None:
-            return  # replies during a handoff or a webhook call are not the bot's to answer
+        if self.state.status != FlowStatus.WAITING or wait is None or wait.kind == "delay":
+            # replies during a handoff, a webhook call or a pause are not the bot's to answer
+            return
         # A tap carries the id of one of our own options: "Cancel my order" is an answer,
         # not an opt-out. Typed words (and template buttons, sent without our ids) are read.
         if reply.payload is None and reply.text and classify(reply.text).kind in OPT_OUTS:
@@ -247,6 +251,11 @@ class _Run:
             self.state = replace(self.state, wait=None, status=FlowStatus.WAITING)
             self.go(node.on_failure, node)
             return
+        if wait.kind == "delay":
+            paused = self.flow.nodes[wait.node]
+            self.state = replace(self.state, wait=None)
+            self.go(paused.next, paused)
+            return
         waiting_at = self.flow.nodes.get(wait.node)
         self.state = replace(self.state, wait=None)
         on_timeout = getattr(waiting_at, "on_timeout", None)
@@ -339,6 +348,8 @@ class _Run:
                 self.send(node.id, m.Text(body=interpolate(node.text, self.state)))
             self.handoff(node.team, interpolate(node.summary, self.state), resume_at=node.next)
             return None
+        if isinstance(node, f.WaitNode):
+            return self.pause(node)
         if isinstance(node, f.Goto):
             return node.target
         if isinstance(node, f.End):
@@ -447,6 +458,32 @@ class _Run:
             status=FlowStatus.WAITING,
             wait=Wait(node=node_id, kind=kind, deadline=deadline),
         )
+
+    def pause(self, node: f.WaitNode) -> str | None:
+        """Sleep until the node's moment (or end at once if it has passed and should)."""
+        if node.for_ is not None:
+            moment = self.now + node.for_
+        else:
+            assert node.until is not None
+            written = interpolate(node.until, self.state).strip()
+            try:
+                moment = as_utc(datetime.fromisoformat(written)) - node.before
+            except ValueError:
+                self.end("abandoned", reason=f"{node.id}: {written!r} is no date-time", text=None)
+                return None
+        if moment <= self.now and node.if_past == "end":
+            self.end("abandoned", reason=f"{node.id}: the moment had passed", text=None)
+            return None
+        # A moment gone is due at once, but still through the timer: a wait always lets go of
+        # the conversation, and waking takes it back only when it is free. Past the
+        # session's expiry the timer fires at the expiry, which ends the session.
+        deadline = min(max(moment, self.now), self.state.expires_at)
+        self.state = replace(
+            self.state,
+            status=FlowStatus.WAITING,
+            wait=Wait(node=node.id, kind="delay", deadline=deadline),
+        )
+        return None
 
     def set(self, node: f.SetNode) -> None:
         contact = self.state.contact

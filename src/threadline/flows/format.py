@@ -24,6 +24,9 @@ from threadline.channels.kinds import Channel
 FORMAT_VERSION = 1
 Outcome = Literal["resolved", "lead_captured", "purchased", "handed_off", "abandoned"]
 OUTCOMES: tuple[str, ...] = ("resolved", "lead_captured", "purchased", "handed_off", "abandoned")
+# A session recorded for a contact in an automation's control group: it ran no node and sent
+# nothing, and it is what the holdout comparison counts (the ghost exposure).
+HELD_OUT = "held_out"
 NODE_ID = r"^[a-z][a-z0-9_]{0,39}$"
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -291,6 +294,34 @@ class Csat(_Node):
     timeout: Duration | None = None
 
 
+class WaitNode(_Node):
+    """A pause: for a while (`for: 1h`) or until a moment (`until:` a placeholder that gives
+    an ISO date-time, minus `before`). The session sleeps without holding the conversation:
+    the person can talk to other flows and to agents meanwhile."""
+
+    type: Literal["wait"]
+    for_: Duration | None = Field(default=None, alias="for", description="how long to wait")
+    until: str | None = Field(
+        default=None, description='an ISO date-time, e.g. "{{params.event.starts_at}}"'
+    )
+    before: Duration = Field(default=timedelta(0), description="how long before `until`")
+    if_past: Literal["continue", "end"] = Field(
+        default="continue", description="when the moment has already passed"
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> WaitNode:
+        if (self.for_ is None) == (self.until is None):
+            raise ValueError("a wait has exactly one of for or until")
+        if self.before and self.until is None:
+            raise ValueError("before only goes with until")
+        if self.next is None:
+            raise ValueError("a wait needs a next")
+        return self
+
+
 class Goto(_Node):
     type: Literal["goto"]
     target: NodeId
@@ -308,7 +339,18 @@ class End(_Node):
 
 
 Node = Annotated[
-    Say | Ask | Branch | SetNode | Webhook | Recommend | Handoff | Csat | Goto | Subflow | End,
+    Say
+    | Ask
+    | Branch
+    | SetNode
+    | Webhook
+    | Recommend
+    | Handoff
+    | Csat
+    | WaitNode
+    | Goto
+    | Subflow
+    | End,
     Field(discriminator="type"),
 ]
 WAITING_TYPES = frozenset({"ask", "csat"})
@@ -337,7 +379,16 @@ class Schedule(_Strict):
     every: Literal["hour", "day", "week"] = "day"
     at: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
-    tag: str = Field(description="contacts with this tag are started")
+    tag: str | None = Field(default=None, description="contacts with this tag are started")
+    segment: str | None = Field(
+        default=None, description="contacts matching this segment query are started"
+    )
+
+    @model_validator(mode="after")
+    def _one_audience(self) -> Schedule:
+        if (self.tag is None) == (self.segment is None):
+            raise ValueError("a schedule starts the contacts of exactly one tag or segment")
+        return self
 
 
 class Trigger(_Strict):
@@ -365,6 +416,33 @@ class Trigger(_Strict):
             if getattr(self, name) is not None:
                 return name
         raise AssertionError("validated trigger has a kind")
+
+
+class ExitRule(_Strict):
+    """What ends a running session early: an event (a purchase ends the abandoned-cart
+    reminder), the person writing while it waits, or an opt-out."""
+
+    event: EventMatch | None = None
+    reply: bool | None = Field(default=None, description="the person writes while it waits")
+    opt_out: bool | None = None
+    outcome: Outcome = "resolved"
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ExitRule:
+        if sum(v is not None for v in (self.event, self.reply, self.opt_out)) != 1:
+            raise ValueError("an exit is exactly one of event, reply, opt_out")
+        return self
+
+
+class Reentry(_Strict):
+    """When a trigger may start the flow again for someone who was already in it."""
+
+    while_active: Literal["ignore", "restart"] = Field(
+        default="ignore", description="a trigger while the contact's session runs"
+    )
+    after: Duration | None = Field(
+        default=None, description="no new start sooner than this after the last one"
+    )
 
 
 class Fallback(_Strict):
@@ -431,6 +509,11 @@ class FlowFile(_Strict):
     fallback: Fallback = Field(default_factory=Fallback)
     escapes: Escapes = Field(default_factory=Escapes)
     triggers: list[Trigger] = Field(default_factory=list)
+    exit_on: list[ExitRule] = Field(default_factory=list, description="what ends a run early")
+    reentry: Reentry = Field(default_factory=Reentry)
+    holdout_percent: float = Field(
+        default=0.0, ge=0, le=50, description="share of contacts kept out as a control group"
+    )
     catalog: str | None = Field(default=None, description="YAML/CSV product file, relative")
     start: NodeId
     nodes: list[Node] = Field(min_length=1)

@@ -288,7 +288,9 @@ def _check(
                 errors.append(
                     Problem(origin, lines.get(node.id), node.id, f"{attr}: no node named {target}")
                 )
-        needs_next = isinstance(node, f.Say | f.SetNode | f.Webhook | f.Csat | f.Recommend)
+        needs_next = isinstance(
+            node, f.Say | f.SetNode | f.Webhook | f.Csat | f.Recommend | f.WaitNode
+        )
         if isinstance(node, f.Ask) and not (node.choices and all(c.next for c in node.choices)):
             needs_next = True
         if needs_next and node.next is None:
@@ -323,7 +325,7 @@ def _reachable(start: str, nodes: Mapping[str, f.Node]) -> set[str]:
 
 def _passes_through(node: f.Node) -> list[str]:
     """Where a node can lead without waiting for the person."""
-    if isinstance(node, f.Ask | f.Csat | f.Handoff | f.Webhook):
+    if isinstance(node, f.Ask | f.Csat | f.Handoff | f.Webhook | f.WaitNode):
         return []
     if isinstance(node, f.Recommend):
         # on_empty is taken at once; with save_as the node waits for a pick before next

@@ -21,15 +21,15 @@ from threadline.channels.kinds import Channel
 from threadline.consent.keywords import KeywordKind
 from threadline.contacts import repository as contact_rows
 from threadline.contacts.events import ingest as ingest_event
-from threadline.contacts.models import Contact, ContactEvent
+from threadline.contacts.models import Contact
 from threadline.contacts.repository import change_tags, recent_events_of, tags_of
 from threadline.contacts.schemas import EventIn, EventKind
 from threadline.contacts.service import check_fields, get_contact
 from threadline.contacts.urns import region_for_phone
 from threadline.conversations import service as conversations
+from threadline.flows import entry, triggers
 from threadline.flows import service as flows
 from threadline.flows import state as s
-from threadline.flows import triggers
 from threadline.flows.engine import FlowBug, new_state, step
 from threadline.flows.loader import Flow
 from threadline.flows.models import FlowSession, FlowVersion
@@ -48,6 +48,7 @@ from threadline.workspaces.models import Workspace
 
 log = logging.getLogger("threadline.flows")
 RECENT_EVENTS = timedelta(days=30)
+LANE_RETRY = timedelta(minutes=5)
 # Started by the person: what the bot says is a reply (service) while the window is open.
 REPLY_TRIGGERS = frozenset({"keyword", "first_inbound", "referral", "menu"})
 CONSENT_HANDLED = frozenset({KeywordKind.HELP, KeywordKind.OPT_IN})
@@ -93,7 +94,7 @@ async def _contact_view(
     )
 
 
-async def _candidates(
+async def flow_candidates(
     session: AsyncSession, workspace_id: str
 ) -> tuple[list[triggers.Candidate], list[FlowVersion]]:
     """The flows that may start, and their rows (held, so starting one finds it loaded)."""
@@ -130,12 +131,12 @@ async def start(
             "the contact is already in a flow; end it or wait for it to finish",
             where="contact_id",
         )
-    return await _start(
+    return await begin(
         session, workspace, contact, version, now, trigger, params, channel_id, reply_to
     )
 
 
-async def _start(
+async def begin(
     session: AsyncSession,
     workspace: Workspace,
     contact: Contact,
@@ -146,8 +147,9 @@ async def _start(
     channel_id: str | None,
     reply_to: str | None,
 ) -> tuple[FlowSession, list[Message]]:
-    """A new session for a contact known to be in none. The row is written with the rest
-    of the transaction (a batch's new sessions in one insert), not flushed on its own."""
+    """A new session for a contact known to be in none (or for a flow that starts with a
+    wait, which does not need the conversation). The row is written with the rest of the
+    transaction (a batch's new sessions in one insert), not flushed on its own."""
     channel, address = await messages.channel_for(session, workspace.id, contact.id, channel_id)
     flow = flows.compiled(version)
     state = new_state(
@@ -162,7 +164,7 @@ async def _start(
         id=new_id("fss"),
         workspace_id=workspace.id,
         contact_id=contact.id,
-        active_contact_id=contact.id,
+        active_contact_id=None if entry.starts_asleep(flow.nodes, flow.start) else contact.id,
         flow_id=version.id,
         flow_key=version.key,
         channel_id=channel.id,
@@ -256,7 +258,10 @@ def _save(row: FlowSession, state: s.FlowState, actions: list[s.Action], now: da
     row.updated_at = now
     if state.status == s.FlowStatus.ENDED:
         row.ended_at = state.ended_at or now
-        row.active_contact_id = None
+    # A session holds the person's conversation (routing their replies to it) unless it has
+    # ended or sleeps in a wait node; waking, it takes the conversation back (`take_lane`).
+    holds = state.status != s.FlowStatus.ENDED and not state.sleeping
+    row.active_contact_id = row.contact_id if holds else None
 
 
 @dataclass(slots=True)
@@ -456,6 +461,7 @@ class InboundContext:
     candidates: list[triggers.Candidate]
     first_inbound: set[str]
     versions: list[FlowVersion]
+    sleeping: dict[str, list[FlowSession]]  # automations paused in a wait, by contact
 
     def waiting_for_reply(self, contact_id: str) -> bool:
         row = self.sessions.get(contact_id)
@@ -468,10 +474,65 @@ async def inbound_context(
     """Call it after the messages are stored: a first message counts itself."""
     tickets_open = await tickets.current_many(session, workspace_id, contact_ids)
     sessions = await active_sessions(session, workspace_id, contact_ids)
-    candidates, versions = await _candidates(session, workspace_id)
+    candidates, versions = await flow_candidates(session, workspace_id)
     undecided = set(contact_ids) - tickets_open.keys() - sessions.keys()
     first = await _first_inbound(session, workspace_id, undecided) if candidates else set()
-    return InboundContext(tickets_open, sessions, candidates, first, versions)
+    sleeping = await sleeping_sessions(session, workspace_id, contact_ids)
+    return InboundContext(tickets_open, sessions, candidates, first, versions, sleeping)
+
+
+async def sleeping_sessions(
+    session: AsyncSession, workspace_id: str, contact_ids: Collection[str]
+) -> dict[str, list[FlowSession]]:
+    """Sessions paused in a wait node (alive, not holding the conversation), by contact."""
+    if not contact_ids:
+        return {}
+    rows = await session.scalars(
+        Scope(session, workspace_id)
+        .select(FlowSession)
+        .where(
+            FlowSession.contact_id.in_(contact_ids),
+            FlowSession.status == s.FlowStatus.WAITING,
+            FlowSession.active_contact_id.is_(None),
+        )
+    )
+    found: dict[str, list[FlowSession]] = {}
+    for row in rows:
+        found.setdefault(row.contact_id, []).append(row)
+    return found
+
+
+async def take_lane(session: AsyncSession, row: FlowSession, now: datetime) -> bool:
+    """A sleeping session's timer is due: take the person's conversation back, unless
+    another session holds it — then try again a little later (a reminder never breaks
+    into a conversation in progress). False when it was put off."""
+    if row.active_contact_id is not None:
+        return True
+    state = s.FlowState.from_json(row.state)
+    if now >= state.expires_at:
+        return True  # it only ends; ending needs no conversation
+    if await active_session(session, row.workspace_id, row.contact_id) is not None:
+        row.deadline = now + LANE_RETRY
+        return False
+    row.active_contact_id = row.contact_id
+    return True
+
+
+async def _exit_sleeping(
+    session: AsyncSession,
+    workspace: Workspace,
+    rows: list[FlowSession],
+    keyword: KeywordKind,
+    now: datetime,
+) -> None:
+    """The person wrote: automations told to stop on a reply (or an opt-out) stop."""
+    for row in rows:
+        version = await session.get(FlowVersion, row.flow_id)
+        assert version is not None
+        found = entry.exit_for_words(flows.compiled(version).file, keyword, sleeping=True)
+        if found is not None:
+            outcome, reason = found
+            await advance(session, workspace, row, s.Exit(outcome, reason), now)
 
 
 def holding_for_inbound(
@@ -523,6 +584,8 @@ async def on_inbound(
     starts talks on `channel_id`, the channel the message came on, when given."""
     if context is None:
         context = await inbound_context(session, workspace.id, [contact_id])
+    if asleep := context.sleeping.get(contact_id):
+        await _exit_sleeping(session, workspace, asleep, keyword, now)
     ticket = context.tickets.get(contact_id)
     if ticket is not None:
         tickets.customer_wrote(ticket, now)
@@ -549,7 +612,7 @@ async def on_inbound(
     version = await session.get(FlowVersion, match.flow_id)
     assert version is not None
     contact = await get_contact(session, workspace.id, contact_id)
-    _, sent = await _start(  # the context saw no session for this contact
+    _, sent = await begin(  # the context saw no session for this contact
         session,
         workspace,
         contact,
@@ -561,34 +624,6 @@ async def on_inbound(
         event.external_id,
     )
     return sent
-
-
-async def on_contact_event(
-    session: AsyncSession, workspace: Workspace, event: ContactEvent, now: datetime
-) -> FlowSession | None:
-    """A contact event (order shipped, cart updated, appointment booked) may start a flow."""
-    match = triggers.for_event(
-        (await _candidates(session, workspace.id))[0],
-        event.kind,
-        event.name,
-        event.properties or {},
-    )
-    if match is None:
-        return None
-    if await active_session(session, workspace.id, event.contact_id) is not None:
-        log.info("event %s: contact %s is already in a flow", event.id, event.contact_id)
-        return None
-    version = await session.get(FlowVersion, match.flow_id)
-    assert version is not None
-    contact = await get_contact(session, workspace.id, event.contact_id)
-    try:
-        row, _ = await start(
-            session, workspace, contact, version, now, trigger="event", params=match.params
-        )
-    except ThreadlineError as exc:  # no channel, no address on it: nothing to start
-        log.info("event %s did not start %s: %s", event.id, version.key, exc)
-        return None
-    return row
 
 
 def pause_for_agent(row: FlowSession, now: datetime) -> None:

@@ -25,7 +25,8 @@ class FlowStatus(StrEnum):
 
 # The engine's statuses by name, as a flow test script checks them (`expect: {status: ...}`).
 Status = Literal["waiting", "webhook", "handoff", "ended"]
-WaitKind = Literal["ask", "csat", "recommend", "fallback", "webhook"]
+# "delay": a wait node's pause, during which the session does not hold the conversation.
+WaitKind = Literal["ask", "csat", "recommend", "fallback", "webhook", "delay"]
 ACTIVE: frozenset[FlowStatus] = frozenset(
     {FlowStatus.WAITING, FlowStatus.WEBHOOK, FlowStatus.HANDOFF}
 )
@@ -75,6 +76,15 @@ class FlowState:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def sleeping(self) -> bool:
+        """Paused by a wait node: alive, but not holding the person's conversation."""
+        return (
+            self.status == FlowStatus.WAITING
+            and self.wait is not None
+            and (self.wait.kind == "delay")
+        )
 
     def with_contact(self, contact: ContactView) -> FlowState:
         return replace(self, contact=contact)
@@ -171,7 +181,15 @@ class Close:
     """The agent resolved the ticket and the conversation ends there."""
 
 
-Event = Start | Reply | Timeout | WebhookDone | HandBack | Close
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """One of the flow's exit rules matched (a purchase, a reply, an opt-out)."""
+
+    outcome: str
+    reason: str
+
+
+Event = Start | Reply | Timeout | WebhookDone | HandBack | Close | Exit
 
 
 # ---------------------------------------------------------------- actions

@@ -12,8 +12,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from threadline.contacts.models import Contact, ContactTag
-from threadline.flows import runner
+from threadline.flows import automations, runner
 from threadline.flows import service as flows
 from threadline.flows.format import Schedule
 from threadline.flows.models import FlowSession, FlowVersion
@@ -22,7 +21,6 @@ from threadline.kit.clock import Clock
 from threadline.kit.crypto import SecretBox
 from threadline.kit.db import transaction
 from threadline.kit.errors import ThreadlineError
-from threadline.kit.scoped import Scope
 from threadline.secrets import service as secrets
 from threadline.workspaces.models import Workspace
 
@@ -56,6 +54,8 @@ async def _feed(
         row = await db.get(FlowSession, session_id)
         if row is None or row.status not in expected:
             return False  # someone else moved it on meanwhile
+        if isinstance(event, Timeout) and not await runner.take_lane(db, row, now):
+            return True  # the person is in another conversation: put off, not lost
         workspace = await db.get(Workspace, row.workspace_id)
         assert workspace is not None
         await runner.advance(db, workspace, row, event, now)
@@ -173,27 +173,9 @@ async def _schedules(sessions: async_sessionmaker[AsyncSession], clock: Clock) -
             if not due:
                 continue
             version.last_scheduled_at = now
-            started += await _start_tagged(db, version, {sch.tag for sch in due}, now)
-    return started
-
-
-async def _start_tagged(
-    db: AsyncSession, version: FlowVersion, tags: set[str], now: datetime
-) -> int:
-    workspace = await db.get(Workspace, version.workspace_id)
-    assert workspace is not None
-    scope = Scope(db, workspace.id)
-    tagged = scope.columns(ContactTag, ContactTag.contact_id).where(ContactTag.tag.in_(tags))
-    # IN, not DISTINCT over a join: PostgreSQL cannot compare the JSON columns.
-    contacts = await db.scalars(
-        scope.select(Contact).where(Contact.id.in_(tagged)).order_by(Contact.id)
-    )
-    started = 0
-    for contact in contacts:
-        try:
-            async with db.begin_nested():
-                await runner.start(db, workspace, contact, version, now, trigger="schedule")
-            started += 1
-        except ThreadlineError as exc:  # in another flow, no address: skip this one
-            log.info("schedule of %s skipped %s: %s", version.key, contact.id, exc)
+            try:
+                async with db.begin_nested():
+                    started += await automations.start_scheduled(db, version, due, now)
+            except ThreadlineError as exc:  # e.g. a segment naming a field since removed
+                log.error("schedule of flow %s could not run: %s", version.key, exc)
     return started
