@@ -149,6 +149,7 @@ DEMO_TEMPLATES = (
     ("order_update", "UTILITY", "Hi {{1}}, your order {{2}} is on its way."),
     ("appointment_reminder", "UTILITY", "Reminder: your appointment is on {{1}}."),
     ("spring_sale", "MARKETING", "Spring sale! {{1}} off everything this week."),
+    ("cart_reminder", "MARKETING", "Hi {{1}}, you left something in your cart: {{2}}"),
     ("login_code", "AUTHENTICATION", "{{1}} is your verification code."),
 )
 

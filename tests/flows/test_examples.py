@@ -69,6 +69,9 @@ def test_the_examples_are_all_there() -> None:
         "appointment",
         "appointment_reminder",
         "pick_slot",
+        "abandoned_cart",
+        "re_engagement",
+        "post_purchase_csat",
     }
 
 

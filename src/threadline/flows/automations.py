@@ -47,9 +47,16 @@ async def running_sessions(
 
 
 async def _facts(
-    session: AsyncSession, workspace_id: str, contact_id: str, version: FlowVersion
+    session: AsyncSession,
+    workspace_id: str,
+    contact: Contact,
+    version: FlowVersion,
+    now: datetime,
+    trigger: str,
+    params: dict[str, Any] | None,
 ) -> tuple[entry.Facts, list[FlowSession]]:
     scope = Scope(session, workspace_id)
+    contact_id = contact.id
     running = await running_sessions(session, workspace_id, contact_id, version.key)
     last = await session.scalar(
         scope.columns(FlowSession, func.max(FlowSession.started_at)).where(
@@ -57,13 +64,14 @@ async def _facts(
         )
     )
     holder = await runner.active_session(session, workspace_id, contact_id)
-    flow = flows.compiled(version)
+    busy = holder is not None and holder.id not in {r.id for r in running}
     facts = entry.Facts(
         contact_id=contact_id,
         running=bool(running),
         last_started_at=last,
-        busy=holder is not None and holder.id not in {r.id for r in running},
-        starts_asleep=entry.starts_asleep(flow.nodes, flow.start),
+        busy=busy,
+        starts_asleep=busy
+        and await runner.quiet_start(session, contact, version, now, trigger, params),
     )
     return facts, running
 
@@ -80,7 +88,7 @@ async def enter(
 ) -> entry.Entry:
     """Take the contact into the automation, or say why not. May raise ThreadlineError when
     the contact cannot be reached on any channel."""
-    facts, running = await _facts(session, workspace.id, contact.id, version)
+    facts, running = await _facts(session, workspace.id, contact, version, now, trigger, params)
     decided = entry.decide(flows.compiled(version).file, facts, now)
     if decided is entry.Entry.HELD_OUT:
         await _record_held_out(session, workspace, contact, version, now, trigger, params)

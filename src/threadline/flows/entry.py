@@ -4,7 +4,6 @@ file's (`reentry`, `holdout_percent`, `exit_on`); the runner carries the answers
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -35,7 +34,7 @@ class Facts:
     running: bool  # a session of this flow is alive for the contact
     last_started_at: datetime | None  # the latest session of this flow (held-out included)
     busy: bool  # another session holds the person's conversation
-    starts_asleep: bool  # the flow's first node is a wait: it says nothing at the start
+    starts_asleep: bool  # starting, the flow would say nothing and sleep in a wait
 
 
 def holdout_key(flow_key: str) -> str:
@@ -56,10 +55,6 @@ def decide(file: f.FlowFile, facts: Facts, now: datetime) -> Entry:
     if facts.busy and not facts.starts_asleep:
         return Entry.BUSY
     return Entry.RESTART if facts.running else Entry.START
-
-
-def starts_asleep(nodes: Mapping[str, f.Node], start: str) -> bool:
-    return isinstance(nodes.get(start), f.WaitNode)
 
 
 def exit_for_event(file: f.FlowFile, kind: str, name: str | None) -> f.ExitRule | None:

@@ -164,7 +164,8 @@ async def begin(
         id=new_id("fss"),
         workspace_id=workspace.id,
         contact_id=contact.id,
-        active_contact_id=None if entry.starts_asleep(flow.nodes, flow.start) else contact.id,
+        # taken by `_save` once the first step shows whether the session talks or sleeps
+        active_contact_id=None,
         flow_id=version.id,
         flow_key=version.key,
         channel_id=channel.id,
@@ -180,6 +181,28 @@ async def begin(
         session, workspace, row, flow, state, s.Start(trigger, params or {}), now, reply_to
     )
     return row, sent
+
+
+async def quiet_start(
+    session: AsyncSession,
+    contact: Contact,
+    version: FlowVersion,
+    now: datetime,
+    trigger: str,
+    params: dict[str, Any] | None,
+) -> bool:
+    """Whether starting the flow now would say nothing and sleep (or end) at once — a
+    reminder that first waits: it can start while the person is in another conversation.
+    The engine is pure, so the start is simply tried in memory."""
+    flow = flows.compiled(version)
+    view = await _contact_view(session, contact, None, now)
+    state = new_state(flow, view, Channel.WHATSAPP, now, trigger=trigger, params=params)
+    try:
+        after, actions = step(flow, state, s.Start(trigger, params or {}), FrozenClock(now))
+    except FlowBug:
+        return False
+    speaks = any(isinstance(a, s.Send | s.OpenTicket) for a in actions)
+    return not speaks and (after.sleeping or after.status == s.FlowStatus.ENDED)
 
 
 async def advance(
