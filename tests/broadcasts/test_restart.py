@@ -7,7 +7,9 @@ from __future__ import annotations
 import collections
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -17,6 +19,7 @@ from tests.channels.whatsapp.harness import PHONE_NUMBER_ID, Stack, whatsapp_sta
 from tests.worker.test_reliability import kill_when, reached, run_until
 from threadline.consent.models import ConsentEvent
 from threadline.contacts.models import Contact, ContactURN
+from threadline.contacts.urns import timezone_for_phone
 from threadline.kit.ids import new_id
 from threadline.messages.models import Message
 
@@ -24,11 +27,35 @@ pytestmark = pytest.mark.db
 RECIPIENTS = 10_000
 
 
+# Mobile ranges whose time zones, together, put one of them inside sending hours at any
+# moment: the worker runs on the machine's real clock, and the legal 8:00-21:00 window of
+# the recipient's zone (which no workspace setting widens) would otherwise defer a
+# marketing broadcast whenever the suite happens to run at night in Rio.
+# (prefix, digits of a whole number): Rio, Mexico City, Guernsey, India, Tokyo, Auckland.
+RANGES = (("55219", 13), ("5255", 12), ("4478", 12), ("919", 12), ("8180", 12), ("64211", 11))
+
+
+def numbers_in_sending_hours(now: datetime, count: int) -> list[str]:
+    for prefix, digits in RANGES:
+        numbers = [f"{prefix}{n:0{digits - len(prefix)}d}" for n in range(count)]
+        zone = timezone_for_phone(f"+{numbers[0]}")
+        assert zone is not None, f"{numbers[0]} has no time zone"
+        if 9 <= now.astimezone(ZoneInfo(zone)).hour < 19:
+            return numbers
+    raise AssertionError(f"no range in sending hours at {now:%H:%M} UTC")
+
+
+def test_some_range_is_in_sending_hours_at_every_hour() -> None:
+    day = datetime(2026, 12, 8, tzinfo=UTC)
+    for hour in range(24):
+        assert numbers_in_sending_hours(day + timedelta(hours=hour, minutes=30), 1)
+
+
 async def seed(stack: Stack, count: int) -> list[str]:
     """People with a WhatsApp number and a marketing opt-in, written in bulk (the API's
     one-by-one path is tested elsewhere); the emulator knows each of them."""
     now = stack.clock.now()
-    wa_ids = [f"55219{n:08d}" for n in range(count)]
+    wa_ids = numbers_in_sending_hours(datetime.now(UTC), count)
     contacts, urns, grants = [], [], []
     for n, wa_id in enumerate(wa_ids):
         contact_id = new_id("con")
