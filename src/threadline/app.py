@@ -16,14 +16,19 @@ from threadline import __version__, pricing
 from threadline.api.deps import AppState
 from threadline.api.errors import install_error_handlers
 from threadline.broadcasts.endpoints import router as broadcasts_router
+from threadline.calendar.endpoints import router as calendar_router
 from threadline.channels.directory import ChannelDirectory
 from threadline.channels.endpoints import router as channels_router
 from threadline.channels.webhooks import ROUTERS as webhook_routers
+from threadline.commerce.endpoints import router as commerce_router
+from threadline.commerce.endpoints import webhooks as payment_webhooks
 from threadline.config import Settings
 from threadline.consent.endpoints import router as consent_router
 from threadline.contacts.endpoints import router as contacts_router
 from threadline.conversations.endpoints import router as conversations_router
 from threadline.flows.endpoints import router as flows_router
+from threadline.growth.endpoints import router as growth_router
+from threadline.growth.public import router as join_router
 from threadline.inbox.group_commit import GroupCommit
 from threadline.kit.clock import Clock, SystemClock
 from threadline.kit.db import make_engine, make_sessionmaker
@@ -98,6 +103,7 @@ def _install_healthz(app: FastAPI, engine: AsyncEngine) -> None:
 def _include_routers(app: FastAPI) -> None:
     for router in (
         *webhook_routers,
+        payment_webhooks,
         channels_router,
         messages_router,
         workspace_router,
@@ -112,6 +118,10 @@ def _include_routers(app: FastAPI) -> None:
         secrets_router,
         segments_router,
         broadcasts_router,
+        growth_router,
+        join_router,
+        commerce_router,
+        calendar_router,
     ):
         app.include_router(router)
 

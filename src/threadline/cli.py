@@ -20,12 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from threadline import cli_kit
 from threadline.broadcasts.cli import broadcasts_app
+from threadline.calendar.cli import calendar_app
 from threadline.cli_runtime import channels_app, emulator, worker
+from threadline.commerce.cli import commerce_app
 from threadline.config import Settings
 from threadline.contacts import csv_io
 from threadline.flows import service as flow_service
 from threadline.flows.cli import flows_app
 from threadline.flows.loader import FlowError, bundle_from_path, flow_files
+from threadline.growth.cli import growth_app
 from threadline.kit.clock import SystemClock
 from threadline.kit.logs import configure_logging, redact
 from threadline.kit.migrate import is_up_to_date, upgrade
@@ -53,6 +56,9 @@ app.add_typer(templates_app, name="templates")
 app.add_typer(report_app, name="report")
 app.add_typer(segments_app, name="segments")
 app.add_typer(broadcasts_app, name="broadcasts")
+app.add_typer(commerce_app, name="commerce")
+app.add_typer(growth_app, name="growth")
+app.add_typer(calendar_app, name="calendar")
 app.command()(worker)
 app.command()(emulator)
 

@@ -174,6 +174,7 @@ class World:
     b_ticket: str = ""
     b_template: str = ""
     b_broadcast: str = ""
+    b_page: str = ""
     secrets: list[str] = field(default_factory=list)
 
 
@@ -341,7 +342,21 @@ async def build_world(a: Tenant, b: Tenant) -> World:
         )
     )
     world.b_broadcast = broadcast["id"]
+    await _ok(await bc.put("/api/v1/commerce/products/BRAVO-SKU", json=BRAVO_PRODUCT), 200)
+    page = await _ok(
+        await bc.post(
+            "/api/v1/growth/pages",
+            json={"topic": "b_news", "title": "Bravo secret club", "disclosure": "Bravo words"},
+        )
+    )
+    world.b_page = page["id"]
+    await _ok(
+        await bc.post(f"/api/v1/growth/pages/{world.b_page}/links", json={"ref": "bravoposter"})
+    )
+    world.secrets += [world.b_page, "Bravo secret club", "bravoposter"]
     world.secrets = [
+        "BRAVO-SKU",
+        "Bravo secret product",
         world.b_broadcast,
         "Bravo secret sale",
         world.b_flow,
@@ -409,6 +424,11 @@ async def b_snapshot(b: Tenant, world: World, sessions: async_sessionmaker[Async
         "/api/v1/secrets",
         "/api/v1/broadcasts",
         f"/api/v1/broadcasts/{world.b_broadcast}",
+        "/api/v1/commerce/products",
+        "/api/v1/growth/pages",
+        f"/api/v1/growth/pages/{world.b_page}",
+        f"/api/v1/growth/pages/{world.b_page}/links",
+        "/api/v1/reports/growth",
     ):
         response = await b.client.get(path)
         assert response.status_code == 200, (path, response.text)
@@ -691,6 +711,12 @@ def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
             )
         ],
         **broadcast_probes(world),
+        **commerce_probes(world),
+        # A's calendar: A's broadcasts and automations only (B's names are in the secrets).
+        ("GET", "/api/v1/calendar"): [
+            Probe("GET", "/api/v1/calendar", expect=(200,), check=_no_b_calendar)
+        ],
+        **growth_probes(world),
         # B's contact has no route in A; A's own contact is routed on A's channels only.
         ("POST", "/api/v1/messages/route"): [
             Probe(
@@ -861,6 +887,71 @@ def probes_for(world: World) -> dict[tuple[str, str], list[Probe]]:
     }
 
 
+def growth_probes(world: World) -> dict[tuple[str, str], list[Probe]]:
+    """B's sign-up page is 404 to A; A's own page, links, checkout and report are A's only."""
+    path = "/api/v1/growth/pages/{page_id}"
+    b = f"/api/v1/growth/pages/{world.b_page}"
+    checkout = {
+        "checked": True,
+        "channels": ["email"],
+        "topic": "marketing",
+        "email": "bea@bravo.example",
+        "disclosure_text": "Email me offers",
+        "disclosure_version": "a1",
+    }
+    return {
+        ("GET", "/api/v1/growth/pages"): [
+            Probe("GET", "/api/v1/growth/pages", expect=(200,), check=_empty_list)
+        ],
+        ("POST", "/api/v1/growth/pages"): [
+            # B's topic is unknown in A (unless A made its own of that name, another probe).
+            Probe(
+                "POST",
+                "/api/v1/growth/pages",
+                json={"topic": "b_news", "title": "A's", "disclosure": "A", "keyword": "ANEWS"},
+                expect=(201, 422),
+            ),
+            Probe(
+                "POST",
+                "/api/v1/growth/pages",
+                json={"topic": "marketing", "title": "A's", "disclosure": "A words"},
+                expect=(201,),
+            ),
+        ],
+        ("GET", path): [Probe("GET", b)],
+        ("PATCH", path): [Probe("PATCH", b, json={"title": "Hijacked"})],
+        ("DELETE", path): [Probe("DELETE", b)],
+        ("GET", f"{path}/links"): [Probe("GET", f"{b}/links")],
+        ("POST", f"{path}/links"): [Probe("POST", f"{b}/links", json={"ref": "mine"})],
+        # B's address is nobody in A: a new contact of A's, never B's.
+        ("POST", "/api/v1/growth/checkout-optins"): [
+            Probe(
+                "POST",
+                "/api/v1/growth/checkout-optins",
+                json=checkout,
+                expect=(201,),
+                check=_no_b_grant(world),
+            )
+        ],
+        ("GET", "/api/v1/reports/growth"): [
+            Probe(
+                "GET",
+                "/api/v1/reports/growth",
+                params={"from": "2026-03-01", "to": "2026-03-31"},
+                expect=(200,),
+            )
+        ],
+    }
+
+
+def _no_b_grant(world: World) -> Callable[[httpx.Response], None]:
+    def check(response: httpx.Response) -> None:
+        for granted in response.json()["granted"]:
+            assert granted["contact_id"] not in (world.b_contact, world.b_contact_2)
+
+    return check
+
+
 def broadcast_probes(world: World) -> dict[tuple[str, str], list[Probe]]:
     """B's broadcast is 404 to A whatever A asks of it; A's own reaches none of B's people."""
     path = "/api/v1/broadcasts/{broadcast_id}"
@@ -887,8 +978,66 @@ def broadcast_probes(world: World) -> dict[tuple[str, str], list[Probe]]:
     return probes
 
 
+BRAVO_PRODUCT = {"name": "Bravo secret product", "price": "9.99", "currency": "EUR"}
+
+
+def commerce_probes(world: World) -> dict[tuple[str, str], list[Probe]]:
+    """B's products, channel and contacts are out of A's reach; what A writes is its own."""
+    base = "/api/v1/commerce"
+    product = f"{base}/products/{{retailer_id}}"
+    mine = {"retailer_id": "A-SKU", "name": "A's mug", "price": "5", "currency": "EUR"}
+    provider = {
+        "api_url": "http://127.0.0.1:9",
+        "api_key": "a-key",
+        "signing_secret": "a-signing-secret-0123",
+    }
+    to_b = {"contact_id": world.b_contact, "retailer_ids": ["A-SKU"]}
+    link = {"contact_id": world.b_contact, "order_ref": "X", "amount": "1", "currency": "EUR"}
+    return {
+        ("GET", f"{base}/products"): [Probe("GET", f"{base}/products", expect=(200,))],
+        ("POST", f"{base}/products"): [
+            Probe("POST", f"{base}/products", json={"products": [mine]}, expect=(200,))
+        ],
+        ("POST", f"{base}/products/import"): [
+            Probe("POST", f"{base}/products/import", json=[mine], expect=(200,))
+        ],
+        ("GET", product): [Probe("GET", f"{base}/products/BRAVO-SKU")],
+        # A may use the same SKU for a product of its own; B's stays as it was.
+        ("PUT", product): [
+            Probe("PUT", f"{base}/products/BRAVO-SKU", json=BRAVO_PRODUCT, expect=(200,))
+        ],
+        ("DELETE", product): [Probe("DELETE", f"{base}/products/BRAVO-SKU", expect=(204, 404))],
+        ("PUT", f"{base}/channels/{{channel_id}}/catalog"): [
+            Probe("PUT", f"{base}/channels/{world.b_channel}/catalog", json={"catalog_id": "1"})
+        ],
+        ("POST", f"{base}/product-messages"): [
+            Probe("POST", f"{base}/product-messages", json=to_b, expect=(404, 422))
+        ],
+        ("PUT", f"{base}/payment-provider"): [
+            Probe("PUT", f"{base}/payment-provider", json=provider, expect=(200,))
+        ],
+        ("GET", f"{base}/payment-provider"): [
+            Probe("GET", f"{base}/payment-provider", expect=(200, 404))
+        ],
+        ("POST", f"{base}/payment-links"): [
+            Probe("POST", f"{base}/payment-links", json=link, expect=(404, 422))
+        ],
+        ("GET", f"{base}/payment-links"): [
+            Probe("GET", f"{base}/payment-links", params={"contact_id": world.b_contact})
+        ],
+        ("GET", f"{base}/payment-links/{{link_id}}"): [
+            Probe("GET", f"{base}/payment-links/pay_not_of_a")
+        ],
+    }
+
+
 def _no_broadcasts(response: httpx.Response) -> None:
     assert all(item["name"] != "Bravo secret sale" for item in response.json()["broadcasts"])
+
+
+def _no_b_calendar(response: httpx.Response) -> None:
+    days = response.json()["days"]
+    assert all(item["name"] != "Bravo secret sale" for d in days for item in d["broadcasts"])
 
 
 async def store_b_template(sessions: async_sessionmaker[AsyncSession], b: Tenant) -> str:

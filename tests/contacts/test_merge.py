@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -15,12 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.conftest import T0, Tenant, channel_row
 from threadline.channels.kinds import Channel
+from threadline.commerce.models import PaymentLink
 from threadline.consent.models import ConsentEvent
 from threadline.contacts import merge as merging
 from threadline.contacts.models import ContactEvent, ContactTag, ContactURN
 from threadline.conversations.models import Conversation
 from threadline.flows.models import FlowSession, FlowVersion
 from threadline.flows.state import ContactView, FlowState, Wait
+from threadline.growth.models import OptInPage, PendingOptIn
 from threadline.kit.ids import new_id
 from threadline.messages.models import Message
 from threadline.policy.models import PressureEvent
@@ -197,6 +200,53 @@ def _pressure(p: Place) -> PressureEvent:
     )
 
 
+def _payment_link(p: Place) -> PaymentLink:
+    return PaymentLink(
+        id=new_id("pay"),
+        workspace_id=p.workspace_id,
+        contact_id=p.contact_id,
+        order_ref="A-1",
+        amount=Decimal("12.50"),
+        currency="EUR",
+        items=[],
+        status="open",
+        url="https://pay.example/l/1",
+        provider_link_id=new_id("plink"),
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+def _pending_optin(p: Place) -> list[Any]:
+    """A JOIN waiting for its YES, with the opt-in page it answers (a parent row)."""
+    page = OptInPage(
+        id=new_id("page"),
+        workspace_id=p.workspace_id,
+        topic=f"news-{new_id('t')[-6:]}",
+        title="News",
+        keyword="JOIN",
+        channels=["whatsapp"],
+        confirmation_text="Welcome!",
+        created_at=T0,
+        updated_at=T0,
+    )
+    pending = PendingOptIn(
+        id=new_id("pop"),
+        workspace_id=p.workspace_id,
+        contact_id=p.contact_id,
+        page_id=page.id,
+        channel="whatsapp",
+        topic=page.topic,
+        version=1,
+        prompt_text="Reply YES to confirm.",
+        source="keyword",
+        request={},
+        asked_at=T0,
+        expires_at=T0,
+    )
+    return [page, pending]
+
+
 # A row for every table that references contacts. A table missing here fails the first test
 # by name: add a row for it, and the test shows whether merge moves it.
 ROWS: dict[str, Callable[[Place], list[Any]]] = {
@@ -212,6 +262,8 @@ ROWS: dict[str, Callable[[Place], list[Any]]] = {
     "messages": lambda p: [message(p, "hello"), message(p, "anyone?", minutes=1)],
     "flow_sessions": lambda p: [flow_session(p, active=True), flow_session(p, active=False)],
     "tickets": lambda p: [ticket(p, open_=True), ticket(p, open_=False)],
+    "commerce_payment_links": lambda p: [_payment_link(p)],
+    "pending_optins": _pending_optin,
 }
 
 

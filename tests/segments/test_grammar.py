@@ -339,7 +339,7 @@ def test_errors_say_what_was_expected_and_where(text: str, column: int, message:
         (
             "refund.count() > 0",
             "column 1: unknown event 'refund': expected one of purchase, cart_updated, "
-            "order_status, appointment_booked, custom",
+            "order_status, appointment_booked, order, order_paid, custom",
         ),
     ],
 )

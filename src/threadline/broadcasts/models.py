@@ -45,3 +45,25 @@ class Broadcast(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BroadcastMember(Base):
+    """One member of an occurrence's audience, written when the occurrence starts.
+
+    The segment is evaluated once (one INSERT … SELECT) and the fan-out pages through these
+    rows by primary key: re-running the segment for every batch costs more per batch as the
+    audience grows. Started and written in one transaction, a restarted fan-out reads the
+    same list. Each batch deletes the rows it planned, in the transaction that moves the
+    cursor, so a finished occurrence leaves none; a cancel deletes the rest."""
+
+    __tablename__ = "broadcast_members"
+
+    broadcast_id: Mapped[str] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), primary_key=True
+    )
+    occurrence: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # No foreign key: a snapshot, checked per row it would slow the million-row insert, and
+    # a contact erased since the start is skipped by the planner.
+    contact_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # For the scope only; the row goes with its broadcast, which goes with its workspace.
+    workspace_id: Mapped[str] = mapped_column(String(40))

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from threadline.broadcasts import fanout, guardrails, schedule
 from threadline.broadcasts import service as broadcasts
 from threadline.broadcasts.models import Broadcast
-from threadline.broadcasts.plan import NO_ADDRESS, Planner
+from threadline.broadcasts.plan import Planner
 from threadline.broadcasts.states import Action, BroadcastState, move
 from threadline.kit.clock import Clock
 from threadline.kit.db import transaction
@@ -59,6 +59,8 @@ class BroadcastWorker:
                         Broadcast.next_run_at <= now,
                     )
                     .limit(20)
+                    # Two workers never begin (and write the list of) the same occurrence.
+                    .with_for_update(skip_locked=True)
                 )
             )
             for broadcast in due:
@@ -133,12 +135,10 @@ class BroadcastWorker:
             workspace = await session.get(Workspace, broadcast.workspace_id)
             assert workspace is not None
             planner = await self._planner(session, workspace, broadcast)
-            query = await fanout.audience(session, workspace, planner.spec, planner.started)
-            ids = await fanout.next_members(
-                session, workspace, query, broadcast.cursor, fanout.BATCH
-            )
+            ids = await fanout.next_members(session, broadcast, fanout.BATCH)
             if not ids:
                 broadcast.fanned_out_at = now
+                await fanout.forget(session, broadcast)
                 self.planners.pop((broadcast.id, broadcast.occurrence), None)
                 return 0
             targets = await planner.plan(session, ids, now)
@@ -147,6 +147,7 @@ class BroadcastWorker:
                 session, broadcast, planner.spec, targets, now, tally["allowed"]
             )
             broadcast.tally = dict(tally)
+            await fanout.planned(session, broadcast, ids[-1])
             broadcast.cursor = ids[-1]
             broadcast.claimed_until = now + LEASE
             broadcast.updated_at = now
@@ -191,7 +192,9 @@ class BroadcastWorker:
 
 
 async def begin(session: AsyncSession, broadcast: Broadcast, now: datetime) -> None:
-    """The occurrence starts: sending, its audience counted as of now."""
+    """The occurrence starts: sending, its audience as of now written down and counted.
+    In one transaction with the move to sending, so a fan-out never starts without its
+    list, and a restarted one reads the same list."""
     broadcast.status = move(BroadcastState(broadcast.status), Action.START)
     broadcast.started_at = now
     broadcast.cursor = None
@@ -200,10 +203,10 @@ async def begin(session: AsyncSession, broadcast: Broadcast, now: datetime) -> N
     assert workspace is not None
     spec = broadcasts.spec_of(broadcast)
     query = await fanout.audience(session, workspace, spec, now)
-    broadcast.audience_total = int(
-        await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    )
-    broadcast.tally = {NO_ADDRESS: await fanout.without_address(session, workspace, query)}
+    broadcast.audience_total = await fanout.materialise(session, broadcast, query)
+    # Members no channel reaches are tallied as their batch is planned, as the estimate
+    # does: the planner is the one judge of who has an address.
+    broadcast.tally = {}
     broadcast.updated_at = now
     log.info("broadcast %s occurrence %s started", broadcast.id, broadcast.occurrence)
 

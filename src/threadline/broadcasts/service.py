@@ -163,6 +163,7 @@ async def cancel(session: AsyncSession, broadcast: Broadcast, now: datetime) -> 
     _moved(broadcast, Action.CANCEL, now)
     broadcast.next_run_at = None
     broadcast.claimed_until = None
+    await fanout.forget(session, broadcast)  # the rest of its audience list
     return await _set_unsent(
         session,
         broadcast,
@@ -211,20 +212,19 @@ async def estimate_with(
 ) -> segments.Estimate:
     query = await fanout.audience(session, workspace, planner.spec, planner.started)
     found = segments.Estimate(
-        total=await segments.count(session, query),
-        reachable=await segments.reachable(session, workspace.id, query),
+        total=0, reachable=await segments.reachable(session, workspace.id, query)
     )
     by_channel: Counter[str] = Counter()
     tally: Counter[str] = Counter()
-    after: str | None = None
-    while ids := await fanout.next_members(session, workspace, query, after, fanout.BATCH):
+    # The fan-out's members in the fan-out's order (the budgets and messaging limits are
+    # used up in it), from one evaluation of the segment, as the fan-out's list is written.
+    async for ids in fanout.streamed(session, query, fanout.BATCH):
+        found.total += len(ids)
         for target in await planner.plan(session, ids, now):
             tally[target.tally_key] += 1
             if target.tally_key == "allowed" and target.route and target.decision:
                 by_channel[target.route.kind.value] += 1
                 found.cost += target.decision.cost_estimate or 0
-        after = ids[-1]
-    tally["no_address"] += await fanout.without_address(session, workspace, query)
     found.eligible = tally.pop("allowed", 0)
     found.deferred = sum(v for k, v in tally.items() if k.startswith("deferred:"))
     found.suppressed = Counter({k: v for k, v in tally.items() if v})

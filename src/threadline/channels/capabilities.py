@@ -5,8 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 MB = 1024 * 1024
+
+
+class ProductForm(StrEnum):
+    """How a channel shows products from the workspace's catalog."""
+
+    CATALOG = "catalog"  # natively, from the platform catalog the account names
+    CARDS = "cards"  # a carousel of cards with image, price and a link
+    TEXT = "text"  # numbered lines with price and link
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +34,11 @@ class Capabilities:
     cards_max: int = 0
     card_title_max: int = 80
     card_buttons_max: int = 0
+    # Products shown natively from a platform catalog (WhatsApp's single and multi-product
+    # messages): how many one message holds, in how many sections. The account's config
+    # names the catalog (`catalog_id`); without one the next form down is used.
+    catalog_products_max: int = 0
+    catalog_sections_max: int = 0
     # Media kinds and their size limit in bytes.
     media: Mapping[str, int] = field(default_factory=dict)
     location: bool = False  # can send a location pin
@@ -44,3 +58,14 @@ class Capabilities:
     def choices_max(self) -> int:
         """How many choices one tappable message can offer."""
         return max(self.buttons_max, self.quick_replies_max, self.list_rows_max)
+
+    def product_form(self, count: int, sections: int = 1, *, catalog: bool) -> ProductForm:
+        """The richest form that holds `count` products: the platform catalog (when the
+        account has one), a carousel, else text. Renderers and the commerce API both ask
+        this, so what the API says a message will look like is what the renderer sends."""
+        fits_catalog = count <= self.catalog_products_max and sections <= self.catalog_sections_max
+        if catalog and count and fits_catalog:
+            return ProductForm.CATALOG
+        if count and count <= self.cards_max:
+            return ProductForm.CARDS
+        return ProductForm.TEXT

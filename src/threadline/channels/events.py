@@ -42,6 +42,25 @@ class MediaRef:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderLine:
+    """One line of a cart a person sent: which product, how many, at what unit price."""
+
+    retailer_id: str
+    quantity: int
+    item_price: str  # a decimal, kept as text so that no float rounds a price
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class CartOrder:
+    """The cart a person sent from the business's catalog (WhatsApp's `order` message)."""
+
+    catalog_id: str | None
+    lines: tuple[OrderLine, ...]
+    text: str | None = None  # what they wrote with it
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMessage:
     account: str  # the receiving number / page id
     external_id: str
@@ -60,6 +79,7 @@ class InboundMessage:
     story: dict[str, Any] | None = None
     errors: tuple[ErrorDetail, ...] = ()
     raw: dict[str, Any] = dc_field(default_factory=dict)
+    order: CartOrder | None = None  # kind "order": the cart sent from the catalog
 
     @property
     def dedupe_key(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -161,6 +162,61 @@ class Cards(BaseModel):
     body: str | None = None  # said before the cards where they become text
 
 
+class ProductItem(BaseModel):
+    """One product as the message shows it: a snapshot taken from the workspace's catalog
+    when the message is composed, so every channel (and a fallback to another one) can say
+    it without looking the catalog up again."""
+
+    model_config = _STRICT
+    retailer_id: str = Field(min_length=1, max_length=100)  # the SKU in the catalog
+    name: str = Field(min_length=1, max_length=200)
+    price: Decimal = Field(ge=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")  # ISO 4217
+    description: str | None = None
+    image_url: str | None = None
+    url: str | None = None  # the product's page in the shop
+
+
+class ProductMessage(BaseModel):
+    """One product. WhatsApp shows it from the catalog connected to the number
+    (`catalog_id`); elsewhere it becomes a card or text with its price and link."""
+
+    model_config = _STRICT
+    type: Literal["product"] = "product"
+    product: ProductItem
+    body: str | None = None
+    footer: str | None = None
+    catalog_id: str | None = None
+
+    def items(self) -> list[ProductItem]:
+        return [self.product]
+
+
+class ProductSection(BaseModel):
+    model_config = _STRICT
+    title: str | None = None
+    products: list[ProductItem] = Field(min_length=1)
+
+
+class ProductListMessage(BaseModel):
+    """Several products in sections (WhatsApp's multi-product message, from which the
+    person fills a cart); a carousel or numbered text where there is no catalog."""
+
+    model_config = _STRICT
+    type: Literal["product_list"] = "product_list"
+    header: str
+    body: str
+    sections: list[ProductSection] = Field(min_length=1)
+    footer: str | None = None
+    catalog_id: str | None = None
+
+    def items(self) -> list[ProductItem]:
+        return [item for section in self.sections for item in section.products]
+
+
+Products = ProductMessage | ProductListMessage
+
+
 class TimeSlot(BaseModel):
     model_config = _STRICT
     id: str = Field(min_length=1, max_length=200)
@@ -226,6 +282,8 @@ Content = Annotated[
     | Template
     | Cards
     | TimePicker
+    | ProductMessage
+    | ProductListMessage
     | Typing
     | MarkRead,
     Field(discriminator="type"),

@@ -12,7 +12,7 @@ from threadline.channels import messages as m
 from threadline.channels.adapter import Adapter
 from threadline.channels.apple.adapter import ADAPTER as APPLE_ADAPTER
 from threadline.channels.apple.declaration import APPLE
-from threadline.channels.capabilities import Capabilities
+from threadline.channels.capabilities import Capabilities, ProductForm
 from threadline.channels.email.adapter import ADAPTER as EMAIL_ADAPTER
 from threadline.channels.email.declaration import EMAIL
 from threadline.channels.instagram.adapter import ADAPTER as INSTAGRAM_ADAPTER
@@ -20,6 +20,7 @@ from threadline.channels.instagram.declaration import INSTAGRAM
 from threadline.channels.kinds import Channel
 from threadline.channels.messenger.adapter import ADAPTER as MESSENGER_ADAPTER
 from threadline.channels.messenger.declaration import MESSENGER
+from threadline.channels.products import form_of
 from threadline.channels.rules import ChannelRules
 from threadline.channels.sms.adapter import ADAPTER as SMS_ADAPTER
 from threadline.channels.sms.declaration import SMS
@@ -58,6 +59,11 @@ def adapter(kind: str | Channel) -> Adapter:
 def capabilities_for(kind: Channel) -> Capabilities:
     """What the type can show."""
     return TYPES[kind].capabilities
+
+
+def product_form(kind: Channel, content: m.Products) -> ProductForm:
+    """How the type will show these products (its catalog, a carousel or text)."""
+    return form_of(content, TYPES[kind].capabilities)
 
 
 def rules_for(kind: Channel) -> ChannelRules:

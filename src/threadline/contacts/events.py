@@ -23,7 +23,11 @@ _REQUIRED_PROPERTIES: dict[EventKind, tuple[str, ...]] = {
     EventKind.ORDER_STATUS: ("order_id", "status"),
     EventKind.CART_UPDATED: ("cart_id",),
     EventKind.APPOINTMENT_BOOKED: ("starts_at",),
+    EventKind.ORDER: ("order_id",),
+    EventKind.ORDER_PAID: ("order_ref",),
 }
+# Kinds that are money: segments sum them (`order_paid.sum(30d)`), so both are required.
+_PRICED = frozenset({EventKind.PURCHASE, EventKind.ORDER, EventKind.ORDER_PAID})
 
 
 def _validate(data: EventIn) -> None:
@@ -32,8 +36,8 @@ def _validate(data: EventIn) -> None:
             raise InvalidInput(
                 f"{data.kind} events need properties.{key}", where=f"properties.{key}"
             )
-    if data.kind is EventKind.PURCHASE and (data.value is None or data.currency is None):
-        raise InvalidInput("purchase events need value and currency", where="value")
+    if data.kind in _PRICED and (data.value is None or data.currency is None):
+        raise InvalidInput(f"{data.kind} events need value and currency", where="value")
     if data.value is not None and data.value < 0:
         raise InvalidInput("value must not be negative", where="value")
     if data.kind is EventKind.CUSTOM and not data.name:

@@ -102,6 +102,8 @@ class EventKind(StrEnum):
     CART_UPDATED = "cart_updated"
     ORDER_STATUS = "order_status"
     APPOINTMENT_BOOKED = "appointment_booked"
+    ORDER = "order"  # a cart sent from the catalog (or an order placed in the shop)
+    ORDER_PAID = "order_paid"  # the payment provider confirmed the order's payment
     CUSTOM = "custom"
 
 

@@ -117,16 +117,14 @@ def phone_to_urns(raw_phone: str, default_region: str | None = None) -> tuple[UR
 
 def region_for_phone(e164: str) -> str | None:
     """ISO 3166 region (``"BR"``, ``"US"``) of an E.164 number; None if unknown or not valid."""
-    number = _valid_number(e164)
-    if number is None:
-        return None
-    region = phonenumbers.region_code_for_number(number)
+    region = _region_code(e164)
     # Non-geographic numbers (e.g. +800) belong to the pseudo-region "001".
     if not region or region in (phonenumbers.UNKNOWN_REGION, "001"):
         return None
     return region
 
 
+@functools.lru_cache(maxsize=65_536)
 def timezone_for_phone(e164: str) -> str | None:
     """IANA time zone of an E.164 number; None if unknown or not valid.
 
@@ -149,7 +147,7 @@ def us_state_for_phone(e164: str) -> str | None:
     phonenumbers assigns decides whether the number is in the United States at all.
     """
     number = _valid_number(e164)
-    if number is None or phonenumbers.region_code_for_number(number) != "US":
+    if number is None or _region_code(e164) != "US":
         return None
     return _us_area_codes().get(str(number.national_number)[:3])
 
@@ -196,6 +194,14 @@ def _valid_number(e164: str) -> PhoneNumber | None:
     except NumberParseException:
         return None
     return number if phonenumbers.is_valid_number(number) else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _region_code(e164: str) -> str | None:
+    # Cached apart from the number: finding a +1 number's region tries every NANP country's
+    # patterns, and a broadcast's planner and its policy ask it of every member's number.
+    number = _valid_number(e164)
+    return None if number is None else phonenumbers.region_code_for_number(number)
 
 
 def _tel(path: str, region: str | None) -> str:

@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from threadline.api.deps import CurrentWorkspace, Now, Session
 from threadline.channels.kinds import Channel
-from threadline.consent.service import apply_inbound_text
 from threadline.contacts.service import get_contact
 from threadline.conversations import service
 from threadline.conversations.windows import window_facts
+from threadline.growth.double_optin import apply_inbound_text
 from threadline.kit.errors import InvalidInput
 from threadline.workspaces.service import settings_of
 

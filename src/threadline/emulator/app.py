@@ -9,12 +9,14 @@ import httpx
 from fastapi import FastAPI
 
 from threadline.emulator.apple import router as apple_router
+from threadline.emulator.catalogs import router as catalogs_router
 from threadline.emulator.control import router as control_router
 from threadline.emulator.graph import router as graph_router
 from threadline.emulator.hooks import WebhookSender
 from threadline.emulator.mail_control import router as mail_control_router
 from threadline.emulator.meta_control import router as meta_control_router
 from threadline.emulator.meta_send import router as meta_send_router
+from threadline.emulator.pay import router as pay_router
 from threadline.emulator.runtime import Runtime
 from threadline.emulator.shop import router as shop_router
 from threadline.emulator.sms_api import router as sms_api_router
@@ -42,6 +44,8 @@ def create_emulator(seed: int = 0, throttle_http_status: int = 429) -> FastAPI:
     app.include_router(control_router)
     app.include_router(meta_control_router)
     app.include_router(shop_router)
+    app.include_router(catalogs_router)
+    app.include_router(pay_router)  # a payment provider with hosted links
     # The SMTP relay and its mailboxes; its router's lifespan runs the SMTP server.
     app.include_router(mail_control_router)
     app.include_router(sms_control_router)

@@ -242,6 +242,7 @@ class SendIn(BaseModel):
         "document",
         "audio",
         "video",
+        "order",
     ] = "text"
     text: str = ""
     payload: str = ""
@@ -251,6 +252,10 @@ class SendIn(BaseModel):
     address: str | None = None
     context: str | None = None
     referral: dict[str, Any] | None = None
+    # An order: the cart filled from a catalog, as {product_retailer_id, quantity,
+    # item_price, currency} lines.
+    catalog_id: str | None = None
+    product_items: list[dict[str, Any]] | None = None
 
 
 @router.post("/users/{wa_id}/send")

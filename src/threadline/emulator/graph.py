@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from threadline.emulator import templates
+from threadline.emulator.catalogs import check_products
 from threadline.emulator.hooks import envelope, messages_value
 from threadline.emulator.runtime import Runtime, runtime
 from threadline.emulator.state import (
@@ -75,6 +76,8 @@ async def send_message(version: str, phone_number_id: str, request: Request) -> 
         if faults.error_rate and state.rng.random() < faults.error_rate:
             raise Refusal(131000, "(#131000) Something went wrong", 500)
         templates.advance(rt)  # a pause that has ended, a review that is due
+        if body.get("type") == "interactive":
+            check_products(state.catalogs, body.get("interactive"))
         accepted = state.send(number, body, time.monotonic())
     except Refusal as refusal:
         record.code = refusal.code

@@ -88,6 +88,13 @@ def _plain_content(kind: Any, spec: dict[str, Any]) -> dict[str, Any]:
     if kind == "location":
         keys = ("latitude", "longitude", "name", "address")
         return {"type": "location", "location": {k: spec[k] for k in keys if k in spec}}
+    if kind == "order":
+        order = {
+            "catalog_id": spec.get("catalog_id", ""),
+            "text": spec.get("text", ""),
+            "product_items": spec.get("product_items") or [],
+        }
+        return {"type": "order", "order": order}
     raise ValueError(f"unknown message type {kind!r}")
 
 

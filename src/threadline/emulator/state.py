@@ -166,6 +166,8 @@ class EmulatorState:
         self.template_hooks_due = 0.0  # keeps template webhooks in the order they happened
         self._template_ids = 0
         self.users: dict[str, SimUser] = {}
+        # Commerce catalogs connected to the businesses: catalog id -> product retailer ids.
+        self.catalogs: dict[str, set[str]] = {}
         self.faults = Faults()
         self.requests: list[RequestRecord] = []
         self.per_user_marketing_limit = 2

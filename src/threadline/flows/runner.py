@@ -196,6 +196,7 @@ async def quiet_start(
     The engine is pure, so the start is simply tried in memory."""
     flow = flows.compiled(version)
     view = await _contact_view(session, contact, None, now)
+    # any channel will do: it shapes how messages would look, not whether there are any
     state = new_state(flow, view, Channel.WHATSAPP, now, trigger=trigger, params=params)
     try:
         after, actions = step(flow, state, s.Start(trigger, params or {}), FrozenClock(now))

@@ -18,12 +18,13 @@ from threadline.channels import service as channels
 from threadline.channels.kinds import Channel
 from threadline.channels.messages import Text
 from threadline.channels.models import ChannelAccount
-from threadline.consent import service as consent
+from threadline.commerce import orders
 from threadline.consent.keywords import KeywordKind
 from threadline.consent.keywords import classify as classify_keyword
 from threadline.contacts.models import Contact
 from threadline.conversations import service as conversations
 from threadline.flows import runner as flow_runner
+from threadline.growth import double_optin
 from threadline.inbox.identities import contacts_for
 from threadline.messages import service as messages
 from threadline.messages.models import Message
@@ -148,12 +149,16 @@ async def _respond(
     """What the message means: a consent keyword (and its confirmation), then the flow."""
     event, contact_id = fresh.event, fresh.contact.id
     replies: list[Message] = []
+    if event.order is not None:  # the cart they sent from the catalog: an `order` event
+        await orders.from_cart(session, workspace, contact_id, event, now)
     keyword = KeywordKind.NONE
     if event.kind in KEYWORD_KINDS and event.text and not _tap_for_flow(event, contact_id, context):
-        outcome = await consent.apply_inbound_text(
+        # Growth's JOIN / YES after the consent engine (which it calls first).
+        outcome = await double_optin.apply_inbound_text(
             session,
             workspace.id,
             contact_id,
+            referral_ref=(event.referral or {}).get("ref"),
             channel=channel.kind,
             text=event.text,
             message_id=event.external_id,

@@ -17,6 +17,7 @@ from threadline.channels.kinds import Channel
 from threadline.channels.models import ChannelAccount
 from threadline.contacts.models import Contact
 from threadline.conversations import service as conversations
+from threadline.growth import double_optin
 from threadline.inbox import account_events, comments, deliveries, inbound, subscriptions
 from threadline.inbox.identities import contact_for
 from threadline.inbox.inbound import Processed
@@ -39,7 +40,7 @@ async def process(
     if isinstance(event, ev.InboundMessage):
         return (await inbound.received(session, channel, workspace, [event], now))[0]
     if isinstance(event, ev.Referral):
-        await _referral(session, channel, event, now)
+        await _referral(session, channel, workspace, event, now)
     elif isinstance(event, ev.Comment):
         await comments.comment(session, channel, event, now)
     elif isinstance(event, ev.Echo):
@@ -110,7 +111,11 @@ async def _contact(
 
 
 async def _referral(
-    session: AsyncSession, channel: ChannelAccount, event: ev.Referral, now: datetime
+    session: AsyncSession,
+    channel: ChannelAccount,
+    workspace: Workspace,
+    event: ev.Referral,
+    now: datetime,
 ) -> None:
     """Opening the thread from a link or an ad is the person's action: it opens the window
     (and an ad, the longer ad window) before they have typed anything."""
@@ -125,4 +130,8 @@ async def _referral(
         referral=inbound.ad_referral(
             {"source": event.source, "ref": event.ref, "ad_id": event.ad_id, **event.raw}
         ),
+    )
+    # An m.me link of a sign-up page: ask the double opt-in question at once.
+    await double_optin.referred(
+        session, channel, workspace, contact.id, event.ref, min(event.timestamp, now), now
     )

@@ -20,7 +20,7 @@ from threadline.channels.kinds import Channel
 from threadline.channels.messages import Text
 from threadline.channels.models import ChannelAccount
 from threadline.channels.service import first_of_kind, sender_state
-from threadline.contacts.models import ContactURN, FieldDefinition
+from threadline.contacts.models import Contact, ContactURN, FieldDefinition
 from threadline.kit.errors import InvalidInput
 from threadline.kit.scoped import Scope
 from threadline.policy.decide import decide
@@ -167,29 +167,25 @@ async def _template(
 async def _batches(
     session: AsyncSession, workspace_id: str, query: Any, channel: Channel
 ) -> AsyncIterator[list[str]]:
-    """The members reachable on the channel, by id, a batch at a time (keyset pagination:
-    the audience is never all in memory)."""
-    ids = query.subquery()
+    """The members reachable on the channel, in id order, a batch at a time, from one
+    evaluation of the query through a server-side cursor: the audience is never all in
+    memory, and the segment is not run again for every page (at a million members that
+    cost more per page as the pages went on). The policy's queries for a batch run on the
+    same connection between fetches."""
     scheme = registry.urn_scheme_for(channel)
-    after = ""
-    while True:
-        rows = await session.scalars(
-            Scope(session, workspace_id)
-            .columns(ContactURN, ContactURN.contact_id)
-            .where(
-                ContactURN.scheme == scheme,
-                ContactURN.contact_id.in_(select(ids.c.id)),
-                ContactURN.contact_id > after,
-            )
-            .group_by(ContactURN.contact_id)
-            .order_by(ContactURN.contact_id)
-            .limit(BATCH)
-        )
-        batch = list(rows)
-        if not batch:
-            return
-        yield batch
-        after = batch[-1]
+    has_address = (
+        Scope(session, workspace_id)
+        .columns(ContactURN, ContactURN.id)
+        .where(ContactURN.contact_id == Contact.id, ContactURN.scheme == scheme)
+        .exists()
+    )
+    ordered = query.where(has_address).order_by(None).order_by(Contact.id)
+    result = await session.stream_scalars(ordered.execution_options(yield_per=BATCH))
+    try:
+        async for batch in result.partitions(BATCH):
+            yield list(batch)
+    finally:
+        await result.close()
 
 
 async def _decide_batch(

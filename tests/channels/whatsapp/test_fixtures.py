@@ -295,7 +295,19 @@ EXPECTED: dict[str, tuple[Spec, ...]] = {
     "pywa__message__media_with_url.json": (
         Message({"media.media_id": "65463453", "media.url": "https://lookaside.fbsbx.com/"}),
     ),
-    "pywa__message__order.json": (Message(),),
+    # The cart sent from the catalog: its lines, prices as exact decimal text.
+    "pywa__message__order.json": (
+        Message(
+            {
+                "order.catalog_id": "354160437058781",
+                "order.lines.0.retailer_id": "HAMBURGER",
+                "order.lines.0.quantity": 3,
+                "order.lines.1.item_price": "35",
+                "order.lines.2.currency": "ILS",
+                "order.text": None,
+            }
+        ),
+    ),
     "pywa__message__reaction.json": (Message({"text": "😮", "payload": "wamid.yzxyzx="}),),
     "pywa__message__referral.json": (
         Message({"text": "BODY", "referral.ctwa_clid": "CTWA_CLID", "referral.source_id": "ADID"}),

@@ -21,8 +21,10 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from threadline.channels import messages as m
+from threadline.channels import products
 from threadline.channels.adapter import Envelope, RenderError
 from threadline.channels.apple.declaration import (
+    APPLE,
     INTERACTIVE_INLINE_MAX,
     LIST_ROW_TITLE_MAX,
     LIST_ROWS_MAX,
@@ -110,6 +112,8 @@ def render(content: m.Content, envelope: Envelope) -> dict[str, Any]:
     _limit("to", envelope.to, ADDRESS_MAX, required=True)
     if isinstance(content, m.TimePicker):
         return _time_picker(content, envelope)
+    if isinstance(content, m.ProductMessage | m.ProductListMessage):
+        content = products.shown(content, APPLE.capabilities)  # numbered, prices and links
     body: dict[str, Any] = {"v": 1, **_message(content, envelope)}
     return _addressed(body, envelope)
 

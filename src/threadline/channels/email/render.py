@@ -27,8 +27,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from threadline.channels import messages as m
+from threadline.channels import products
 from threadline.channels.adapter import Envelope, RenderError
-from threadline.channels.email.declaration import TEXT_MAX
+from threadline.channels.email.declaration import EMAIL, TEXT_MAX
 from threadline.channels.text import contact_blocks
 
 __all__ = ["MAPS_URL", "SUBJECT_MAX", "RenderError", "render"]
@@ -45,6 +46,8 @@ _MEDIA_KINDS = ("image", "video", "audio", "document")
 def render(content: m.Content, envelope: Envelope) -> dict[str, Any]:
     if isinstance(content, m.TimePicker):
         content = content.as_list()  # the slots as numbered choices
+    if isinstance(content, m.ProductMessage | m.ProductListMessage):
+        content = products.shown(content, EMAIL.capabilities)  # numbered, prices and links
     text, html_part, attachments = _body(content)
     if len(text) > TEXT_MAX:
         raise RenderError("text", f"is {len(text)} characters; email allows {TEXT_MAX}")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from threadline.channels import messages as m
+from threadline.channels import products
 from threadline.channels.adapter import Envelope, RenderError
 from threadline.channels.rules import Basis, Outreach
 from threadline.channels.text import (
@@ -53,6 +54,8 @@ def render(content: m.Content, envelope: Envelope, declared: ChannelType) -> dic
     renderer = _Renderer(declared)
     if isinstance(content, m.TimePicker):
         content = content.as_list()  # no time picker here: the slots as choices
+    if isinstance(content, m.ProductMessage | m.ProductListMessage):
+        content = products.shown(content, declared.capabilities)  # a carousel, or text
     if isinstance(content, m.Typing | m.MarkRead | m.Reaction):
         recipient = _action_recipient(envelope, declared)
         return {"recipient": recipient, **renderer.sender_action(content)}

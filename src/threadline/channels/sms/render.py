@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from threadline.channels import messages as m
+from threadline.channels import products
 from threadline.channels.adapter import Envelope, RenderError
 from threadline.channels.sms import segments
 from threadline.channels.text import (
@@ -41,6 +42,8 @@ def render(content: m.Content, envelope: Envelope, declared: ChannelType) -> dic
     """The form fields (values: str, or list[str] for a repeated field)."""
     if isinstance(content, m.TimePicker):
         content = content.as_list()  # the slots as numbered choices
+    if isinstance(content, m.ProductMessage | m.ProductListMessage):
+        content = products.shown(content, declared.capabilities)  # numbered, with prices
     fields: dict[str, Any] = {"To": envelope.to}
     if isinstance(content, m.Media):
         fields.update(_media(content, declared))

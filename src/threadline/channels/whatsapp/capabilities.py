@@ -23,6 +23,11 @@ class Capabilities:
     list_row_id_max: int = 200
     list_row_description_max: int = 72
     cta_display_text_max: int = 20
+    # Single and multi-product messages (the catalog connected to the number).
+    product_list_items_max: int = 30
+    product_list_sections_max: int = 10
+    product_section_title_max: int = 24
+    product_retailer_id_max: int = 100
     caption_max: int = 1024
     template_name_max: int = 512
     otp_code_max: int = 15

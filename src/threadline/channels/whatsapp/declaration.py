@@ -23,6 +23,8 @@ class WhatsAppConfig(BaseModel):
     messaging_limit: int | None = 250
     last_platform_errors: list[dict[str, object]] = Field(default_factory=list)
     last_platform_errors_at: str | None = None
+    # The Meta commerce catalog connected to the number: product messages show its items.
+    catalog_id: str | None = None
 
 
 WHATSAPP = ChannelType(
@@ -35,6 +37,8 @@ WHATSAPP = ChannelType(
         button_title_max=20,
         list_rows_max=10,
         list_row_title_max=24,
+        catalog_products_max=30,  # a multi-product message: 30 items in up to 10 sections
+        catalog_sections_max=10,
         media={
             "image": 5 * MB,
             "video": 16 * MB,

@@ -8,9 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from threadline.channels import messages as m
+from threadline.channels import products
 from threadline.channels.adapter import RenderError
 from threadline.channels.text import cards_text
 from threadline.channels.whatsapp.capabilities import CAPABILITIES, CAPTIONLESS
+from threadline.channels.whatsapp.declaration import WHATSAPP
 
 CAP = CAPABILITIES
 
@@ -32,6 +34,9 @@ def render(
     """The JSON body for POST /{phone_number_id}/messages."""
     if isinstance(content, m.TimePicker):
         content = content.as_list()  # no time picker here: the slots as a list
+    if isinstance(content, m.ProductMessage | m.ProductListMessage):
+        # From the number's catalog when it has one and the products fit, else as text.
+        content = products.shown(content, WHATSAPP.capabilities)
     if isinstance(content, m.MarkRead):
         return {"messaging_product": "whatsapp", "status": "read", "message_id": content.message_id}
     body: dict[str, Any] = {
@@ -211,7 +216,56 @@ def _interactive(content: m.Content) -> dict[str, Any]:
             "body": {"text": content.body},
             "action": {"name": "send_location"},
         }
+    if isinstance(content, m.ProductMessage):
+        return _product(content)
+    if isinstance(content, m.ProductListMessage):
+        return _product_list(content)
     raise RenderError("type", f"WhatsApp cannot send {type(content).__name__}")
+
+
+def _retailer_id(where: str, item: m.ProductItem) -> str:
+    _limit(f"{where}.retailer_id", item.retailer_id, CAP.product_retailer_id_max, required=True)
+    return item.retailer_id
+
+
+def _product(content: m.ProductMessage) -> dict[str, Any]:
+    """A single-product message: WhatsApp draws name, price and image from its catalog, so
+    only the ids travel. It takes no header; body and footer are optional."""
+    _limit("body", content.body, CAP.interactive_body_max)
+    interactive: dict[str, Any] = {"type": "product"}
+    if content.body:
+        interactive["body"] = {"text": content.body}
+    interactive["action"] = {
+        "catalog_id": content.catalog_id,
+        "product_retailer_id": _retailer_id("product", content.product),
+    }
+    return _header_footer(interactive, None, content.footer)
+
+
+def _product_list(content: m.ProductListMessage) -> dict[str, Any]:
+    """A multi-product message: a text header and a body are required, each section needs
+    a title, retailer ids are unique across the message."""
+    _limit("header", content.header, CAP.header_text_max, required=True)
+    _limit("body", content.body, CAP.interactive_body_max, required=True)
+    ids = [item.retailer_id for item in content.items()]
+    if len(set(ids)) != len(ids):
+        raise RenderError("sections", "a product may appear once in a product list")
+    sections = []
+    for s, section in enumerate(content.sections):
+        where = f"sections[{s}]"
+        _limit(f"{where}.title", section.title, CAP.product_section_title_max, required=True)
+        items = [
+            {"product_retailer_id": _retailer_id(f"{where}.products[{i}]", item)}
+            for i, item in enumerate(section.products)
+        ]
+        sections.append({"title": section.title, "product_items": items})
+    interactive = {
+        "type": "product_list",
+        "header": {"type": "text", "text": content.header},
+        "body": {"text": content.body},
+        "action": {"catalog_id": content.catalog_id, "sections": sections},
+    }
+    return _header_footer(interactive, None, content.footer)
 
 
 def _list(content: m.ListMessage) -> dict[str, Any]:

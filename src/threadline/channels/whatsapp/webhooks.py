@@ -11,10 +11,12 @@ import dataclasses
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from threadline.channels.adapter import WebhookFormatError
 from threadline.channels.events import (
+    CartOrder,
     ChannelEvent,
     ErrorDetail,
     InboundMessage,
@@ -22,6 +24,7 @@ from threadline.channels.events import (
     MarketingPreference,
     MediaRef,
     NumberQualityChange,
+    OrderLine,
     PlatformErrors,
     Pricing,
     Sender,
@@ -222,7 +225,40 @@ def _content(kind: str, body: dict[str, Any]) -> MessageContent:
         return MessageContent(kind, text=body.get("emoji") or "", payload=body.get("message_id"))
     if kind == "system":
         return MessageContent(f"system/{body.get('type', 'unknown')}", text=body.get("body"))
+    if kind == "order":
+        return MessageContent(kind, text=body.get("text") or None)
     return MessageContent(kind)
+
+
+def _order(body: dict[str, Any]) -> CartOrder:
+    """The cart a person sent: every line must name a product, a positive quantity and a
+    price, or the whole order is malformed (half an order would bill the wrong total)."""
+    items = body.get("product_items")
+    if not isinstance(items, list) or not items:
+        raise ValueError("order has no product_items")
+    lines = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not item.get("product_retailer_id"):
+            raise ValueError(f"order item {i} has no product_retailer_id")
+        quantity = item.get("quantity")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+            raise ValueError(f"order item {i} has an invalid quantity {quantity!r}")
+        try:
+            price = Decimal(str(item.get("item_price")))
+        except InvalidOperation as exc:
+            raise ValueError(f"order item {i} has an invalid item_price") from exc
+        if not price.is_finite() or price < 0:
+            raise ValueError(f"order item {i} has an invalid item_price")
+        currency = str(item.get("currency") or "").upper()
+        if len(currency) != 3:
+            raise ValueError(f"order item {i} has no currency")
+        lines.append(OrderLine(str(item["product_retailer_id"]), quantity, str(price), currency))
+    catalog = body.get("catalog_id")
+    return CartOrder(
+        catalog_id=str(catalog) if catalog else None,
+        lines=tuple(lines),
+        text=body.get("text") or None,
+    )
 
 
 def _message_timestamp(message: dict[str, Any], external_id: Any) -> datetime:
@@ -242,6 +278,7 @@ def _build_message(
     kind = str(message.get("type", "unknown"))
     found = message.get(kind)
     content = _content(kind, found if isinstance(found, dict) else {})
+    order = _order(found if isinstance(found, dict) else {}) if kind == "order" else None
     found_context = message.get("context")
     context: dict[str, Any] = found_context if isinstance(found_context, dict) else {}
     return InboundMessage(
@@ -261,6 +298,7 @@ def _build_message(
         referral=message.get("referral") if isinstance(message.get("referral"), dict) else None,
         errors=_errors(message.get("errors")),
         raw=message,
+        order=order,
     )
 
 

@@ -7,6 +7,9 @@ Create Date: 2026-12-11 09:00:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "20261211_0011"
 down_revision: str | None = "20261210_0010"
 branch_labels: Sequence[str] | None = None
@@ -14,8 +17,16 @@ depends_on: Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "broadcast_members",
+        sa.Column("broadcast_id", sa.String(length=40), nullable=False),
+        sa.Column("occurrence", sa.Integer(), nullable=False),
+        sa.Column("contact_id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.ForeignKeyConstraint(["broadcast_id"], ["broadcasts.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("broadcast_id", "occurrence", "contact_id"),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("broadcast_members")
